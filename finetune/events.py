@@ -1,0 +1,118 @@
+"""Structured training events: a JSONL log in the run folder, and in-process listeners (the UI).
+
+Event types: ``start`` (sizes, parameter counts), ``progress`` (step, ETA; throttled),
+``log`` (loss, learning rate, throughput), ``eval`` (dev metrics), ``end`` (status, reason).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+Listener = Callable[[dict], None]
+
+
+class EventLog:
+    """Appends each event as one JSON line, flushed at once so a reader can tail it live."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._file = path.open("a", encoding="utf-8")
+
+    def __call__(self, event: dict) -> None:
+        self._file.write(json.dumps(event) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_events(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def fan_out(listeners: Iterable[Listener]) -> Listener:
+    listeners = list(listeners)
+
+    def emit(event: dict) -> None:
+        event.setdefault("time", time.time())
+        for listener in listeners:
+            listener(event)
+
+    return emit
+
+
+class TrainingEvents(TrainerCallback):
+    """Turns Trainer callbacks into events, and stops training when `cancel` is set."""
+
+    def __init__(self, emit: Listener, cancel: threading.Event, batch_size: int, progress_every_s: float = 0.5):
+        self.emit = emit
+        self.cancel = cancel
+        self.batch_size = batch_size
+        self.progress_every_s = progress_every_s
+        self.started = time.monotonic()
+        self._last_progress = 0.0
+        self.last_eval_step = -1
+        self.last_eval: dict | None = None
+        self.cancelled = False
+
+    def _timing(self, state) -> dict:
+        elapsed = time.monotonic() - self.started
+        done, total = state.global_step, state.max_steps
+        eta = elapsed / done * (total - done) if done else math.nan
+        return {
+            "step": done,
+            "max_steps": total,
+            "epoch": state.epoch,
+            "elapsed_s": round(elapsed, 3),
+            "eta_s": None if math.isnan(eta) else round(eta, 3),
+            "samples_per_s": round(done * self.batch_size / elapsed, 3) if elapsed > 0 else None,
+        }
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.cancel.is_set():
+            self.cancelled = True
+            control.should_training_stop = True
+            control.should_evaluate = False
+            control.should_save = False
+            return
+        now = time.monotonic()
+        if now - self._last_progress >= self.progress_every_s or state.global_step == state.max_steps:
+            self._last_progress = now
+            self.emit({"type": "progress", **self._timing(state)})
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        if "loss" in logs:
+            self.emit(
+                {
+                    "type": "log",
+                    **self._timing(state),
+                    "loss": logs["loss"],
+                    "learning_rate": logs.get("learning_rate"),
+                    "grad_norm": logs.get("grad_norm"),
+                }
+            )
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        metrics = {k.removeprefix("eval_"): v for k, v in (metrics or {}).items()}
+        self.last_eval_step = state.global_step
+        self.last_eval = {
+            "type": "eval",
+            **self._timing(state),
+            **{k: metrics[k] for k in ("accuracy", "f1", "mcc", "headline", "loss") if k in metrics},
+            "eval_seconds": metrics.get("runtime"),
+        }
+        self.emit(self.last_eval)

@@ -1,0 +1,36 @@
+"""Full fine-tuning: every weight trains; the whole model is saved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from transformers import AutoModelForSequenceClassification
+
+from .base import Method, TrainingDefaults
+
+
+@dataclass
+class FullOptions:
+    pass
+
+
+class FullFineTuning(Method):
+    name = "full"
+    title = "Full fine-tuning"
+    order = 0
+    summary = "All weights train. The reference point: usually the best, always the most expensive."
+    defaults = TrainingDefaults(learning_rate=1e-4, epochs=1, max_train_samples=8000)
+    Options = FullOptions
+    shares_base = False
+
+    def prepare(self, model, options, source):
+        return model
+
+    def save(self, model, folder: Path) -> None:
+        model.save_pretrained(folder)
+
+    def load(self, base, folder: Path, options):
+        return AutoModelForSequenceClassification.from_pretrained(
+            folder, trust_remote_code=False, use_safetensors=True
+        )

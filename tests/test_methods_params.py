@@ -1,0 +1,101 @@
+"""Each method freezes exactly what it should: counts checked against a hand computation."""
+
+from __future__ import annotations
+
+import pytest
+
+from finetune.methods import METHODS, get_method
+from finetune.methods.selective import default_top_k
+from finetune.models import load_classifier, resolve_model
+from finetune.params import count_parameters
+from finetune.tasks import TASKS
+
+V, H, L, I, POS, TYPES, LABELS = 30522, 32, 2, 37, 160, 2, 2  # the tiny_bert fixture's config
+
+EMBEDDINGS = V * H + POS * H + TYPES * H + 2 * H
+LAYER = 4 * (H * H + H) + 2 * H + (H * I + I) + (I * H + H) + 2 * H
+POOLER = H * H + H
+HEAD = H * LABELS + LABELS
+BASE = EMBEDDINGS + L * LAYER + POOLER + HEAD
+
+
+def prepared(tiny_bert, method_name, **options):
+    source = resolve_model(str(tiny_bert))
+    method = get_method(method_name)
+    model = load_classifier(source, TASKS["sst2"])
+    opts = method.resolve(method.options(**options), model.config)
+    return method.prepare(model, opts, source)
+
+
+def test_full_trains_everything(tiny_bert):
+    counts = count_parameters(prepared(tiny_bert, "full"))
+    assert (counts.trainable, counts.total) == (BASE, BASE)
+    assert counts.by_part["embeddings"] == [EMBEDDINGS, EMBEDDINGS]
+    assert counts.by_part["layer.1"] == [LAYER, LAYER]
+
+
+def test_lora_trains_low_rank_query_value_and_head(tiny_bert):
+    r = 4
+    counts = count_parameters(prepared(tiny_bert, "lora", r=r))
+    lora = L * 2 * (r * H + H * r)  # A (r x H) and B (H x r) on query and value in every layer
+    assert counts.trainable == lora + HEAD
+    assert counts.total == BASE + lora
+    assert counts.by_part["embeddings"] == [0, EMBEDDINGS]
+    assert counts.by_part["layer.0"] == [2 * 2 * r * H, LAYER + 2 * 2 * r * H]
+    assert counts.by_part["head"] == [HEAD, HEAD]
+
+
+def test_prompt_tuning_trains_virtual_tokens_and_head(tiny_bert):
+    n = 5
+    counts = count_parameters(prepared(tiny_bert, "prompt", num_virtual_tokens=n))
+    assert counts.trainable == n * H + HEAD
+    assert counts.total == BASE + n * H
+    assert counts.by_part["prompt"] == [n * H, n * H]
+
+
+def test_selective_trains_top_layers_pooler_and_head(tiny_bert):
+    counts = count_parameters(prepared(tiny_bert, "selective", top_k=1))
+    assert counts.trainable == LAYER + POOLER + HEAD
+    assert counts.total == BASE
+    assert counts.by_part["layer.0"] == [0, LAYER]
+    assert counts.by_part["layer.1"] == [LAYER, LAYER]
+    assert list(counts.by_part) == ["embeddings", "layer.0", "layer.1", "pooler", "head"]
+
+
+def test_selective_default_depth_follows_the_study():
+    assert default_top_k(12) == 4  # bert-base-uncased: top 4 of 12
+    assert default_top_k(6) == 2  # the packaged 6-layer encoder
+    assert default_top_k(2) == 1
+
+
+def test_selective_on_bert_base_freezes_about_three_quarters():
+    from transformers import BertConfig, BertForSequenceClassification
+
+    model = BertForSequenceClassification(BertConfig(num_labels=2))  # bert-base-uncased shape, random
+    method = get_method("selective")
+    opts = method.resolve(method.options(), model.config)
+    counts = count_parameters(method.prepare(model, opts, None))
+    assert opts.top_k == 4
+    assert 0.70 < 1 - counts.trainable / counts.total < 0.80
+
+
+@pytest.mark.parametrize(
+    ("method_name", "options", "message"),
+    [
+        ("lora", {"r": 0}, "rank"),
+        ("lora", {"dropout": 1.5}, "dropout"),
+        ("prompt", {"num_virtual_tokens": 0}, "virtual tokens"),
+        ("selective", {"top_k": 3}, "between 0 and 2"),
+    ],
+)
+def test_bad_method_options_are_rejected(tiny_bert, method_name, options, message):
+    from transformers import AutoConfig
+
+    method = get_method(method_name)
+    config = AutoConfig.from_pretrained(tiny_bert)
+    with pytest.raises(ValueError, match=message):
+        method.validate(method.resolve(method.options(**options), config), config)
+
+
+def test_methods_are_discovered_in_order():
+    assert list(METHODS) == ["full", "lora", "prompt", "selective"]
