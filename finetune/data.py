@@ -33,9 +33,7 @@ def task_files(task: Task, data_dir: str | Path) -> dict[str, str]:
     files = {split: folder / name for split, name in _SPLIT_FILES.items()}
     missing = [str(p) for p in files.values() if not p.is_file()]
     if missing:
-        raise DataSourceError(
-            f"{data_dir} is not a GLUE directory for {task.name}: missing {', '.join(missing)}"
-        )
+        raise DataSourceError(f"{data_dir} is not a GLUE directory for {task.name}: missing {', '.join(missing)}")
     return {split: str(path) for split, path in files.items()}
 
 

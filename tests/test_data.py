@@ -55,7 +55,7 @@ def test_subsampling_is_seeded_and_sized(glue_dir):
 
 def test_missing_task_files_name_the_path(tmp_path):
     (tmp_path / "SST-2").mkdir()
-    with pytest.raises(DataSourceError, match="missing .*SST-2/train.tsv"):
+    with pytest.raises(DataSourceError, match=r"missing .*SST-2/train\.tsv"):
         load_glue(TASKS["sst2"], tmp_path)
 
 
@@ -63,7 +63,7 @@ def test_missing_task_files_name_the_path(tmp_path):
 def test_offline_without_local_dir_fails_fast_naming_glue_dir(monkeypatch, offline_env):
     monkeypatch.delenv("GLUE_DIR", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", offline_env)
-    import finetune.hub as hub
+    from finetune import hub
 
     monkeypatch.setattr(hub, "_cache", None)
     started = time.monotonic()

@@ -78,6 +78,4 @@ def encoder_parts(model: nn.Module) -> tuple[nn.Module, nn.Module, nn.ModuleList
     try:
         return backbone, backbone.embeddings, backbone.encoder.layer
     except AttributeError:
-        raise ValueError(
-            f"{type(model).__name__} is not a BERT-style encoder (embeddings + encoder.layer)"
-        ) from None
+        raise ValueError(f"{type(model).__name__} is not a BERT-style encoder (embeddings + encoder.layer)") from None

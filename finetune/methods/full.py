@@ -31,6 +31,4 @@ class FullFineTuning(Method):
         model.save_pretrained(folder)
 
     def load(self, base, folder: Path, options):
-        return AutoModelForSequenceClassification.from_pretrained(
-            folder, trust_remote_code=False, use_safetensors=True
-        )
+        return AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=False, use_safetensors=True)
