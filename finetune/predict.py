@@ -169,7 +169,7 @@ class Predictor:
 @torch.inference_mode()
 def classify(model, tokenizer, task: Task, texts: list[str], pairs: list[str] | None, max_length: int):
     """Class probabilities for a batch, and whether each input had to be truncated to `max_length`."""
-    args = (texts, pairs) if pairs is not None else (texts,)
+    args = (list(texts), list(pairs)) if pairs is not None else (list(texts),)
     full_lengths = [len(ids) for ids in tokenizer(*args, truncation=False, verbose=False)["input_ids"]]
     batch = tokenizer(*args, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
     device = next(model.parameters()).device

@@ -1,0 +1,201 @@
+"""Really train (tiny random BERT, small slices of real GLUE), save, reload: identical logits."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from finetune import checkpoints
+from finetune.events import read_events
+from finetune.predict import Predictor, classify, load_trained, run_tokenizer, shared_clone
+from finetune.tasks import TASKS
+from finetune.train import ConfigError, RunConfig, train
+
+OPTIONS = {"full": {}, "lora": {"r": 4}, "prompt": {"num_virtual_tokens": 4}, "selective": {"top_k": 1}}
+
+
+def tiny_config(tiny_bert, glue_dir, task="sst2", method="full", **overrides) -> RunConfig:
+    settings = dict(
+        task=task,
+        method=method,
+        model=str(tiny_bert),
+        data_dir=str(glue_dir),
+        max_train_samples=96,
+        max_eval_samples=48,
+        epochs=1,
+        batch_size=16,
+        evaluations=2,
+        max_seq_length=64,
+        method_options=OPTIONS.get(method, {}),
+    )
+    settings.update(overrides)
+    return RunConfig(**settings)
+
+
+def sample_inputs(tokenizer, task_name):
+    task = TASKS[task_name]
+    texts = [example[0] for example in task.examples]
+    pairs = [example[1] for example in task.examples] if task.is_pair else None
+    return texts, pairs
+
+
+@pytest.mark.parametrize("method", list(OPTIONS))
+@pytest.mark.parametrize("task", ["sst2", "mrpc"])
+def test_train_save_reload_gives_identical_logits(tiny_bert, glue_dir, ckpt_root, task, method):
+    events = []
+    result = train(tiny_config(tiny_bert, glue_dir, task, method), listeners=[events.append])
+    assert result.status == "complete"
+    run = result.run
+    assert run.path == ckpt_root / task / method / run.run_id
+    assert (run.path / "run.json").is_file() and not list((ckpt_root / ".staging").iterdir())
+
+    # The event stream: start, progress, losses, several evaluations, end.
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "end" and events[-1]["status"] == "complete"
+    assert kinds.count("eval") >= 2 and "log" in kinds
+    assert read_events(run.path / "events.jsonl") == events  # the JSONL log holds the same events
+
+    # Weights on disk: safetensors only, in the method's compact form.
+    files = {p.name for p in run.model_dir.rglob("*") if p.is_file()}
+    assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in files)
+    expected = {
+        "full": "model.safetensors",
+        "lora": "adapter_model.safetensors",
+        "prompt": "adapter_model.safetensors",
+        "selective": "selective_weights.safetensors",
+    }[method]
+    assert expected in files
+    assert run.info["size_bytes"] == sum(
+        p.stat().st_size for p in run.model_dir.rglob("*") if p.is_file() and "tokenizer" not in p.parts
+    )
+
+    # Reload, privately and through the shared-base predictor: same logits as the trained model.
+    tokenizer = run_tokenizer(run)
+    texts, pairs = sample_inputs(tokenizer, task)
+    trained = result.model.eval()
+    expected_probs, _ = classify(trained, tokenizer, TASKS[task], texts, pairs, 64)
+    reloaded_probs, _ = classify(load_trained(run), tokenizer, TASKS[task], texts, pairs, 64)
+    np.testing.assert_allclose(reloaded_probs, expected_probs, atol=1e-6)
+    predictor_model, predictor_tokenizer = Predictor(ckpt_root).model_for(run)
+    shared_probs, _ = classify(predictor_model, predictor_tokenizer, TASKS[task], texts, pairs, 64)
+    np.testing.assert_allclose(shared_probs, expected_probs, atol=1e-6)
+
+    # Metrics were computed on real predictions of the dev slice.
+    info = run.info
+    assert info["eval_samples"] == 48 and info["train_samples"] == 96
+    assert (
+        0 <= info["metrics"]["accuracy"] <= 1
+        and info["metrics"]["headline"] == info["metrics"][TASKS[task].headline_metric]
+    )
+
+
+def test_reported_metrics_match_a_recount_with_the_reloaded_model(tiny_bert, glue_dir, ckpt_root):
+    from finetune.data import load_glue
+    from finetune.metrics import classification_metrics
+
+    result = train(tiny_config(tiny_bert, glue_dir, "sst2", "selective", max_train_samples=200))
+    dev = load_glue(TASKS["sst2"], glue_dir, max_eval_samples=48)["validation"]
+    model, tokenizer = load_trained(result.run), run_tokenizer(result.run)
+    probs, _ = classify(model, tokenizer, TASKS["sst2"], dev["sentence"], None, 64)
+    recount = classification_metrics(probs.argmax(-1), dev["label"])
+    for name in ("accuracy", "f1", "mcc"):
+        assert result.metrics[name] == pytest.approx(recount[name], abs=1e-9)
+
+
+def test_shared_base_is_never_modified(tiny_bert, glue_dir, ckpt_root):
+    runs = [train(tiny_config(tiny_bert, glue_dir, "sst2", m)).run for m in ("lora", "prompt", "selective")]
+    predictor = Predictor(ckpt_root)
+    models = [predictor.model_for(run)[0] for run in runs]
+    base = predictor._bases[(runs[0].info["model"], "sst2")]
+    before = {name: p.clone() for name, p in base.named_parameters()}
+    embedding = base.bert.embeddings.word_embeddings.weight
+    for model in models:  # each method computes with the base's own embedding tensor: shared, not copied
+        shared = [p for p in model.parameters() if p.data_ptr() == embedding.data_ptr()]
+        assert shared, "the frozen embeddings should be shared with the base"
+    for name, p in base.named_parameters():
+        assert torch.equal(p, before[name]), f"loading a method modified the shared base ({name})"
+    # and the predictor answers with all three plus "not trained" for full
+    answers = {r.method: r for r in predictor.predict("sst2", "a lovely film")}
+    assert answers["full"].status == "not_trained"
+    assert all(answers[m].status == "ok" for m in ("lora", "prompt", "selective"))
+    assert all(abs(sum(answers[m].probabilities.values()) - 1) < 1e-5 for m in ("lora", "prompt", "selective"))
+
+
+def test_shared_clone_shares_tensors_but_not_modules(tiny_bert):
+    from finetune.models import load_classifier, resolve_model
+
+    base = load_classifier(resolve_model(str(tiny_bert)), TASKS["sst2"])
+    clone = shared_clone(base)
+    assert clone is not base and clone.bert.encoder.layer[0] is not base.bert.encoder.layer[0]
+    assert (
+        clone.bert.encoder.layer[0].attention.self.query.weight
+        is base.bert.encoder.layer[0].attention.self.query.weight
+    )
+    clone.classifier = torch.nn.Linear(2, 2)
+    assert base.classifier.in_features == 32
+
+
+def test_cancel_stops_at_next_step_and_keeps_earlier_runs(tiny_bert, glue_dir, ckpt_root):
+    earlier = train(tiny_config(tiny_bert, glue_dir, "sst2", "selective")).run
+    cancel = threading.Event()
+    steps = []
+
+    def cancel_after_first_step(event):
+        if event["type"] == "progress":
+            steps.append(event["step"])
+            cancel.set()
+
+    events = []
+    result = train(
+        tiny_config(tiny_bert, glue_dir, "sst2", "selective", max_train_samples=400),
+        listeners=[cancel_after_first_step, events.append],
+        cancel=cancel,
+    )
+    assert result.status == "cancelled" and result.run is None
+    assert events[-1]["status"] == "cancelled" and events[-1]["step"] < 25  # stopped early, not at the end
+    assert [r.run_id for r in checkpoints.list_runs(ckpt_root)] == [earlier.run_id]
+    assert not list((ckpt_root / ".staging").iterdir())
+    load_trained(earlier)  # still loadable
+
+
+def test_failed_run_leaves_nothing_behind(tiny_bert, glue_dir, ckpt_root):
+    def explode(event):
+        if event["type"] == "eval":
+            raise RuntimeError("disk on fire")
+
+    events = []
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        train(tiny_config(tiny_bert, glue_dir), listeners=[events.append, explode])
+    assert events[-1] == {**events[-1], "type": "end", "status": "failed"}
+    assert "disk on fire" in events[-1]["reason"]
+    assert checkpoints.list_runs(ckpt_root) == []
+    assert not list((ckpt_root / ".staging").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"learning_rate": 0.0}, "learning rate must be > 0"),
+        ({"learning_rate": float("nan")}, "learning rate must be > 0"),
+        ({"epochs": -1}, "epochs must be > 0"),
+        ({"batch_size": 0}, "batch size must be > 0"),
+        ({"batch_size": 2.5}, "whole number"),
+        ({"task": "qnli"}, "unknown task"),
+        ({"method": "adapter"}, "unknown method"),
+        ({"model": "/nonexistent/model"}, "does not exist"),
+        ({"max_seq_length": 1000}, "exceeds the model's limit"),
+        ({"method": "lora", "method_options": {"rank": 3}}, "rank"),
+    ],
+)
+def test_bad_configs_fail_before_anything_is_written(tiny_bert, glue_dir, ckpt_root, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        train(tiny_config(tiny_bert, glue_dir, **overrides))
+    assert not ckpt_root.exists() or not any(ckpt_root.rglob("*.json"))
+
+
+def test_data_dir_without_task_files_is_a_config_error(tiny_bert, tmp_path, ckpt_root):
+    with pytest.raises(ConfigError, match="not a GLUE directory"):
+        train(tiny_config(tiny_bert, tmp_path))
