@@ -269,3 +269,33 @@ def main(argv: list[str] | None = None) -> int:
     command = {"train": cmd_train, "predict": cmd_predict, "runs": cmd_runs}[args.command]
     sub = parser._subparsers._group_actions[0].choices[args.command]  # for one-line errors with the right prog
     return command(args, sub)
+
+
+def cli_command(config) -> str:
+    """The terminal command that reproduces a RunConfig (shown next to every UI run)."""
+    import shlex
+
+    from .train import ALL
+
+    parts = ["python -m finetune train", f"--task {config.task}", f"--method {config.method}"]
+    if config.model:
+        parts.append(f"--model {shlex.quote(config.model)}")
+    if config.data_dir:
+        parts.append(f"--data-dir {shlex.quote(str(config.data_dir))}")
+    if config.max_train_samples is not None:
+        parts.append(f"--max-train-samples {'all' if config.max_train_samples == ALL else config.max_train_samples}")
+    for flag, value in (
+        ("--max-eval-samples", config.max_eval_samples),
+        ("--epochs", config.epochs),
+        ("--lr", config.learning_rate),
+        ("--batch-size", config.batch_size),
+    ):
+        if value is not None:
+            parts.append(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
+    parts.append(f"--seed {config.seed}")
+    if config.max_seq_length != 128:
+        parts.append(f"--max-seq-length {config.max_seq_length}")
+    for name, value in config.method_options.items():
+        if value is not None and value != "":
+            parts.append(f"{method_option_flag(config.method, name)} {shlex.quote(str(value))}")
+    return " ".join(parts)

@@ -54,6 +54,13 @@ class RunConfig:
     method_options: dict = field(default_factory=dict)
 
 
+def classroom_configs(task: str, **common) -> list[RunConfig]:
+    """One config per method with its classroom defaults: what "train all four" runs."""
+    from .methods import METHODS
+
+    return [RunConfig(task=task, method=name, **common) for name in METHODS]
+
+
 @dataclass
 class RunResult:
     status: str  # "complete" | "cancelled"
@@ -152,7 +159,9 @@ def train(
         # Model: seeded so the fresh head (and LoRA / prompt init) is reproducible.
         set_seed(config.seed)
         options = method.options(**config.method_options)
-        model = method.prepare(load_classifier(source, task), options, source)
+        model = load_classifier(source, task)
+        full_total = count_parameters(model).total  # what full fine-tuning would train
+        model = method.prepare(model, options, source)
         params = count_parameters(model)
 
         steps_per_epoch = math.ceil(len(encoded["train"]) / config.batch_size)
@@ -168,7 +177,7 @@ def train(
                 "train_samples": len(encoded["train"]),
                 "eval_samples": len(encoded["validation"]),
                 "max_steps": max_steps,
-                "params": params.to_dict(),
+                "params": {**params.to_dict(), "full_total": full_total},
                 "config": dataclasses.asdict(config),
             }
         )
@@ -238,7 +247,7 @@ def train(
             "config": dataclasses.asdict(config),
             "metrics": metrics,
             "majority_baseline": majority_baseline(data["validation"]["label"], task),
-            "params": params.to_dict(),
+            "params": {**params.to_dict(), "full_total": full_total},
             "size_bytes": checkpoints.folder_size(model_dir) - checkpoints.folder_size(model_dir / "tokenizer"),
             "train_seconds": round(train_output.metrics["train_runtime"], 2),
             "train_samples": len(encoded["train"]),

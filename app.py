@@ -1,0 +1,80 @@
+"""glue-tune-lab: compare four fine-tuning methods on GLUE, hands-on.
+
+    python app.py            # http://127.0.0.1:7860 (0.0.0.0 on Hugging Face Spaces or when
+                             # GRADIO_SERVER_NAME says so)
+
+The UI is three tabs (webui/); training, checkpoints and prediction live in finetune/.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home, ever
+
+import gradio as gr  # noqa: E402
+
+from finetune.predict import Predictor  # noqa: E402
+from finetune.runner import TrainingRunner  # noqa: E402
+from webui import playground_tab, results_tab, train_tab  # noqa: E402
+
+CSS = """
+.run-status .run-label { font-weight: 600; margin-bottom: 6px; }
+.run-status .bar, .card .prob { background: #e5e7eb; border-radius: 6px; height: 14px; overflow: hidden; }
+.run-status .bar .fill { background: #2563eb; height: 100%; transition: width .5s; }
+.run-status.complete .bar .fill { background: #16a34a; }
+.run-status.failed .bar .fill, .run-status.cancelled .bar .fill { background: #dc2626; }
+.cards { display: grid; grid-template-columns: repeat(4, minmax(150px, 1fr)); gap: 12px; }
+.card { border: 2px solid #d1d5db; border-radius: 10px; padding: 10px 12px; }
+.card.ok { border-color: var(--c); }
+.card.disagree { box-shadow: 0 0 0 4px #fca5a5; }
+.card h4 { margin: 0 0 6px 0; }
+.card .label { font-size: 1.35em; font-weight: 700; margin-bottom: 6px; }
+.card .prob .fill { background: var(--c); height: 100%; }
+.card .prob-caption, .card .run, .card .note, .card .hint { font-size: .85em; color: #6b7280; margin: 4px 0 0 0; }
+.card.missing { opacity: .75; border-style: dashed; }
+.banner { background: #fef3c7; border-radius: 8px; padding: 6px 10px; margin-bottom: 10px; font-weight: 600; }
+"""
+
+INTRO = """# glue-tune-lab
+How do **full fine-tuning, LoRA, prompt tuning and selective layer tuning** compare? Train them on a GLUE
+task, watch loss and dev Accuracy / F1 / MCC live, see how many parameters each one trains, then type
+sentences and compare the four side by side."""
+
+
+def create_app(root: Path | None = None) -> gr.Blocks:
+    """The lab's Blocks. `root` is the checkpoints folder (default: $FINETUNE_CHECKPOINTS or ./checkpoints)."""
+    runner = TrainingRunner(root)
+    predictor = Predictor(root)
+    with gr.Blocks(title="glue-tune-lab", analytics_enabled=False) as demo:
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            with gr.Tab("Train", id="train"):
+                train = train_tab.build(runner)
+            with gr.Tab("Results", id="results") as results_page:
+                results = results_tab.build(root)
+            with gr.Tab("Playground", id="playground"):
+                playground_tab.build(predictor)
+        # Results follow the runs: on opening the app or the tab, and whenever a run is saved.
+        demo.load(results.refresh, results.inputs, results.outputs, api_visibility="private")
+        results_page.select(results.refresh, results.inputs, results.outputs, api_visibility="private")
+        train.completed.change(results.refresh, results.inputs, results.outputs, api_visibility="private")
+    demo.runner = runner  # for tests and embedding
+    return demo
+
+
+def server_name() -> str:
+    if os.environ.get("GRADIO_SERVER_NAME"):
+        return os.environ["GRADIO_SERVER_NAME"]
+    return "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"  # Spaces set SPACE_ID
+
+
+def main() -> None:
+    create_app().queue(default_concurrency_limit=4).launch(
+        server_name=server_name(), server_port=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), css=CSS
+    )
+
+
+if __name__ == "__main__":
+    main()

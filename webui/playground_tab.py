@@ -1,0 +1,89 @@
+"""Playground tab: type a sentence (two for MRPC) and see the four methods' predictions side by side."""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from dataclasses import asdict
+
+import gradio as gr
+
+from finetune.predict import InputError, MethodPrediction, Predictor
+from finetune.tasks import TASKS, get_task
+
+from .common import METHOD_COLORS, TASK_CHOICES
+
+
+def cards_html(task_name: str, results: list[MethodPrediction]) -> str:
+    """Four cards: label, a probability bar, the run it came from; disagreeing methods stand out."""
+    task = get_task(task_name)
+    labels = [r.label for r in results if r.status == "ok"]
+    majority = Counter(labels).most_common(1)[0][0] if labels else None
+    disagree = len(set(labels)) > 1
+    cards = []
+    for r in results:
+        title = html.escape(r.title)
+        if r.status != "ok":
+            hint = "Train it in the Train tab." if r.status == "not_trained" else ""
+            cards.append(
+                f"<div class='card missing' data-method='{r.method}' data-status='{r.status}'><h4>{title}</h4>"
+                f"<p>{html.escape(r.message or '')}</p><p class='hint'>{hint}</p></div>"
+            )
+            continue
+        positive = r.probabilities[task.label_names[1]]
+        odd = " disagree" if disagree and r.label != majority else ""
+        note = f"<p class='note'>{html.escape(r.message)}</p>" if r.message else ""
+        cards.append(
+            f"<div class='card ok{odd}' data-method='{r.method}' data-status='ok' style='--c:{METHOD_COLORS[r.method]}'>"
+            f"<h4>{title}</h4><div class='label'>{html.escape(r.label)}</div>"
+            f"<div class='prob'><div class='fill' style='width:{100 * positive:.1f}%'></div></div>"
+            f"<div class='prob-caption'>P({html.escape(task.label_names[1])}) = {positive:.3f}</div>"
+            f"<p class='run'>run {html.escape(r.run_id or '')}</p>{note}</div>"
+        )
+    banner = "<div class='banner'>The methods disagree on this input.</div>" if disagree else ""
+    return f"{banner}<div class='cards'>{''.join(cards)}</div>"
+
+
+def build(predictor: Predictor) -> None:
+    task = gr.Radio(TASK_CHOICES, value="sst2", label="Task")
+    with gr.Row():
+        text = gr.Textbox(label="Sentence", lines=2, max_length=None, elem_id="text-1", scale=3)
+        text_pair = gr.Textbox(label="Second sentence", lines=2, visible=False, elem_id="text-2", scale=3)
+    examples = gr.Dataset(
+        components=[text, text_pair],
+        samples=[[*e, ""][:2] for e in TASKS["sst2"].examples],
+        label="Examples (click one)",
+    )
+    predict_btn = gr.Button("Predict with all four", variant="primary", elem_id="predict-btn")
+    output = gr.HTML(elem_id="predictions")
+
+    def on_task(task_name):
+        t = get_task(task_name)
+        return (
+            gr.update(visible=t.is_pair, value=""),
+            gr.update(label="First sentence" if t.is_pair else "Sentence"),
+            gr.Dataset(samples=[[*e, ""][:2] for e in t.examples]),
+            "",
+        )
+
+    task.change(on_task, task, [text_pair, text, examples, output], api_visibility="private")
+    examples.click(lambda sample: (sample[0], sample[1]), examples, [text, text_pair], api_visibility="private")
+
+    def show(task_name, first, second):
+        try:
+            results = predictor.predict(task_name, first, second or None)
+        except InputError as e:
+            raise gr.Error(str(e)) from None
+        return cards_html(task_name, results)
+
+    predict_btn.click(show, [task, text, text_pair], output, api_visibility="private")
+    text.submit(show, [task, text, text_pair], output, api_visibility="private")
+
+    def predict_api(task: str, text: str, text_pair: str | None = None) -> list[dict]:
+        """Every method's prediction for one input: label, probabilities, and the run it came from."""
+        try:
+            return [asdict(r) for r in predictor.predict(task, text, text_pair or None)]
+        except (InputError, ValueError) as e:
+            raise gr.Error(str(e)) from None
+
+    gr.api(predict_api, api_name="predict")

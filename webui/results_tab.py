@@ -1,0 +1,69 @@
+"""Results tab: every saved run, the study's picture (headline metric vs trainable parameters), CSV."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from finetune.checkpoints import list_runs
+from finetune.tasks import METRIC_TITLES, TASKS
+
+from .common import TASK_CHOICES, headline_frame, runs_frame
+
+TABLE_COLUMNS = [
+    "task", "method", "model", "accuracy", "f1", "mcc", "trainable_params", "trainable_percent",
+    "size_mb", "train_seconds", "train_samples", "created", "run_id",
+]  # fmt: skip
+
+
+@dataclass
+class ResultsTab:
+    refresh: callable
+    outputs: list
+    inputs: list
+
+
+def build(root: Path | None) -> ResultsTab:
+    csv_dir = Path(tempfile.mkdtemp(prefix="glue-tune-lab-results-"))
+
+    with gr.Row():
+        task = gr.Radio(TASK_CHOICES, value="sst2", label="Task for the chart")
+        refresh_btn = gr.Button("Refresh", scale=0)
+        download = gr.DownloadButton("Download CSV", scale=0, elem_id="download-csv")
+    plot = gr.ScatterPlot(
+        x="log10_trainable_params",
+        y="Accuracy",
+        color="method",
+        x_title="trainable parameters (log10)",
+        title="Headline metric vs trainable parameters",
+        tooltip=["method", "run_id", "trainable_params"],
+        elem_id="results-plot",
+    )
+    table = gr.Dataframe(headers=TABLE_COLUMNS, interactive=False, wrap=True, elem_id="results-table")
+
+    def refresh(task_name: str):
+        """Every saved run (a table and CSV), and the chosen task's runs as points on the chart."""
+        frame = runs_frame(list_runs(root))
+        csv_path = csv_dir / "glue-tune-lab-runs.csv"
+        frame[TABLE_COLUMNS].to_csv(csv_path, index=False)
+        metric = METRIC_TITLES[TASKS[task_name].headline_metric]
+        points = headline_frame(frame, task_name)
+        return (
+            frame[TABLE_COLUMNS],
+            gr.ScatterPlot(value=points, y=metric, title=f"{TASKS[task_name].title}: {metric} vs trainable parameters"),
+            gr.DownloadButton(value=str(csv_path)),
+        )
+
+    outputs = [table, plot, download]
+    refresh_btn.click(refresh, task, outputs, api_visibility="private")
+    task.change(refresh, task, outputs, api_visibility="private")
+
+    def runs_api() -> list[dict]:
+        """Every saved run: task, method, model, metrics, trainable parameters, size, training time."""
+        return runs_frame(list_runs(root)).to_dict(orient="records")
+
+    gr.api(runs_api, api_name="runs")
+    return ResultsTab(refresh=refresh, outputs=outputs, inputs=[task])
