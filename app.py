@@ -13,11 +13,11 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home, ever
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-from finetune.predict import Predictor  # noqa: E402
-from finetune.runner import TrainingRunner  # noqa: E402
-from webui import playground_tab, results_tab, train_tab  # noqa: E402
+from finetune.predict import Predictor
+from finetune.runner import TrainingRunner
+from webui import playground_tab, results_tab, train_tab
 
 CSS = """
 .run-status .run-label { font-weight: 600; margin-bottom: 6px; }

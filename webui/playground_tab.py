@@ -33,8 +33,9 @@ def cards_html(task_name: str, results: list[MethodPrediction]) -> str:
         positive = r.probabilities[task.label_names[1]]
         odd = " disagree" if disagree and r.label != majority else ""
         note = f"<p class='note'>{html.escape(r.message)}</p>" if r.message else ""
+        color = METHOD_COLORS[r.method]
         cards.append(
-            f"<div class='card ok{odd}' data-method='{r.method}' data-status='ok' style='--c:{METHOD_COLORS[r.method]}'>"
+            f"<div class='card ok{odd}' data-method='{r.method}' data-status='ok' style='--c:{color}'>"
             f"<h4>{title}</h4><div class='label'>{html.escape(r.label)}</div>"
             f"<div class='prob'><div class='fill' style='width:{100 * positive:.1f}%'></div></div>"
             f"<div class='prob-caption'>P({html.escape(task.label_names[1])}) = {positive:.3f}</div>"

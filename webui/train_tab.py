@@ -184,11 +184,10 @@ def build(runner: TrainingRunner) -> TrainTab:
                     value=first.defaults.max_train_samples, label="Training examples (0 = all)", precision=0
                 )
                 seed = gr.Number(value=42, label="Seed", precision=0)
-            with gr.Group(visible=False) as lora_box:
-                with gr.Row():
-                    lora_r = gr.Number(value=8, label="LoRA rank r", precision=0)
-                    lora_alpha = gr.Number(value=16, label="LoRA alpha")
-                    lora_dropout = gr.Number(value=0.1, label="LoRA dropout")
+            with gr.Group(visible=False) as lora_box, gr.Row():
+                lora_r = gr.Number(value=8, label="LoRA rank r", precision=0)
+                lora_alpha = gr.Number(value=16, label="LoRA alpha")
+                lora_dropout = gr.Number(value=0.1, label="LoRA dropout")
             with gr.Group(visible=False) as prompt_box, gr.Row():
                 prompt_tokens = gr.Number(value=20, label="Virtual tokens", precision=0)
                 prompt_init_text = gr.Textbox(value="", label="Init text (empty: random)")
