@@ -236,7 +236,7 @@ def runs_table(records) -> list[dict]:
                 "train_samples": info["train_samples"],
                 "created": info["created"],
                 "run_id": info["run_id"],
-                "path": str(run.path),
+                "run_dir": str(run.path),
             }
         )
     return rows

@@ -54,7 +54,7 @@ def runs_frame(records) -> pd.DataFrame:
         "run_id",
     ]
     rows = runs_table(records)
-    frame = pd.DataFrame(rows, columns=[*columns, "headline", "path"])
+    frame = pd.DataFrame(rows, columns=[*columns, "headline", "run_dir"])
     return frame
 
 

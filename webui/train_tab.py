@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import gradio as gr
@@ -318,7 +319,7 @@ def build(runner: TrainingRunner) -> TrainTab:
         prompt_tokens: int | None = None,
         prompt_init_text: str | None = None,
         top_k: int | None = None,
-    ):
+    ) -> Iterator[dict]:
         """Train one run, streaming progress; the last value is the saved run's record. Empty values take
         the method's defaults; model and data_dir default to the app's."""
         config = config_from_inputs(
@@ -339,5 +340,6 @@ def build(runner: TrainingRunner) -> TrainTab:
             raise gr.Error(f"training {snap.state}: {snap.reason}")
         yield {"state": "complete", **snap.last_run}
 
-    gr.api(train_api, api_name="train", api_description="Train one run (blocks until it ends) and return its record")
+    # No queue limit here: the runner itself refuses a second concurrent run with a clear message.
+    gr.api(train_api, api_name="train", concurrency_limit=None)
     return TrainTab(task=task, run_inputs=run_inputs, status=status, completed=completed)
