@@ -287,7 +287,7 @@ def build(runner: TrainingRunner) -> TrainTab:
             loss_frame(snap),
             metric_frame(snap),
             parameter_card(snap),
-            parts_frame(snap),
+            gr.BarPlot(value=(parts := parts_frame(snap)), sort=list(dict.fromkeys(parts["part"]))),
             "\n".join(snap.log),
             cli_command(snap.config) if snap.config else gr.skip(),
             key,

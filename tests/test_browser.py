@@ -1,0 +1,111 @@
+"""A person in a real browser (Debian chromium via Playwright): train a short run, watch it, predict."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+import app as lab
+
+from .conftest import REPO
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "test-artifacts"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser_page(tmp_path_factory):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"chromium not found at {CHROMIUM}: .ci/run installs Debian's chromium")
+    root = tmp_path_factory.mktemp("browser-checkpoints")
+    demo = lab.create_app(root)
+    port = free_port()
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=lab.CSS)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )  # fmt: skip
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector("#start-btn", timeout=60_000)
+        yield page, demo
+        browser.close()
+    demo.runner.stop()
+    demo.runner.wait(60)
+    demo.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_train_watch_and_predict_in_the_browser(browser_page, tiny_bert, glue_dir):
+    from playwright.sync_api import expect
+
+    page, demo = browser_page
+    page.get_by_text("Selective layers", exact=True).click()
+    expect(page.get_by_label("Learning rate")).to_have_value("0.0002")  # the method's default filled in
+    page.get_by_text("Model and data").click()
+    page.get_by_label("Encoder").fill(str(tiny_bert))
+    page.get_by_label("Local GLUE directory").fill(str(glue_dir))
+    page.get_by_label("Training examples (0 = all)").fill("256")
+    page.get_by_label("Batch size").fill("16")
+    page.get_by_label("Top k layers to train (empty: a third of the layers)").fill("1")
+    page.locator("#start-btn").click()
+
+    # Live view: progress, then the finished state with loss and metric curves and the parameter card.
+    status = page.locator("#run-status .run-status")
+    expect(status).to_have_attribute("data-state", "running", timeout=60_000)
+    expect(status).to_have_attribute("data-state", "complete", timeout=180_000)
+    expect(page.locator("#final-metrics")).to_contain_text("Accuracy", timeout=10_000)
+    expect(page.locator("#param-card")).to_contain_text("fewer than full fine-tuning")
+    for plot in ("#loss-plot", "#metric-plot", "#parts-plot"):
+        expect(page.locator(f"{plot} canvas, {plot} svg").first).to_be_visible(timeout=20_000)
+    expect(page.locator(".cm-content")).to_contain_text("python -m finetune train --task sst2 --method selective")
+    shot(page, "train-tab")
+
+    # Results: the run is listed.
+    page.get_by_role("tab", name="Results").click()
+    expect(page.locator("#results-table")).to_contain_text("selective", timeout=20_000)
+    shot(page, "results-tab")
+
+    # Playground: a prediction from the trained method, and "not trained" for the other three.
+    page.get_by_role("tab", name="Playground").click()
+    page.locator("#text-1 textarea").fill("an utterly charming and funny film")
+    page.locator("#predict-btn").click()
+    expect(page.locator(".card[data-status='ok']")).to_have_count(1, timeout=60_000)
+    expect(page.locator(".card[data-method='selective'] .label")).to_have_text(re.compile("^(positive|negative)$"))
+    expect(page.locator(".card[data-status='not_trained']")).to_have_count(3)
+    shot(page, "playground-tab")
+
+
+def test_empty_text_shows_an_error_and_the_app_keeps_serving(browser_page):
+    from playwright.sync_api import expect
+
+    page, _ = browser_page
+    page.get_by_role("tab", name="Playground").click()
+    page.locator("#text-1 textarea").fill("   ")
+    page.locator("#predict-btn").click()
+    expect(page.get_by_text("is empty").first).to_be_visible(timeout=20_000)
+    page.get_by_text("MRPC (paraphrase)").last.click()
+    expect(page.locator("#text-2 textarea")).to_be_visible()
+    page.locator("#text-1 textarea").fill("The cat sat on the mat.")
+    page.locator("#predict-btn").click()
+    expect(page.get_by_text("second sentence is empty").first).to_be_visible(timeout=20_000)
+    shot(page, "playground-error")
