@@ -164,9 +164,7 @@ def train(
         model = method.prepare(model, options, source)
         params = count_parameters(model)
 
-        steps_per_epoch = math.ceil(len(encoded["train"]) / config.batch_size)
-        max_steps = math.ceil(steps_per_epoch * config.epochs)
-        eval_steps = max(1, math.ceil(max_steps / config.evaluations))
+        max_steps = math.ceil(math.ceil(len(encoded["train"]) / config.batch_size) * config.epochs)
         emit(
             {
                 "type": "start",
@@ -182,39 +180,10 @@ def train(
             }
         )
 
-        args = TrainingArguments(
-            output_dir=str(staging / "trainer"),
-            num_train_epochs=config.epochs,
-            learning_rate=config.learning_rate,
-            per_device_train_batch_size=config.batch_size,
-            per_device_eval_batch_size=max(64, config.batch_size),
-            weight_decay=method.defaults.weight_decay,
-            warmup_steps=method.defaults.warmup_ratio,  # < 1: a fraction of the total steps
-            lr_scheduler_type="linear",
-            eval_strategy="steps",
-            eval_steps=eval_steps,
-            logging_steps=max(1, max_steps // 50),
-            save_strategy="no",  # we save once, atomically, below
-            report_to="none",
-            seed=config.seed,
-            train_sampling_strategy="group_by_length",  # similar lengths per batch: less padding
-            remove_unused_columns=False,
-            disable_tqdm=not progress_bar,
-            dataloader_num_workers=0,
-            dataloader_pin_memory=torch.cuda.is_available(),
-        )
         callback = TrainingEvents(emit, cancel, config.batch_size)
-        trainer = Trainer(
-            model=model,
-            args=args,
-            train_dataset=encoded["train"],
-            eval_dataset=encoded["validation"],
-            data_collator=DataCollatorWithPadding(tokenizer),
-            processing_class=tokenizer,
-            compute_metrics=trainer_metrics(task),
-            callbacks=[callback],
+        trainer = build_trainer(
+            config, model, tokenizer, encoded, staging / "trainer", callbacks=[callback], progress_bar=progress_bar
         )
-        trainer.remove_callback(PrinterCallback)  # our events are the log
         train_output = trainer.train()
         if callback.cancelled:
             emit(
@@ -276,6 +245,47 @@ def train(
         event_log.close()
         checkpoints.discard(staging)
         raise
+
+
+def build_trainer(
+    config: RunConfig, model, tokenizer, encoded, output_dir: Path, callbacks=(), progress_bar: bool = False
+) -> Trainer:
+    """The Trainer for a resolved config: dynamic padding, length-grouped batches, several dev evaluations."""
+    method, task = get_method(config.method), get_task(config.task)
+    max_steps = math.ceil(math.ceil(len(encoded["train"]) / config.batch_size) * config.epochs)
+    args = TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=max(64, config.batch_size),
+        weight_decay=method.defaults.weight_decay,
+        warmup_steps=method.defaults.warmup_ratio,  # < 1: a fraction of the total steps
+        lr_scheduler_type="linear",
+        eval_strategy="steps",
+        eval_steps=max(1, math.ceil(max_steps / config.evaluations)),
+        logging_steps=max(1, max_steps // 50),
+        save_strategy="no",  # a run is saved once, atomically, by train()
+        report_to="none",
+        seed=config.seed,
+        train_sampling_strategy="group_by_length",  # similar lengths per batch: little padding
+        remove_unused_columns=False,
+        disable_tqdm=not progress_bar,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=encoded["train"],
+        eval_dataset=encoded["validation"],
+        data_collator=DataCollatorWithPadding(tokenizer),  # pads each batch to its own longest example
+        processing_class=tokenizer,
+        compute_metrics=trainer_metrics(task),
+        callbacks=list(callbacks),
+    )
+    trainer.remove_callback(PrinterCallback)  # events are the log
+    return trainer
 
 
 def _version(package: str) -> str:

@@ -58,7 +58,7 @@ def shot(page, name: str) -> None:
 def test_train_watch_and_predict_in_the_browser(browser_page, tiny_bert, glue_dir):
     from playwright.sync_api import expect
 
-    page, demo = browser_page
+    page, _ = browser_page
     page.get_by_text("Selective layers", exact=True).click()
     expect(page.get_by_label("Learning rate")).to_have_value("0.0002")  # the method's default filled in
     page.get_by_text("Model and data").click()
