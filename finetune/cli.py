@@ -96,6 +96,24 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--checkpoints")
     predict.add_argument("--json", action="store_true")
 
+    reproduce = commands.add_parser("reproduce", help="the study's table: every task x method over several seeds")
+    reproduce.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
+    reproduce.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    reproduce.add_argument("--seeds", type=int, default=3)
+    reproduce.add_argument(
+        "--budget",
+        choices=["classroom", "full"],
+        default="classroom",
+        help="classroom: 2,000 examples per run, the packaged/default encoder (under an hour on 2 CPU cores); "
+        "full: whole training sets, 3 epochs, bert-base-uncased (for GPUs)",
+    )
+    reproduce.add_argument("--max-train-samples", type=_sample_count, help="overrides the budget's")
+    reproduce.add_argument("--epochs", type=float, help="overrides the budget's")
+    reproduce.add_argument("--model", help="overrides the budget's")
+    reproduce.add_argument("--data-dir")
+    reproduce.add_argument("--results", default="results", help="folder for runs.csv and table.md (default: results/)")
+    reproduce.add_argument("--checkpoints")
+
     runs = commands.add_parser("runs", help="list saved runs")
     runs.add_argument("--task", choices=list(TASKS))
     runs.add_argument("--checkpoints")
@@ -263,10 +281,38 @@ def cmd_runs(args, parser) -> int:
     return 0
 
 
+def cmd_reproduce(args, parser) -> int:
+    from pathlib import Path
+
+    from . import reproduce
+    from .models import STUDY_MODEL
+    from .train import ALL, ConfigError
+
+    if args.seeds < 1:
+        _fail(parser, f"--seeds must be >= 1, got {args.seeds}")
+    full = args.budget == "full"
+    common = {
+        "model": args.model or (STUDY_MODEL if full else None),
+        "data_dir": args.data_dir,
+        "max_train_samples": args.max_train_samples or (ALL if full else reproduce.CLASSROOM_TRAIN_SAMPLES),
+        "epochs": args.epochs or (3 if full else None),
+        "evaluations": 1,  # only the final dev score enters the table
+    }
+    try:
+        configs = reproduce.plan(args.tasks, args.methods, args.seeds, **common)
+    except ConfigError as e:
+        _fail(parser, str(e))
+    runs = reproduce.run_all(configs, _root(args), log=lambda line: print(line, file=sys.stderr, flush=True))
+    table = reproduce.write_results(runs, Path(args.results))
+    print(table.read_text())
+    print(f"written: {table} and {table.parent / 'runs.csv'}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    command = {"train": cmd_train, "predict": cmd_predict, "runs": cmd_runs}[args.command]
+    command = {"train": cmd_train, "predict": cmd_predict, "runs": cmd_runs, "reproduce": cmd_reproduce}[args.command]
     sub = parser._subparsers._group_actions[0].choices[args.command]  # for one-line errors with the right prog
     return command(args, sub)
 
