@@ -13,6 +13,7 @@ from finetune.tasks import METRIC_TITLES, TASKS
 
 from .common import TASK_CHOICES, headline_frame, runs_frame
 
+STUDY_TABLE = Path(__file__).resolve().parent.parent / "results" / "table.md"
 TABLE_COLUMNS = [
     "task", "method", "model", "accuracy", "f1", "mcc", "trainable_params", "trainable_percent",
     "size_mb", "train_seconds", "train_samples", "created", "run_id",
@@ -43,6 +44,8 @@ def build(root: Path | None) -> ResultsTab:
         elem_id="results-plot",
     )
     table = gr.Dataframe(headers=TABLE_COLUMNS, interactive=False, wrap=True, elem_id="results-table")
+    with gr.Accordion("The study's table over seeds (python -m finetune reproduce)", open=False):
+        study = gr.Markdown(elem_id="study-table")
 
     def refresh(task_name: str):
         """Every saved run (a table and CSV), and the chosen task's runs as points on the chart."""
@@ -51,13 +54,22 @@ def build(root: Path | None) -> ResultsTab:
         frame[TABLE_COLUMNS].to_csv(csv_path, index=False)
         metric = METRIC_TITLES[TASKS[task_name].headline_metric]
         points = headline_frame(frame, task_name)
+        study_table = (
+            STUDY_TABLE.read_text()
+            if STUDY_TABLE.is_file()
+            else (
+                "No study table yet. Run `python -m finetune reproduce` (classroom budget: under an hour on 2 CPU "
+                "cores); it writes results/table.md, shown here."
+            )
+        )
         return (
             frame[TABLE_COLUMNS],
+            study_table,
             gr.ScatterPlot(value=points, y=metric, title=f"{TASKS[task_name].title}: {metric} vs trainable parameters"),
             gr.DownloadButton(value=str(csv_path)),
         )
 
-    outputs = [table, plot, download]
+    outputs = [table, study, plot, download]
     refresh_btn.click(refresh, task, outputs, api_visibility="private")
     task.change(refresh, task, outputs, api_visibility="private")
 
