@@ -7,11 +7,13 @@ import json
 import sys
 import typing
 from dataclasses import fields
+from pathlib import Path
 
 from .methods import METHODS
 from .tasks import METRIC_TITLES, TASKS
 
 EXIT_USAGE = 2
+REPO = Path(__file__).resolve().parent.parent
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -84,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int)
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--max-seq-length", type=int, default=128)
-    train.add_argument("--evaluations", type=int, default=4, help="dev evaluations during the run")
+    train.add_argument("--evaluations", type=int, default=3, help="dev evaluations during the run")
     train.add_argument("--checkpoints", help="checkpoints folder (default: $FINETUNE_CHECKPOINTS or ./checkpoints)")
     train.add_argument("--json", action="store_true", help="print the saved run's record as JSON")
     _add_method_options(train)
@@ -111,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--epochs", type=float, help="overrides the budget's")
     reproduce.add_argument("--model", help="overrides the budget's")
     reproduce.add_argument("--data-dir")
-    reproduce.add_argument("--results", default="results", help="folder for runs.csv and table.md (default: results/)")
+    reproduce.add_argument("--results", default=str(REPO / "results"), help="folder for runs.csv and table.md")
     reproduce.add_argument("--checkpoints")
     reproduce.add_argument(
         "--no-zeroshot", dest="zeroshot", action="store_false", help="leave out the zero-shot LM column"
@@ -137,8 +139,6 @@ def _fail(parser: argparse.ArgumentParser, message: str) -> typing.NoReturn:
 
 
 def _root(args):
-    from pathlib import Path
-
     return Path(args.checkpoints) if args.checkpoints else None
 
 
@@ -313,8 +313,6 @@ def _ensure_zeroshot(args, log) -> None:
 
 
 def cmd_reproduce(args, parser) -> int:
-    from pathlib import Path
-
     from . import reproduce
     from .models import STUDY_MODEL
     from .train import ALL, ConfigError

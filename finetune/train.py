@@ -50,7 +50,7 @@ class RunConfig:
     batch_size: int | None = None
     seed: int = 42
     max_seq_length: int = 128
-    evaluations: int = 4  # dev evaluations spread over the run (the last one at the end)
+    evaluations: int = 3  # dev evaluations spread over the run (the last one at the end)
     method_options: dict = field(default_factory=dict)
 
 

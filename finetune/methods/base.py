@@ -23,7 +23,7 @@ class TrainingDefaults:
     learning_rate: float
     epochs: float
     max_train_samples: int | None  # None: the whole training set
-    batch_size: int = 32
+    batch_size: int = 16
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
 

@@ -20,7 +20,7 @@ class FullFineTuning(Method):
     title = "Full fine-tuning"
     order = 0
     summary = "All weights train. The reference point: usually the best, always the most expensive."
-    defaults = TrainingDefaults(learning_rate=1e-4, epochs=1, max_train_samples=8000)
+    defaults = TrainingDefaults(learning_rate=5e-5, epochs=1, max_train_samples=12000)
     Options = FullOptions
     shares_base = False
 

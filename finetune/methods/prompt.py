@@ -21,7 +21,7 @@ class PromptTuning(Method):
     title = "Prompt tuning"
     order = 2
     summary = "Frozen encoder; only a few virtual-token embeddings and the head train."
-    defaults = TrainingDefaults(learning_rate=3e-2, epochs=1, max_train_samples=8000, weight_decay=0.0)
+    defaults = TrainingDefaults(learning_rate=3e-2, epochs=1, max_train_samples=4000, weight_decay=0.0)
     Options = PromptOptions
 
     def validate(self, options: PromptOptions, model_config) -> None:

@@ -33,7 +33,7 @@ class SelectiveLayers(Method):
     title = "Selective layers"
     order = 3
     summary = "Embeddings and lower layers frozen; the top k layers, pooler and head train."
-    defaults = TrainingDefaults(learning_rate=2e-4, epochs=1, max_train_samples=8000)
+    defaults = TrainingDefaults(learning_rate=3e-4, epochs=1, max_train_samples=12000)
     Options = SelectiveOptions
 
     def resolve(self, options: SelectiveOptions, model_config) -> SelectiveOptions:
