@@ -60,7 +60,7 @@ def test_train_watch_and_predict_in_the_browser(browser_page, tiny_bert, glue_di
 
     page, _ = browser_page
     page.get_by_text("Selective layers", exact=True).click()
-    expect(page.get_by_label("Learning rate")).to_have_value("0.0002")  # the method's default filled in
+    expect(page.get_by_label("Learning rate")).to_have_value("0.0003")  # the method's default filled in
     page.get_by_text("Model and data").click()
     page.get_by_label("Encoder").fill(str(tiny_bert))
     page.get_by_label("Local GLUE directory").fill(str(glue_dir))
