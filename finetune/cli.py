@@ -244,6 +244,10 @@ def cmd_predict(args, parser) -> int:
     return 0 if any(r.status == "ok" for r in results) else 1
 
 
+RUN_COLUMNS = ("task", "method", "model", "accuracy", "f1", "mcc", "headline", "trainable_params", "trainable_percent",
+               "size_mb", "train_seconds", "train_samples", "created", "run_id", "run_dir")  # fmt: skip
+
+
 def runs_table(records) -> list[dict]:
     """Flat rows (one per run) shared by the CLI, the app's Results tab and CSV export."""
     rows = []

@@ -7,7 +7,7 @@ import math
 import gradio as gr
 import pandas as pd
 
-from finetune.cli import runs_table
+from finetune.cli import RUN_COLUMNS, runs_table
 from finetune.methods import METHODS, method_title
 from finetune.tasks import METRIC_TITLES, TASKS
 
@@ -44,24 +44,8 @@ def number(value, name: str, *, integer: bool = False, minimum: float | None = N
 
 
 def runs_frame(records) -> pd.DataFrame:
-    columns = [
-        "task",
-        "method",
-        "model",
-        "accuracy",
-        "f1",
-        "mcc",
-        "trainable_params",
-        "trainable_percent",
-        "size_mb",
-        "train_seconds",
-        "train_samples",
-        "created",
-        "run_id",
-    ]
-    rows = runs_table(records)
-    frame = pd.DataFrame(rows, columns=[*columns, "headline", "run_dir"])
-    return frame
+    """One row per saved run (typed columns even when there are none yet)."""
+    return pd.DataFrame(runs_table(records), columns=list(RUN_COLUMNS))
 
 
 def headline_frame(frame: pd.DataFrame, task: str) -> pd.DataFrame:
