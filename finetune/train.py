@@ -200,6 +200,10 @@ def train(
         if callback.last_eval_step != trainer.state.global_step:
             trainer.evaluate()
         metrics = {k: callback.last_eval[k] for k in ("accuracy", "f1", "mcc", "headline")}
+        if not trainer.is_world_process_zero():  # under `accelerate launch`, only the main process saves
+            event_log.close()
+            checkpoints.discard(staging)
+            return RunResult(status="complete", run=None, metrics=metrics, model=model)
 
         # Save: compact weights first, run.json last, then one atomic rename.
         checkpoints.discard(staging / "trainer")
