@@ -270,7 +270,15 @@ def build(runner: TrainingRunner) -> TrainTab:
 
     start_btn.click(start, run_inputs, command, api_name="start")
     all_btn.click(train_all, [task, model, data_dir, seed], command, api_name="train_all")
-    stop_btn.click(lambda: runner.stop(), None, None, api_name="stop")
+    def stop() -> str:
+        """Stop the current run at its next step (and drop any queued runs)."""
+        if runner.stop():
+            gr.Info("Stopping at the next step; runs saved earlier are kept.")
+            return "stopping"
+        gr.Warning("Nothing is training.")
+        return "idle"
+
+    stop_btn.click(stop, None, gr.Textbox(visible=False), api_name="stop")
 
     # Live view: redraw only when the runner has something new.
     seen = gr.State((-1, -1, ""))
