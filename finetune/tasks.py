@@ -31,6 +31,9 @@ class Task:
     hub_config: str  # config name in nyu-mll/glue
     local: LocalLayout
     examples: tuple[tuple[str, ...], ...]
+    # Passes over the training set in a classroom run (method default epochs x this): a small
+    # training set needs several passes to learn anything.
+    classroom_epochs: float = 1.0
 
     @property
     def is_pair(self) -> bool:
@@ -75,6 +78,7 @@ TASKS: dict[str, Task] = {
             ("The cat sat on the mat.", "Stock markets fell sharply on Monday."),
             ("He was arrested on Friday in Miami.", "He was arrested in Miami last week."),
         ),
+        classroom_epochs=3.0,  # 3,668 pairs: one pass barely beats the majority class
     ),
     "cola": Task(
         name="cola",

@@ -80,6 +80,18 @@ def _positive(name: str, value, integer: bool = False) -> None:
         raise ConfigError(f"{name} must be a whole number, got {value}")
 
 
+def classroom_defaults(task_name: str, method_name: str) -> dict:
+    """The hyperparameters a (task, method) run uses when none are given: the method's, with as many
+    passes over the training set as the task needs (see Task.classroom_epochs)."""
+    defaults, task = get_method(method_name).defaults, get_task(task_name)
+    return {
+        "epochs": defaults.epochs * task.classroom_epochs,
+        "learning_rate": defaults.learning_rate,
+        "batch_size": defaults.batch_size,
+        "max_train_samples": defaults.max_train_samples,
+    }
+
+
 def resolve_config(config: RunConfig) -> tuple[RunConfig, ModelSource]:
     """Check everything that can be checked cheaply and fill in the method's defaults.
     Raises ConfigError with a one-line reason; nothing is downloaded or written."""
@@ -112,14 +124,16 @@ def resolve_config(config: RunConfig) -> tuple[RunConfig, ModelSource]:
     limit = getattr(model_config, "max_position_embeddings", 512)
     if config.max_seq_length > limit:
         raise ConfigError(f"max sequence length {config.max_seq_length} exceeds the model's limit {limit}")
-    defaults = method.defaults
+    defaults = classroom_defaults(task.name, method.name)
     resolved = dataclasses.replace(
         config,
         model=source.name,
-        max_train_samples=defaults.max_train_samples if config.max_train_samples is None else config.max_train_samples,
-        epochs=config.epochs or defaults.epochs,
-        learning_rate=config.learning_rate or defaults.learning_rate,
-        batch_size=int(config.batch_size or defaults.batch_size),
+        max_train_samples=defaults["max_train_samples"]
+        if config.max_train_samples is None
+        else config.max_train_samples,
+        epochs=config.epochs or defaults["epochs"],
+        learning_rate=config.learning_rate or defaults["learning_rate"],
+        batch_size=int(config.batch_size or defaults["batch_size"]),
         method_options=dataclasses.asdict(options),
     )
     return resolved, source

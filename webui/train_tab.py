@@ -19,7 +19,7 @@ from finetune.cli import cli_command
 from finetune.methods import METHODS
 from finetune.models import default_model_name
 from finetune.runner import RunnerBusy, Snapshot, TrainingRunner
-from finetune.train import ALL, ConfigError, RunConfig, classroom_configs
+from finetune.train import ALL, ConfigError, RunConfig, classroom_configs, classroom_defaults
 
 from .common import METHOD_CHOICES, TASK_CHOICES, format_count, number
 
@@ -233,25 +233,22 @@ def build(runner: TrainingRunner) -> TrainTab:
         lora_r, lora_alpha, lora_dropout, prompt_tokens, prompt_init_text, top_k,
     ]  # fmt: skip
 
-    def on_method_change(name):
-        m = METHODS[name]
+    def on_choice(task_name, name):
+        defaults = classroom_defaults(task_name, name)
         return (
-            m.summary,
-            m.defaults.epochs,
-            m.defaults.learning_rate,
-            m.defaults.batch_size,
-            m.defaults.max_train_samples or 0,
+            METHODS[name].summary,
+            defaults["epochs"],
+            defaults["learning_rate"],
+            defaults["batch_size"],
+            defaults["max_train_samples"] or 0,
             gr.update(visible=name == "lora"),
             gr.update(visible=name == "prompt"),
             gr.update(visible=name == "selective"),
         )
 
-    method.change(
-        on_method_change,
-        method,
-        [method_summary, epochs, lr, batch_size, train_samples, lora_box, prompt_box, selective_box],
-        api_visibility="private",
-    )
+    defaults_out = [method_summary, epochs, lr, batch_size, train_samples, lora_box, prompt_box, selective_box]
+    method.change(on_choice, [task, method], defaults_out, api_visibility="private")
+    task.change(on_choice, [task, method], defaults_out, api_visibility="private")
 
     def start(*values):
         config = config_from_inputs(*values)
@@ -270,6 +267,7 @@ def build(runner: TrainingRunner) -> TrainTab:
 
     start_btn.click(start, run_inputs, command, api_name="start")
     all_btn.click(train_all, [task, model, data_dir, seed], command, api_name="train_all")
+
     def stop() -> str:
         """Stop the current run at its next step (and drop any queued runs)."""
         if runner.stop():

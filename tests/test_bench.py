@@ -1,0 +1,31 @@
+"""The benchmark runs end to end and writes its JSON and table (speed itself is never asserted in tests)."""
+
+from __future__ import annotations
+
+import json
+
+from finetune import bench
+
+
+def test_bench_writes_json_and_markdown(tiny_bert, glue_dir, tmp_path):
+    out, md = tmp_path / "latest.json", tmp_path / "BENCHMARKS.md"
+    bench.main([
+        "--glue-dir", str(glue_dir), "--model", str(tiny_bert), "--methods", "full", "selective",
+        "--repeats", "1", "--throughput-samples", "32", "--skip-classroom", "--out", str(out), "--markdown", str(md),
+    ])  # fmt: skip
+    report = json.loads(out.read_text())
+    for name in ("full", "selective"):
+        r = report["methods"][name]
+        assert r["samples_per_s"] > 0 and r["baseline_samples_per_s"] > 0
+        assert r["speedup"] == round(r["samples_per_s"] / r["baseline_samples_per_s"], 2)
+    assert 0 < report["efficiency"]["fraction_of_peak"] < 1.5
+    assert "| full |" in md.read_text() and "run_glue-style baseline" in md.read_text()
+
+
+def test_flop_count_matches_a_hand_count():
+    from transformers import BertConfig
+
+    config = BertConfig(hidden_size=4, num_hidden_layers=2, intermediate_size=8)
+    dense = 2 * (4 * 16 + 2 * 4 * 8) + 16  # per layer: Q,K,V,O (4*h*h) + MLP (2*h*i); plus the pooler
+    attention = 2 * 2 * 10 * 4  # per layer: scores and context, 2 * len * h
+    assert bench.training_flops_per_token(config, avg_len=10) == 3 * 2 * (dense + attention)
