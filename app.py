@@ -51,7 +51,7 @@ def create_app(root: Path | None = None) -> gr.Blocks:
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("Train", id="train"):
-                train = train_tab.build(runner)
+                runs_saved = train_tab.build(runner)
             with gr.Tab("Results", id="results") as results_page:
                 results = results_tab.build(root)
             with gr.Tab("Playground", id="playground"):
@@ -59,7 +59,7 @@ def create_app(root: Path | None = None) -> gr.Blocks:
         # Results follow the runs: on opening the app or the tab, and whenever a run is saved.
         demo.load(results.refresh, results.inputs, results.outputs, api_visibility="private")
         results_page.select(results.refresh, results.inputs, results.outputs, api_visibility="private")
-        train.completed.change(results.refresh, results.inputs, results.outputs, api_visibility="private")
+        runs_saved.change(results.refresh, results.inputs, results.outputs, api_visibility="private")
     demo.runner = runner  # for tests and embedding
     return demo
 

@@ -10,7 +10,6 @@ import html
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import gradio as gr
 import pandas as pd
@@ -22,14 +21,6 @@ from finetune.runner import RunnerBusy, Snapshot, TrainingRunner
 from finetune.train import ALL, ConfigError, RunConfig, classroom_configs, classroom_defaults
 
 from .common import METHOD_CHOICES, TASK_CHOICES, format_count, number
-
-
-@dataclass
-class TrainTab:
-    task: gr.Radio
-    run_inputs: list
-    status: gr.HTML
-    completed: gr.State  # how many runs the app has saved; results refresh when it changes
 
 
 def config_from_inputs(
@@ -74,7 +65,7 @@ def config_from_inputs(
         learning_rate=number(learning_rate, "learning rate", minimum=1e-12, allow_empty=True),
         batch_size=number(batch_size, "batch size", integer=True, minimum=1, allow_empty=True),
         max_train_samples=ALL if samples == 0 else samples,
-        seed=number(seed, "seed", integer=True, minimum=0, allow_empty=True) or 0,
+        seed=42 if (seed := number(seed, "seed", integer=True, minimum=0, allow_empty=True)) is None else seed,
         method_options={k: v for k, v in options.items() if v is not None},
     )
 
@@ -161,7 +152,8 @@ def final_metrics(snap: Snapshot) -> str:
     return f"Dev (step {e['step']}): **Accuracy {e['accuracy']:.4f} · F1 {e['f1']:.4f} · MCC {e['mcc']:.4f}**"
 
 
-def build(runner: TrainingRunner) -> TrainTab:
+def build(runner: TrainingRunner) -> gr.State:
+    """Lay out the tab; returns the count of runs saved so far (other tabs refresh when it changes)."""
     default_model, model_note = default_model_name()
     first = METHODS["full"]
     with gr.Row():
@@ -348,4 +340,4 @@ def build(runner: TrainingRunner) -> TrainTab:
 
     # No queue limit here: the runner itself refuses a second concurrent run with a clear message.
     gr.api(train_api, api_name="train", concurrency_limit=None)
-    return TrainTab(task=task, run_inputs=run_inputs, status=status, completed=completed)
+    return completed
