@@ -99,6 +99,7 @@ TASKS: dict[str, Task] = {
             ("The book was wrote by John.",),
             ("Himself likes John.",),
         ),
+        classroom_epochs=3.0,  # one pass over 8,551 sentences leaves a small encoder at MCC 0
     ),
 }
 
