@@ -92,6 +92,21 @@ class Predictor:
         self._lock = threading.Lock()
         self._bases: dict[tuple[str, str], nn.Module] = {}
         self._loaded: dict[tuple[str, str], tuple[str, nn.Module, object]] = {}  # -> (run_id, model, tokenizer)
+        self._latest: dict[tuple[str, str], tuple[int, RunRecord | None]] = {}  # -> (folder mtime, run)
+
+    def latest(self, task: str, method: str) -> RunRecord | None:
+        """The newest run, re-listed only when the method's folder changed (a run was added or removed),
+        so a prediction costs one stat per method instead of reading every run.json."""
+        folder = (self.root or checkpoints_root()) / task / method
+        try:
+            stamp = folder.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = -1
+        cached = self._latest.get((task, method))
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, latest_run(task, method, self.root or checkpoints_root()))
+            self._latest[(task, method)] = cached
+        return cached[1]
 
     def _base(self, run: RunRecord) -> nn.Module:
         key = (run.info["model"], run.task)
@@ -119,7 +134,7 @@ class Predictor:
         text, text_pair = validate_input(task, text, text_pair)
         results = []
         for method in METHODS.values():
-            run = latest_run(task.name, method.name, self.root or checkpoints_root())
+            run = self.latest(task.name, method.name)
             if run is None:
                 results.append(
                     MethodPrediction(
