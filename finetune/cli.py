@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--budget",
         choices=["classroom", "full"],
         default="classroom",
-        help="classroom: 2,000 examples per run, the packaged/default encoder (under an hour on 2 CPU cores); "
+        help="classroom: 1,000 examples per run, the packaged/default encoder (under an hour on 2 CPU cores); "
         "full: whole training sets, 3 epochs, bert-base-uncased (for GPUs)",
     )
     reproduce.add_argument("--max-train-samples", type=_sample_count, help="overrides the budget's")
