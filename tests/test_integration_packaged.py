@@ -44,8 +44,8 @@ def test_packaged_encoder_trains_reloads_and_scores_every_method_and_task(glue_d
 
 def test_full_fine_tuning_really_learns_sentiment(glue_dir, ckpt_root):
     config = RunConfig(
-        task="sst2", method="full", model=PACKAGED_MODEL, data_dir=str(glue_dir), max_train_samples=600,
-        max_eval_samples=200, epochs=1, batch_size=16, learning_rate=5e-5, evaluations=1,
+        task="sst2", method="full", model=PACKAGED_MODEL, data_dir=str(glue_dir), max_train_samples=1000,
+        max_eval_samples=200, epochs=2, batch_size=16, learning_rate=5e-5, evaluations=1,
     )  # fmt: skip
     result = train(config)
     majority = result.run.info["majority_baseline"]["accuracy"]
