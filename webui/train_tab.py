@@ -7,6 +7,7 @@ snapshot once a second (a gr.Timer), so a page reload or a second viewer sees th
 from __future__ import annotations
 
 import html
+import inspect
 import os
 import time
 from collections.abc import Iterator
@@ -301,30 +302,10 @@ def build(runner: TrainingRunner) -> gr.State:
         api_visibility="private",
     )
 
-    def train_api(
-        task: str,
-        method: str,
-        model: str | None = None,
-        data_dir: str | None = None,
-        epochs: float | None = None,
-        learning_rate: float | None = None,
-        batch_size: int | None = None,
-        train_samples: int | None = None,
-        seed: int | None = 42,
-        lora_r: int | None = None,
-        lora_alpha: float | None = None,
-        lora_dropout: float | None = None,
-        prompt_tokens: int | None = None,
-        prompt_init_text: str | None = None,
-        top_k: int | None = None,
-    ) -> Iterator[dict]:
+    def train_api(*values, **named) -> Iterator[dict]:
         """Train one run, streaming progress; the last value is the saved run's record. Empty values take
-        the method's defaults; model and data_dir default to the app's."""
-        config = config_from_inputs(
-            task, method, model or default_model, data_dir if data_dir is not None else os.environ.get("GLUE_DIR"),
-            epochs, learning_rate, batch_size, train_samples, seed,
-            lora_r, lora_alpha, lora_dropout, prompt_tokens, prompt_init_text, top_k,
-        )  # fmt: skip
+        the (task, method) defaults; no model or data_dir means the app's defaults."""
+        config = config_from_inputs(*values, **named)
         start_queue(runner, [config])
         generation = runner.snapshot().generation
         while True:
@@ -338,6 +319,9 @@ def build(runner: TrainingRunner) -> gr.State:
             raise gr.Error(f"training {snap.state}: {snap.reason}")
         yield {"state": "complete", **snap.last_run}
 
+    # The API takes exactly the form's fields, named as in config_from_inputs.
+    train_api.__signature__ = inspect.signature(config_from_inputs).replace(return_annotation="Iterator[dict]")
+    train_api.__annotations__ = {**config_from_inputs.__annotations__, "return": "Iterator[dict]"}
     # No queue limit here: the runner itself refuses a second concurrent run with a clear message.
     gr.api(train_api, api_name="train", concurrency_limit=None)
     return completed
