@@ -126,7 +126,7 @@ def hardware_efficiency(throughput: dict, source, tokenizer, args) -> dict:
     return {
         "matmul_peak_gflops": round(peak / 1e9, 1),
         "full_ft_achieved_gflops": round(achieved / 1e9, 1),
-        "fraction_of_peak": round(achieved / peak, 3),
+        "fraction_of_peak": round(achieved / peak, 5),
         "avg_tokens_per_example": round(avg_len, 1),
         "note": "achieved counts only real (unpadded) tokens' matmul FLOPs, forward + backward",
     }
