@@ -14,6 +14,7 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 RUN_FILE = "run.json"
@@ -54,8 +55,14 @@ class RunRecord:
         return self.path / MODEL_DIR
 
 
+_last_id_ns = 0
+
+
 def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    """Sorts in creation order: microsecond timestamps, strictly increasing within a process."""
+    global _last_id_ns
+    _last_id_ns = max(time.time_ns(), _last_id_ns + 1000)
+    return datetime.fromtimestamp(_last_id_ns / 1e9).strftime("%Y%m%d-%H%M%S-%f") + "-" + uuid.uuid4().hex[:4]
 
 
 def staging_dir(root: Path, run_id: str) -> Path:

@@ -85,3 +85,8 @@ def test_unreadable_run_is_skipped_not_fatal(tiny_bert, glue_dir, ckpt_root):
     (broken / "run.json").write_text("{not json")
     assert [r.run_id for r in checkpoints.list_runs(ckpt_root)] == [good.run_id]
     np.testing.assert_equal(checkpoints.latest_run("sst2", "lora", ckpt_root).run_id, good.run_id)
+
+
+def test_run_ids_sort_in_creation_order():
+    ids = [checkpoints.new_run_id() for _ in range(200)]
+    assert ids == sorted(ids) and len(set(ids)) == 200
