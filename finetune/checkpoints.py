@@ -62,7 +62,8 @@ def new_run_id() -> str:
     """Sorts in creation order: microsecond timestamps, strictly increasing within a process."""
     global _last_id_ns
     _last_id_ns = max(time.time_ns(), _last_id_ns + 1000)
-    return datetime.fromtimestamp(_last_id_ns / 1e9).strftime("%Y%m%d-%H%M%S-%f") + "-" + uuid.uuid4().hex[:4]
+    seconds, micros = divmod(_last_id_ns // 1000, 10**6)  # integers: no float rounding
+    return f"{datetime.fromtimestamp(seconds):%Y%m%d-%H%M%S}-{micros:06d}-{uuid.uuid4().hex[:4]}"
 
 
 def staging_dir(root: Path, run_id: str) -> Path:
