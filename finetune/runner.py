@@ -12,7 +12,6 @@ import copy
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,9 +38,8 @@ class Snapshot:
 
 
 class TrainingRunner:
-    def __init__(self, root: Path | None = None, train_fn: Callable = train):
+    def __init__(self, root: Path | None = None):
         self.root = root
-        self._train = train_fn
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
@@ -132,7 +130,7 @@ class TrainingRunner:
                 self._snap.config, self._snap.events, self._snap.state = config, [], "running"
                 self._snap.queue = list(pending)
             try:
-                result = self._train(config, listeners=[self._on_event], cancel=self._cancel, root=self.root)
+                result = train(config, listeners=[self._on_event], cancel=self._cancel, root=self.root)
             except Exception as e:  # a crashed run is reported; the app keeps serving
                 with self._lock:
                     self._snap.state, self._snap.reason = "failed", f"{type(e).__name__}: {e}"
