@@ -199,27 +199,22 @@ class ProgressPrinter:
     def __call__(self, event: dict) -> None:
         from tqdm import tqdm
 
+        from .events import describe
+
         kind = event["type"]
         if kind == "start":
-            p = event["params"]
-            tqdm.write(
-                f"{event['task']} / {event['method']} on {event['model']}: {event['train_samples']:,} train, "
-                f"{event['eval_samples']:,} dev examples; trainable {p['trainable']:,} / {p['total']:,} "
-                f"({p['trainable_percent']:.2f}%)",
-                file=sys.stderr,
-            )
+            tqdm.write(describe(event), file=sys.stderr)
             self.bar = tqdm(total=event["max_steps"], unit="step", file=sys.stderr, dynamic_ncols=True)
         elif kind in ("progress", "log", "eval") and self.bar is not None:
             self.bar.update(event["step"] - self.bar.n)
             if kind == "log":
                 self.bar.set_postfix(loss=f"{event['loss']:.4f}")
             if kind == "eval":
-                scores = "  ".join(f"{METRIC_TITLES[k]} {event[k]:.4f}" for k in ("accuracy", "f1", "mcc"))
-                tqdm.write(f"  step {event['step']}: dev {scores}", file=sys.stderr)
+                tqdm.write("  " + describe(event), file=sys.stderr)
         elif kind == "end" and self.bar is not None:
             self.bar.close()
             if event["status"] != "complete":
-                tqdm.write(f"run {event['status']}: {event.get('reason', '')}", file=sys.stderr)
+                tqdm.write(describe(event), file=sys.stderr)
 
 
 def cmd_predict(args, parser) -> int:

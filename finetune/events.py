@@ -40,6 +40,26 @@ def read_events(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def describe(event: dict) -> str | None:
+    """One human line for the events worth a log line (start, eval, end); None for the others.
+    Shared by the CLI's progress output and the app's log."""
+    kind = event["type"]
+    if kind == "start":
+        p = event["params"]
+        return (
+            f"{event['task']} / {event['method']} on {event['model']}: {event['train_samples']:,} train, "
+            f"{event['eval_samples']:,} dev examples, {event['max_steps']} steps; trainable {p['trainable']:,} "
+            f"of {p['total']:,} ({p['trainable_percent']:.2f}%)"
+        )
+    if kind == "eval":
+        return (
+            f"step {event['step']}: dev Accuracy {event['accuracy']:.4f}  F1 {event['f1']:.4f}  MCC {event['mcc']:.4f}"
+        )
+    if kind == "end":
+        return f"run {event['status']}" + (f": {event['reason']}" if event.get("reason") else "")
+    return None
+
+
 def fan_out(listeners: Iterable[Listener]) -> Listener:
     listeners = list(listeners)
 

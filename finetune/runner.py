@@ -15,6 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .events import describe
 from .train import RunConfig, resolve_config, train
 
 MAX_LOG_LINES = 200
@@ -104,20 +105,8 @@ class TrainingRunner:
     def _on_event(self, event: dict) -> None:
         with self._lock:
             self._snap.events.append(event)
-            kind = event["type"]
-            if kind == "start":
-                p = event["params"]
-                self._log(
-                    f"{event['task']} / {event['method']} on {event['model']}: {event['train_samples']:,} examples, "
-                    f"{event['max_steps']} steps, {p['trainable']:,} trainable of {p['total']:,} parameters"
-                )
-            elif kind == "eval":
-                self._log(
-                    f"step {event['step']}: dev accuracy {event['accuracy']:.4f}, F1 {event['f1']:.4f}, "
-                    f"MCC {event['mcc']:.4f}"
-                )
-            elif kind == "end":
-                self._log(f"run {event['status']}" + (f": {event['reason']}" if event.get("reason") else ""))
+            if line := describe(event):
+                self._log(line)
 
     def _work(self, configs: list[RunConfig]) -> None:
         pending = list(configs)
