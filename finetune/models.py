@@ -10,10 +10,14 @@ Remote code is never trusted and weights are loaded from safetensors only.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
+import itertools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+from torch import nn
 
 from .hub import hub_reachable
 from .tasks import Task
@@ -107,3 +111,10 @@ def load_classifier(source: ModelSource, task: Task):
         )
     finally:
         hf_logging.set_verbosity(previous)
+
+
+def shared_clone(model: nn.Module) -> nn.Module:
+    """A structurally independent copy of `model` that shares every parameter and buffer tensor.
+    Adapters injected into the clone, or tensors swapped in it, leave `model` unchanged."""
+    memo = {id(t): t for t in itertools.chain(model.parameters(), model.buffers())}
+    return copy.deepcopy(model, memo)

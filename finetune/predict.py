@@ -7,8 +7,6 @@ base's own, so four loaded methods cost little more memory than one model.
 
 from __future__ import annotations
 
-import copy
-import itertools
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +17,7 @@ from transformers import AutoTokenizer
 
 from .checkpoints import CheckpointError, RunRecord, checkpoints_root, latest_run
 from .methods import METHODS, get_method
-from .models import load_classifier, resolve_model
+from .models import load_classifier, resolve_model, shared_clone
 from .tasks import Task, get_task
 
 MAX_INPUT_CHARS = 200_000  # beyond this we refuse rather than tokenize megabytes
@@ -40,13 +38,6 @@ class MethodPrediction:
     model: str | None = None
     message: str | None = None
     truncated: bool = False
-
-
-def shared_clone(model: nn.Module) -> nn.Module:
-    """A structurally independent copy of `model` that shares every parameter and buffer tensor.
-    Adapters injected into the clone, or tensors swapped in it, leave `model` unchanged."""
-    memo = {id(t): t for t in itertools.chain(model.parameters(), model.buffers())}
-    return copy.deepcopy(model, memo)
 
 
 def run_tokenizer(run: RunRecord):

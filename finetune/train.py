@@ -25,6 +25,7 @@ from . import checkpoints
 from .data import load_glue, task_files, tokenize
 from .events import EventLog, Listener, TrainingEvents, fan_out
 from .methods import get_method
+from .methods.base import TrainingSetup
 from .metrics import majority_baseline, trainer_metrics
 from .models import ModelSource, load_classifier, load_tokenizer, resolve_model
 from .params import count_parameters
@@ -266,9 +267,18 @@ def train(
 
 
 def build_trainer(
-    config: RunConfig, model, tokenizer, encoded, output_dir: Path, callbacks=(), progress_bar: bool = False
+    config: RunConfig,
+    model,
+    tokenizer,
+    encoded,
+    output_dir: Path,
+    callbacks=(),
+    progress_bar: bool = False,
+    optimized: bool = True,
 ) -> Trainer:
-    """The Trainer for a resolved config: dynamic padding, length-grouped batches, several dev evaluations."""
+    """The Trainer for a resolved config: dynamic padding, length-grouped batches, the method's own
+    training setup (selective caches its frozen layers), several dev evaluations. `optimized=False`
+    gives plain run_glue behaviour (random batches, the model as is) for the benchmark's baseline."""
     method, task = get_method(config.method), get_task(config.task)
     max_steps = math.ceil(math.ceil(len(encoded["train"]) / config.batch_size) * config.epochs)
     args = TrainingArguments(
@@ -286,18 +296,26 @@ def build_trainer(
         save_strategy="no",  # a run is saved once, atomically, by train()
         report_to="none",
         seed=config.seed,
-        train_sampling_strategy="group_by_length",  # similar lengths per batch: little padding
+        # similar lengths per batch: little padding
+        train_sampling_strategy="group_by_length" if optimized else "random",
         remove_unused_columns=False,
         disable_tqdm=not progress_bar,
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
     )
+    collator = DataCollatorWithPadding(tokenizer)  # pads each batch to its own longest example
+    options = method.options(**config.method_options)
+    setup = (
+        method.training_setup(model, options, encoded, collator)
+        if optimized
+        else TrainingSetup(model, encoded["train"], encoded["validation"], collator)
+    )
     trainer = Trainer(
-        model=model,
+        model=setup.model,
         args=args,
-        train_dataset=encoded["train"],
-        eval_dataset=encoded["validation"],
-        data_collator=DataCollatorWithPadding(tokenizer),  # pads each batch to its own longest example
+        train_dataset=setup.train_dataset,
+        eval_dataset=setup.eval_dataset,
+        data_collator=setup.data_collator,
         processing_class=tokenizer,
         compute_metrics=trainer_metrics(task),
         callbacks=list(callbacks),

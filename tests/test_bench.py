@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from finetune import bench
 
@@ -19,6 +20,10 @@ def test_bench_writes_json_and_markdown(tiny_bert, glue_dir, tmp_path):
         assert r["samples_per_s"] > 0 and r["baseline_samples_per_s"] > 0
         assert r["speedup"] == round(r["samples_per_s"] / r["baseline_samples_per_s"], 2)
     assert 0 < report["efficiency"]["fraction_of_peak"] < 1.5
+    cache = report["selective_cache"]
+    assert cache["epochs"] == 3 and cache["cached_samples_per_s"] > 0 and cache["recomputed_samples_per_s"] > 0
+    assert "FINETUNE_SELECTIVE_CACHE" not in os.environ  # the recomputed runs' switch is undone
+    assert "frozen layers cached vs recomputed" in md.read_text()
     assert "| full |" in md.read_text() and "run_glue-style baseline" in md.read_text()
 
 

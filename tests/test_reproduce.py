@@ -24,11 +24,32 @@ def test_table_over_seeds_resumes_without_retraining(tiny_bert, glue_dir, ckpt_r
     text = table.read_text()
     assert "SST-2 (sentiment) — headline: Accuracy" in text and "CoLA (grammaticality) — headline: MCC" in text
     assert text.count(" ± ") >= 2 * 2 * 4  # every cell of both tasks' rows is mean ± std
-    assert "is full fine-tuning best?" in text and "fewer trainable parameters" in text
-    assert "stability across seeds" in text
+    claims = text.split("## The study's claims, checked")[1]
+    assert "**SST-2 (sentiment)" in claims and "**CoLA (grammaticality)" in claims
     with (tmp_path / "results" / "runs.csv").open() as f:
         assert len(list(csv.DictReader(f))) == 8
 
     summary = reproduce.summarize(runs)
     accs = [r.info["metrics"]["accuracy"] for r in runs if r.task == "sst2" and r.method == "full"]
     assert summary["sst2"]["full"]["accuracy"][0] == sum(accs) / 2
+
+
+def _cell(headline: float, std: float, trainable: int, majority: float) -> dict:
+    return {"headline": (headline, std), "seeds": 3, "trainable": trainable, "majority": majority}
+
+
+def test_claims_in_words():
+    summary = {
+        "sst2": {
+            "full": _cell(0.85, 0.01, 1000, 0.509),
+            "lora": _cell(0.83, 0.002, 10, 0.509),
+            "selective": _cell(0.84, 0.02, 160, 0.509),
+        },
+        "cola": {"full": _cell(0.0, 0.0, 1000, 0.0), "selective": _cell(0.0, 0.0, 160, 0.0)},
+    }
+    sst2, cola = [line for line in reproduce.claims(summary) if "SST-2" in line], reproduce.claims(summary)[3:]
+    assert "is full fine-tuning best?** yes (full Accuracy 0.850, best 0.850)" in sst2[0]
+    assert "1.0 points below full fine-tuning with 84% fewer trainable parameters" in sst2[1]
+    assert "most stable LoRA (± 0.002), least Selective layers (± 0.020)" in sst2[2]
+    assert cola == [line for line in reproduce.claims(summary) if "CoLA" in line]
+    assert len(cola) == 1 and "undecided on this budget" in cola[0] and "majority-class baseline" in cola[0]

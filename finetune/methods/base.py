@@ -7,6 +7,7 @@ finds them by itself, so adding a method touches one file.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,6 +15,17 @@ from typing import Any, ClassVar
 from torch import nn
 
 from ..models import ModelSource
+
+
+@dataclass
+class TrainingSetup:
+    """What the Trainer optimises and feeds it. `model` may be a cheaper view that shares its
+    parameters with the run's model (so training it trains the run's model)."""
+
+    model: nn.Module
+    train_dataset: Any
+    eval_dataset: Any
+    data_collator: Callable
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,11 @@ class Method(ABC):
     @abstractmethod
     def prepare(self, model: nn.Module, options, source: ModelSource) -> nn.Module:
         """Freeze / wrap a freshly loaded classifier so that only this method's parameters train."""
+
+    def training_setup(self, model: nn.Module, options, encoded, collator: Callable) -> TrainingSetup:
+        """How the Trainer trains `model` on the tokenized `encoded` splits. The default is the model
+        itself on the tokenized data; a method may substitute an equivalent, cheaper setup."""
+        return TrainingSetup(model, encoded["train"], encoded["validation"], collator)
 
     @abstractmethod
     def save(self, model: nn.Module, folder: Path) -> None:
