@@ -16,21 +16,11 @@ from finetune.methods import selective
 from finetune.predict import load_trained
 from finetune.train import RunConfig, train
 
+from .test_train_roundtrip import tiny_config
 
-def _run(tiny_bert, glue_dir, ckpt_root, task="sst2", **overrides):
-    config = RunConfig(
-        task=task,
-        method="selective",
-        model=str(tiny_bert),
-        data_dir=str(glue_dir),
-        max_train_samples=96,
-        max_eval_samples=48,
-        epochs=2,
-        batch_size=16,
-        learning_rate=1e-3,
-        method_options={"top_k": 1},
-        **overrides,
-    )
+
+def _run(tiny_bert, glue_dir, ckpt_root, task="sst2"):
+    config = tiny_config(tiny_bert, glue_dir, task, "selective", epochs=2, learning_rate=1e-3)
     return train(config, root=ckpt_root)
 
 
