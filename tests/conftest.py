@@ -1,8 +1,13 @@
-"""Shared fixtures: the real GLUE files from ../shared/glue, tiny random BERTs, a private checkpoints folder."""
+"""Shared fixtures: the real GLUE files from ../shared/glue, tiny random BERTs, a private checkpoints folder,
+a tiny run's config, and a free port for a served app.
+
+Tests that really train for more than a few seconds, drive a browser, spawn processes or run the
+benchmark are marked ``slow``: ``make test-fast`` (``pytest -m "not slow"``) leaves them out."""
 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -27,7 +32,7 @@ def make_tiny_bert(folder: Path, layers: int = 2, hidden: int = 32, heads: int =
     save_pretrained folder."""
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from finetune.models import packaged_model_path
+    from finetune.core.models import packaged_model_path
 
     tokenizer = AutoTokenizer.from_pretrained(packaged_model_path())
     config = BertConfig(
@@ -52,7 +57,38 @@ def tiny_bert(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def ckpt_root(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "checkpoints"
-    monkeypatch.setenv("FINETUNE_CHECKPOINTS", str(root))
-    return root
+def checkpoints_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "checkpoints"
+    monkeypatch.setenv("FINETUNE_CHECKPOINTS", str(folder))
+    return folder
+
+
+# Options that keep each method tiny on the tiny BERT.
+TINY_OPTIONS = {"full": {}, "lora": {"r": 4}, "prompt": {"num_virtual_tokens": 4}, "selective": {"top_k": 1}}
+
+
+def tiny_config(tiny_bert, glue_dir, task="sst2", method="full", **overrides):
+    """A run that trains in seconds: the tiny BERT on 96 real training examples, scored on 48 dev ones."""
+    from finetune.engine.config import RunConfig
+
+    settings = dict(
+        task=task,
+        method=method,
+        model=str(tiny_bert),
+        data_dir=str(glue_dir),
+        max_train_samples=96,
+        max_eval_samples=48,
+        epochs=1,
+        batch_size=16,
+        evaluations=2,
+        max_seq_length=64,
+        method_options=TINY_OPTIONS.get(method, {}),
+    )
+    settings.update(overrides)
+    return RunConfig(**settings)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
 from gradio_client import Client
 
 import app as lab
-from finetune import checkpoints
+from finetune.core import checkpoints
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .conftest import free_port
 
 
 @pytest.fixture(scope="module")

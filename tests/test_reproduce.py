@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import csv
 
-from finetune import checkpoints, reproduce
+from finetune.core import checkpoints
+from finetune.engine import reproduce
 
 
-def test_table_over_seeds_resumes_without_retraining(tiny_bert, glue_dir, ckpt_root, tmp_path):
+def test_table_over_seeds_resumes_without_retraining(tiny_bert, glue_dir, checkpoints_dir, tmp_path):
     common = dict(model=str(tiny_bert), data_dir=str(glue_dir), max_train_samples=48, max_eval_samples=32,
                   epochs=1, batch_size=16, evaluations=1, max_seq_length=64)  # fmt: skip
     configs = reproduce.plan(["sst2", "cola"], ["full", "selective"], seeds=2, **common)
     assert len(configs) == 8 and {c.seed for c in configs} == {42, 43}
-    runs = reproduce.run_all(configs, ckpt_root, log=lambda _: None)
-    assert len(checkpoints.list_runs(ckpt_root)) == 8
+    runs = reproduce.run_all(configs, checkpoints_dir, log=lambda _: None)
+    assert len(checkpoints.list_runs(checkpoints_dir)) == 8
 
     messages = []
-    again = reproduce.run_all(configs, ckpt_root, log=messages.append)  # resume: nothing new
+    again = reproduce.run_all(configs, checkpoints_dir, log=messages.append)  # resume: nothing new
     assert [r.run_id for r in again] == [r.run_id for r in runs]
-    assert len(checkpoints.list_runs(ckpt_root)) == 8 and all("already done" in m for m in messages)
+    assert len(checkpoints.list_runs(checkpoints_dir)) == 8 and all("already done" in m for m in messages)
 
     table = reproduce.write_results(runs, tmp_path / "results")
     text = table.read_text()

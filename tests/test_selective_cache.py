@@ -12,16 +12,17 @@ import json
 import pytest
 import torch
 
-from finetune.methods import selective
-from finetune.predict import load_trained
-from finetune.train import RunConfig, train
+from finetune.core.methods import selective
+from finetune.engine.predict import load_trained
+from finetune.engine.config import RunConfig
+from finetune.engine.train import train
 
-from .test_train_roundtrip import tiny_config
+from .conftest import tiny_config
 
 
-def _run(tiny_bert, glue_dir, ckpt_root, task="sst2"):
+def _run(tiny_bert, glue_dir, checkpoints_dir, task="sst2"):
     config = tiny_config(tiny_bert, glue_dir, task, "selective", epochs=2, learning_rate=1e-3)
-    return train(config, root=ckpt_root)
+    return train(config, checkpoints_dir=checkpoints_dir)
 
 
 def _events(run, kind):
@@ -29,10 +30,10 @@ def _events(run, kind):
 
 
 @pytest.mark.parametrize("task", ["sst2", "mrpc"])
-def test_cached_training_equals_recomputing_the_frozen_layers(tiny_bert, glue_dir, ckpt_root, monkeypatch, task):
-    cached = _run(tiny_bert, glue_dir, ckpt_root, task)
+def test_cached_training_equals_recomputing_the_frozen_layers(tiny_bert, glue_dir, checkpoints_dir, monkeypatch, task):
+    cached = _run(tiny_bert, glue_dir, checkpoints_dir, task)
     monkeypatch.setenv("FINETUNE_SELECTIVE_CACHE", "0")  # recompute the frozen part every step
-    recomputed = _run(tiny_bert, glue_dir, ckpt_root, task)
+    recomputed = _run(tiny_bert, glue_dir, checkpoints_dir, task)
 
     # Same batches, same dropout masks in the top: the same losses and the same trained weights.
     losses = [e["loss"] for e in _events(cached.run, "log") if "loss" in e]
@@ -44,11 +45,11 @@ def test_cached_training_equals_recomputing_the_frozen_layers(tiny_bert, glue_di
     assert cached.metrics == pytest.approx(recomputed.metrics)
 
 
-def test_cached_training_changes_only_the_top_and_reloads_exactly(tiny_bert, glue_dir, ckpt_root):
-    from finetune.models import load_classifier, resolve_model
-    from finetune.tasks import get_task
+def test_cached_training_changes_only_the_top_and_reloads_exactly(tiny_bert, glue_dir, checkpoints_dir):
+    from finetune.core.models import load_classifier, resolve_model
+    from finetune.core.tasks import get_task
 
-    result = _run(tiny_bert, glue_dir, ckpt_root)
+    result = _run(tiny_bert, glue_dir, checkpoints_dir)
     fresh = load_classifier(resolve_model(str(tiny_bert)), get_task("sst2"))
     trained = dict(result.model.named_parameters())
     changed = {n for n, p in fresh.named_parameters() if not torch.equal(p, trained[n].detach().cpu())}
@@ -63,9 +64,9 @@ def test_cached_training_changes_only_the_top_and_reloads_exactly(tiny_bert, glu
 
 
 def test_frozen_part_stays_in_eval_mode_when_training(tiny_bert):
-    from finetune.methods import get_method
-    from finetune.models import load_classifier, resolve_model
-    from finetune.tasks import get_task
+    from finetune.core.methods import get_method
+    from finetune.core.models import load_classifier, resolve_model
+    from finetune.core.tasks import get_task
 
     source = resolve_model(str(tiny_bert))
     method = get_method("selective")
@@ -78,8 +79,8 @@ def test_frozen_part_stays_in_eval_mode_when_training(tiny_bert):
 
 
 def test_views_share_the_runs_parameters(tiny_bert):
-    from finetune.models import load_classifier, resolve_model
-    from finetune.tasks import get_task
+    from finetune.core.models import load_classifier, resolve_model
+    from finetune.core.tasks import get_task
 
     model = load_classifier(resolve_model(str(tiny_bert)), get_task("sst2"))
     top, bottom = selective.top_view(model, 1), selective.bottom_view(model, 1)
@@ -101,10 +102,10 @@ def test_views_share_the_runs_parameters(tiny_bert):
 
 
 def test_frozen_layers_run_once_per_example_not_once_per_epoch(tiny_bert, glue_dir, tmp_path):
-    from finetune.data import load_glue, tokenize
-    from finetune.methods import get_method
-    from finetune.models import load_classifier, load_tokenizer
-    from finetune.tasks import get_task
+    from finetune.core.data import load_glue, tokenize
+    from finetune.core.methods import get_method
+    from finetune.core.models import load_classifier, load_tokenizer
+    from finetune.core.tasks import get_task
     from finetune.train import build_trainer, resolve_config
 
     task, method = get_task("sst2"), get_method("selective")

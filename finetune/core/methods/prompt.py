@@ -5,29 +5,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from peft import PeftConfig, PeftModel, PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
+from peft import PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
 
-from .base import Method, TrainingDefaults
+from ..fields import setting
+from .base import TrainingDefaults
+from .peft_common import PeftMethod
+from .registry import register_method
 
 
 @dataclass
 class PromptOptions:
-    num_virtual_tokens: int = 20
-    init_text: str = ""  # empty: random init; else the prompt starts as these words' embeddings
+    num_virtual_tokens: int = setting(20, label="Virtual tokens", help="trainable prompt tokens prepended to "
+                                      "every input", minimum=1, maximum=128)  # fmt: skip
+    init_text: str = setting("", label="Init text", help="start the prompt as these words' embeddings "
+                             "(empty: random)", max_length=200)  # fmt: skip
 
 
-class PromptTuning(Method):
+@register_method
+class PromptTuning(PeftMethod):
     name = "prompt"
     title = "Prompt tuning"
     order = 2
     summary = "Frozen encoder; only a few virtual-token embeddings and the head train."
+    color = "#2ca02c"
     defaults = TrainingDefaults(learning_rate=3e-2, epochs=1, max_train_samples=4000, weight_decay=0.0)
     Options = PromptOptions
 
-    def validate(self, options: PromptOptions, model_config) -> None:
-        limit = getattr(model_config, "max_position_embeddings", 512) - 2
-        if not 1 <= options.num_virtual_tokens <= limit:
-            raise ValueError(f"number of virtual tokens must be in [1, {limit}], got {options.num_virtual_tokens}")
+    def validate(self, options: PromptOptions, model_config, max_seq_length: int) -> None:
+        # The virtual tokens take positions too: prompt + input must fit the encoder's position table.
+        limit = getattr(model_config, "max_position_embeddings", 512) - max_seq_length
+        if options.num_virtual_tokens > limit:
+            raise ValueError(
+                f"Virtual tokens: at most {max(limit, 0)} fit next to {max_seq_length}-token inputs in this "
+                f"encoder, got {options.num_virtual_tokens}"
+            )
 
     def prepare(self, model, options: PromptOptions, source):
         text = options.init_text.strip()
@@ -40,14 +51,11 @@ class PromptTuning(Method):
         )
         return get_peft_model(model, config)
 
-    def save(self, model, folder: Path) -> None:
-        model.save_pretrained(folder)
-
-    def load(self, base, folder: Path, options):
+    def adapter_config(self, folder: Path):
         # The saved prompt replaces any initialisation, so skip re-reading the init text's tokenizer
         # (its path may not exist on this machine).
-        config = PeftConfig.from_pretrained(folder)
+        config = super().adapter_config(folder)
         config.prompt_tuning_init = PromptTuningInit.RANDOM
         config.prompt_tuning_init_text = None
         config.tokenizer_name_or_path = None
-        return PeftModel.from_pretrained(base, folder, config=config)
+        return config

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 RUN_FILE = "run.json"
 EVENTS_FILE = "events.jsonl"
@@ -25,7 +26,7 @@ STAGING = ".staging"
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def checkpoints_root() -> Path:
+def default_checkpoints_dir() -> Path:
     return Path(os.environ.get("FINETUNE_CHECKPOINTS") or _REPO_ROOT / "checkpoints")
 
 
@@ -86,6 +87,46 @@ def _fsync_tree(folder: Path) -> None:
             os.close(fd)
 
 
+def run_info(
+    *,
+    run_id: str,
+    task: str,
+    method: str,
+    model: str,
+    model_kind: str,
+    config: dict,
+    metrics: dict,
+    majority_baseline: dict,
+    params: dict,
+    size_bytes: int,
+    train_seconds: float,
+    train_samples: int,
+    eval_samples: int,
+    **extra: Any,
+) -> dict:
+    """The content of a run.json: the one place its layout is written (trained runs and zero-shot scores)."""
+    from importlib.metadata import version
+
+    return {
+        "run_id": run_id,
+        "task": task,
+        "method": method,
+        "model": model,
+        "model_kind": model_kind,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "config": config,
+        "metrics": metrics,
+        "majority_baseline": majority_baseline,
+        "params": params,
+        "size_bytes": size_bytes,
+        "train_seconds": train_seconds,
+        "train_samples": train_samples,
+        "eval_samples": eval_samples,
+        **extra,
+        "versions": {package: version(package) for package in ("torch", "transformers", "peft")},
+    }
+
+
 def commit_run(staging: Path, root: Path, info: dict) -> RunRecord:
     """Write run.json into the staged run, make it durable, then rename it into place."""
     (staging / RUN_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
@@ -134,7 +175,7 @@ def read_run(path: Path) -> RunRecord:
 
 def list_runs(root: Path | None = None, task: str | None = None, method: str | None = None) -> list[RunRecord]:
     """Every complete run, oldest first (run ids sort by creation time)."""
-    root = root or checkpoints_root()
+    root = root or default_checkpoints_dir()
     runs = []
     for run_file in root.glob(f"{task or '*'}/{method or '*'}/*/{RUN_FILE}"):
         if STAGING in run_file.parts:
@@ -149,3 +190,35 @@ def list_runs(root: Path | None = None, task: str | None = None, method: str | N
 def latest_run(task: str, method: str, root: Path | None = None) -> RunRecord | None:
     runs = list_runs(root, task, method)
     return runs[-1] if runs else None
+
+
+# -- the runs table ------------------------------------------------------------------------------------
+RUN_COLUMNS = ("task", "method", "model", "accuracy", "f1", "mcc", "headline", "trainable_params", "trainable_percent",
+               "size_mb", "train_seconds", "train_samples", "created", "run_id")  # fmt: skip
+
+
+def runs_table(records: list[RunRecord]) -> list[dict]:
+    """Flat rows (one per run) shared by the CLI, the app's Results tab, the API and CSV export.
+    A local encoder shows as its folder's name: server paths stay on the server."""
+    rows = []
+    for run in records:
+        info = run.info
+        rows.append(
+            {
+                "task": info["task"],
+                "method": info["method"],
+                "model": info["model"].rsplit("/", 1)[-1] if info.get("model_kind") == "local" else info["model"],
+                "accuracy": round(info["metrics"]["accuracy"], 4),
+                "f1": round(info["metrics"]["f1"], 4),
+                "mcc": round(info["metrics"]["mcc"], 4),
+                "headline": round(info["metrics"]["headline"], 4),
+                "trainable_params": info["params"]["trainable"],
+                "trainable_percent": round(info["params"]["trainable_percent"], 3),
+                "size_mb": round(info["size_bytes"] / 1e6, 3),
+                "train_seconds": info["train_seconds"],
+                "train_samples": info["train_samples"],
+                "created": info["created"],
+                "run_id": info["run_id"],
+            }
+        )
+    return rows

@@ -12,20 +12,49 @@ from __future__ import annotations
 import dataclasses
 import json
 import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoints import list_runs
-from .methods import METHODS
-from .tasks import METRIC_TITLES, TASKS
-from .train import RunConfig, resolve_config, train
+from ..core.checkpoints import list_runs, runs_table
+from ..core.methods import METHODS
+from ..core.models import STUDY_MODEL
+from ..core.tasks import METRIC_TITLES, TASKS
+from . import zeroshot
+from .config import ALL, RunConfig, resolve_config
+from .train import train
 
 # The settings that make two runs "the same experiment" for resuming.
 _IDENTITY = ("task", "method", "model", "seed", "max_train_samples", "epochs", "learning_rate", "batch_size",
              "max_seq_length", "method_options", "max_eval_samples")  # fmt: skip
-# 36 runs of the packaged encoder, one pass over 3,000 examples each: under an hour on 2 CPU cores
-# (1,000 examples left every method at the majority baseline on SST-2).
-CLASSROOM_TRAIN_SAMPLES = 3000
-CLASSROOM_EPOCHS = 1
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much each run of the table trains (a --max-train-samples / --epochs / --model overrides it)."""
+
+    description: str
+    model: str | None  # None: the lab's default encoder
+    max_train_samples: int
+    epochs: float
+
+
+BUDGETS = {
+    # 36 runs of the packaged encoder, one pass over 3,000 examples each: under an hour on 2 CPU cores
+    # (1,000 examples left every method at the majority baseline on SST-2).
+    "classroom": Budget(
+        "one pass over 3,000 examples per run, the default encoder (under an hour on 2 CPU cores)",
+        model=None,
+        max_train_samples=3000,
+        epochs=1,
+    ),
+    "full": Budget(
+        "whole training sets, 3 epochs, bert-base-uncased (for GPUs)",
+        model=STUDY_MODEL,
+        max_train_samples=ALL,
+        epochs=3,
+    ),
+}
 
 
 def _identity(config: dict) -> tuple:
@@ -41,8 +70,20 @@ def plan(tasks, methods, seeds: int, **common) -> list[RunConfig]:
     ]
 
 
-def run_all(configs: list[RunConfig], root: Path | None = None, log=print) -> list:
-    done = {_identity(run.info["config"]): run for run in list_runs(root)}
+def plan_budget(tasks, methods, seeds: int, budget: str, data_dir: str | None = None, **overrides) -> list[RunConfig]:
+    """The table's runs on a named budget; overrides (model, max_train_samples, epochs) win when given."""
+    chosen = BUDGETS[budget]
+    common = {
+        "model": chosen.model,
+        "max_train_samples": chosen.max_train_samples,
+        "epochs": chosen.epochs,
+        **{k: v for k, v in overrides.items() if v is not None},
+    }
+    return plan(tasks, methods, seeds, data_dir=data_dir, evaluations=1, **common)  # only the final score counts
+
+
+def run_all(configs: list[RunConfig], checkpoints_dir: Path | None = None, log: Callable[[str], None] = print) -> list:
+    done = {_identity(run.info["config"]): run for run in list_runs(checkpoints_dir)}
     runs = []
     for n, config in enumerate(configs, 1):
         key = _identity(dataclasses.asdict(config))
@@ -51,7 +92,7 @@ def run_all(configs: list[RunConfig], root: Path | None = None, log=print) -> li
             runs.append(done[key])
             continue
         log(f"[{n}/{len(configs)}] {config.task} / {config.method} seed {config.seed}: training")
-        runs.append(train(config, root=root).run)
+        runs.append(train(config, checkpoints_dir=checkpoints_dir).run)
     return runs
 
 
@@ -123,11 +164,27 @@ def claims(summary: dict) -> list[str]:
     return lines
 
 
-def zeroshot_rows(root: Path | None, tasks) -> dict:
+def ensure_zeroshot(tasks, data_dir: str | None, checkpoints_dir: Path, log: Callable[[str], None]) -> None:
+    """Score the zero-shot column for tasks that have no zero-shot record yet (resumable like the rest)."""
+    missing = [t for t in tasks if not list_runs(checkpoints_dir, t, zeroshot.METHOD_NAME)]
+    if not missing:
+        return
+    try:
+        classifier = zeroshot.ZeroShotClassifier.load()
+    except zeroshot.ZeroShotUnavailable as e:
+        log(f"zero-shot column skipped: {e}")
+        return
+    for task in missing:
+        log(f"zero-shot: scoring {task} dev with {classifier.name}")
+        report = zeroshot.evaluate(classifier, TASKS[task], data_dir)
+        zeroshot.save_report(report, classifier, checkpoints_dir)
+
+
+def zeroshot_rows(checkpoints_dir: Path | None, tasks) -> dict:
     """Table rows for the latest zero-shot record of each task (raw and calibrated scoring)."""
     rows: dict = {}
     for task in tasks:
-        runs = list_runs(root, task, "zeroshot")
+        runs = list_runs(checkpoints_dir, task, zeroshot.METHOD_NAME)
         if not runs:
             continue
         info = runs[-1].info
@@ -165,8 +222,6 @@ def markdown(summary: dict, extra_rows: dict | None = None) -> str:
 
 def write_results(runs: list, folder: Path, extra_rows: dict | None = None) -> Path:
     import pandas as pd
-
-    from .cli import runs_table
 
     folder.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(runs_table(runs)).to_csv(folder / "runs.csv", index=False)

@@ -29,7 +29,7 @@ class EventLog:
         self._file.write(json.dumps(event) + "\n")
         self._file.flush()
 
-    def close(self) -> None:
+    def close(self) -> None:  # idempotent: a run closes its log before committing and again on the way out
         self._file.close()
 
 

@@ -15,8 +15,9 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config import RunConfig, resolve_config
 from .events import describe
-from .train import RunConfig, resolve_config, train
+from .train import train
 
 MAX_LOG_LINES = 200
 
@@ -39,8 +40,8 @@ class Snapshot:
 
 
 class TrainingRunner:
-    def __init__(self, root: Path | None = None):
-        self.root = root
+    def __init__(self, checkpoints_dir: Path | None = None):
+        self.checkpoints_dir = checkpoints_dir
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
@@ -119,7 +120,9 @@ class TrainingRunner:
                 self._snap.config, self._snap.events, self._snap.state = config, [], "running"
                 self._snap.queue = list(pending)
             try:
-                result = train(config, listeners=[self._on_event], cancel=self._cancel, root=self.root)
+                result = train(
+                    config, listeners=[self._on_event], cancel=self._cancel, checkpoints_dir=self.checkpoints_dir
+                )
             except Exception as e:  # a crashed run is reported; the app keeps serving
                 with self._lock:
                     self._snap.state, self._snap.reason = "failed", f"{type(e).__name__}: {e}"

@@ -1,0 +1,30 @@
+""" "Train all" at the classroom defaults: wall time per method and in total, with the dev metrics."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ..engine.config import classroom_configs
+from ..engine.train import train
+
+
+def train_all(checkpoints_dir: Path, model: str, data_dir: str, task: str = "sst2") -> dict:
+    started = time.perf_counter()
+    per_method = {}
+    for config in classroom_configs(task, model=model, data_dir=data_dir):
+        t0 = time.perf_counter()
+        result = train(config, checkpoints_dir=checkpoints_dir)
+        assert result.run is not None and result.metrics is not None
+        per_method[config.method] = {
+            "wall_seconds": round(time.perf_counter() - t0, 1),
+            "train_seconds": result.run.info["train_seconds"],
+            "train_samples": result.run.info["train_samples"],
+            "accuracy": round(result.metrics["accuracy"], 4),
+            "f1": round(result.metrics["f1"], 4),
+            "mcc": round(result.metrics["mcc"], 4),
+            "trainable_percent": round(result.run.info["params"]["trainable_percent"], 3),
+        }
+        print(f"[classroom] {config.method}: {per_method[config.method]}", file=sys.stderr, flush=True)
+    return {"total_wall_seconds": round(time.perf_counter() - started, 1), "methods": per_method}

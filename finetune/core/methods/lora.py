@@ -1,0 +1,65 @@
+"""LoRA (peft): low-rank updates on the attention query/value projections; the head trains fully."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from peft import LoraConfig, TaskType, get_peft_model
+from transformers import AutoModelForSequenceClassification
+
+from ..fields import setting
+from .base import TrainingDefaults
+from .peft_common import PeftMethod
+from .registry import register_method
+
+
+@dataclass
+class LoraOptions:
+    r: int = setting(8, label="LoRA rank r", help="rank of the update matrices (at most the hidden size)",
+                     minimum=1, maximum=1024)  # fmt: skip
+    alpha: float = setting(16, label="LoRA alpha", help="updates are scaled by alpha / r",
+                           minimum=0, exclusive_minimum=True, maximum=4096)  # fmt: skip
+    dropout: float = setting(0.1, label="LoRA dropout", help="dropout on the LoRA path", minimum=0, maximum=0.9)
+    target_modules: str = setting(
+        "query,value", label="Target modules", help="comma-separated names of the linear layers to adapt",
+        max_length=200, form="advanced",
+    )  # fmt: skip
+
+
+@register_method
+class LoRA(PeftMethod):
+    name = "lora"
+    title = "LoRA"
+    order = 1
+    summary = "Frozen encoder plus trainable low-rank updates to attention (query, value) and the head."
+    color = "#ff7f0e"
+    defaults = TrainingDefaults(learning_rate=1e-3, epochs=1, max_train_samples=8000, weight_decay=0.0)
+    Options = LoraOptions
+
+    def validate(self, options: LoraOptions, model_config, max_seq_length: int) -> None:
+        if options.r > model_config.hidden_size:
+            raise ValueError(f"LoRA rank r must be at most the hidden size {model_config.hidden_size}, got {options.r}")
+        targets = _targets(options)
+        if not targets:
+            raise ValueError("LoRA needs at least one target module")
+        with torch.device("meta"):  # the module names without allocating any weights
+            names = {n.rsplit(".", 1)[-1] for n, _ in AutoModelForSequenceClassification.from_config(
+                model_config).named_modules()}  # fmt: skip
+        missing = [t for t in targets if t not in names]
+        if missing:
+            raise ValueError(f"LoRA target module {missing[0]!r} is not in this encoder (try query, key, value, dense)")
+
+    def prepare(self, model, options: LoraOptions, source):
+        config = LoraConfig(
+            task_type=TaskType.SEQ_CLS,  # keeps the classifier head trainable (modules_to_save)
+            r=options.r,
+            lora_alpha=options.alpha,
+            lora_dropout=options.dropout,
+            target_modules=_targets(options),
+        )
+        return get_peft_model(model, config)
+
+
+def _targets(options: LoraOptions) -> list[str]:
+    return [name.strip() for name in options.target_modules.split(",") if name.strip()]

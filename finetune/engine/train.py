@@ -1,0 +1,275 @@
+"""Training one (task, method) run, top to bottom.
+
+resolve  -> the config checked once (engine/config.py), the method's classroom defaults filled in
+prepare  -> GLUE train/dev tokenized without padding; the encoder with a fresh head, prepared by the
+            method (frozen parts, adapters); parameter counts
+fit      -> transformers' Trainer (the same code runs on CPU, CUDA and under accelerate launch) on the
+            method's training setup, emitting events and evaluating on the dev set several times
+save     -> the method's compact weights + run.json, committed atomically under the checkpoints folder
+
+One abort path: a cancelled or failed run emits its end event and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments, set_seed
+
+from ..core import checkpoints
+from ..core.data import load_glue, tokenize
+from ..core.methods import Method, get_method
+from ..core.methods.base import TrainingSetup
+from ..core.metrics import majority_baseline, trainer_metrics
+from ..core.models import ModelSource, load_classifier, load_tokenizer
+from ..core.params import count_parameters
+from ..core.tasks import Task, get_task
+from .config import RunConfig, resolve_config, steps_for
+from .events import EventLog, Listener, TrainingEvents, fan_out
+
+
+@dataclass
+class RunResult:
+    status: str  # "complete" | "cancelled"
+    run: checkpoints.RunRecord | None
+    metrics: dict | None
+    model: torch.nn.Module | None = None  # the trained model, still in memory
+
+
+class RunCancelled(Exception):
+    """Raised inside a run when the user asked it to stop; train() turns it into a cancelled result."""
+
+    def __init__(self, step: int):
+        super().__init__("stopped by the user")
+        self.step = step
+
+
+@dataclass
+class Prepared:
+    """Everything a run trains with, made before the Trainer exists."""
+
+    task: Task
+    method: Method
+    source: ModelSource
+    tokenizer: Any
+    data: Any  # the raw GLUE splits (labels for the majority baseline)
+    encoded: Any  # tokenized splits
+    model: torch.nn.Module
+    params: dict  # trainable/total/by_part, plus full_total: what full fine-tuning would train
+    max_steps: int
+
+
+@dataclass
+class Fitted:
+    trainer: Trainer
+    metrics: dict
+    train_seconds: float
+
+
+def train(
+    config: RunConfig,
+    listeners: Sequence[Listener] = (),
+    cancel: threading.Event | None = None,
+    checkpoints_dir: Path | None = None,
+    progress_bar: bool = False,
+) -> RunResult:
+    """Train, evaluate and save one run. Cancelling (`cancel.set()` from any thread) stops at the
+    next step and saves nothing, leaving earlier runs untouched."""
+    config, source = resolve_config(config)
+    checkpoints_dir = Path(checkpoints_dir or checkpoints.default_checkpoints_dir())
+    checkpoints.sweep_stale_staging(checkpoints_dir)
+    run_id = checkpoints.new_run_id()
+    staging = checkpoints.staging_dir(checkpoints_dir, run_id)
+    event_log = EventLog(staging / checkpoints.EVENTS_FILE)
+    emit = fan_out([event_log, *listeners])
+    try:
+        prepared = prepare(config, source)
+        emit(start_event(run_id, config, prepared))
+        fitted = fit(config, prepared, staging / "trainer", emit, cancel or threading.Event(), progress_bar)
+        if not fitted.trainer.is_world_process_zero():  # under `accelerate launch`, only the main process saves
+            return RunResult(status="complete", run=None, metrics=fitted.metrics, model=prepared.model)
+        info = save(run_id, config, prepared, fitted, staging)
+        emit({"type": "end", "status": "complete", "metrics": fitted.metrics,
+              "size_bytes": info["size_bytes"], "train_seconds": info["train_seconds"]})  # fmt: skip
+        event_log.close()
+        run = checkpoints.commit_run(staging, checkpoints_dir, info)
+        return RunResult(status="complete", run=run, metrics=fitted.metrics, model=prepared.model)
+    except BaseException as e:
+        if isinstance(e, RunCancelled):
+            emit({"type": "end", "status": "cancelled", "reason": str(e), "step": e.step})
+            return RunResult(status="cancelled", run=None, metrics=None)
+        emit({"type": "end", "status": "failed", "reason": f"{type(e).__name__}: {e}"})
+        raise
+    finally:
+        event_log.close()
+        checkpoints.discard(staging)  # gone already once committed
+
+
+# -- prepare -------------------------------------------------------------------------------------------
+def prepare(config: RunConfig, source: ModelSource) -> Prepared:
+    task, method = get_task(config.task), get_method(config.method)
+    # Data: the whole dev set unless asked otherwise, so metrics are the GLUE dev metrics.
+    tokenizer = load_tokenizer(source)
+    data = load_glue(
+        task,
+        config.data_dir,
+        max_train_samples=config.max_train_samples or None,
+        max_eval_samples=config.max_eval_samples,
+        seed=config.seed,
+    )
+    encoded = tokenize(data, tokenizer, task, config.max_seq_length)
+
+    # Model: seeded so the fresh head (and LoRA / prompt init) is reproducible.
+    set_seed(config.seed)
+    model = load_classifier(source, task)
+    full_total = count_parameters(model).total
+    model = method.prepare(model, method.options(**config.method_options), source)
+    return Prepared(
+        task=task,
+        method=method,
+        source=source,
+        tokenizer=tokenizer,
+        data=data,
+        encoded=encoded,
+        model=model,
+        params={**count_parameters(model).to_dict(), "full_total": full_total},
+        max_steps=steps_for(len(encoded["train"]), _batch_size(config), _epochs(config)),
+    )
+
+
+def start_event(run_id: str, config: RunConfig, prepared: Prepared) -> dict:
+    return {
+        "type": "start",
+        "run_id": run_id,
+        "task": prepared.task.name,
+        "method": prepared.method.name,
+        "model": prepared.source.name,
+        "train_samples": len(prepared.encoded["train"]),
+        "eval_samples": len(prepared.encoded["validation"]),
+        "max_steps": prepared.max_steps,
+        "params": prepared.params,
+        "config": dataclasses.asdict(config),
+    }
+
+
+# -- fit -----------------------------------------------------------------------------------------------
+def fit(
+    config: RunConfig, prepared: Prepared, output_dir: Path, emit: Listener, cancel: threading.Event, progress_bar: bool
+) -> Fitted:
+    collator = DataCollatorWithPadding(prepared.tokenizer)  # pads each batch to its own longest example
+    options = prepared.method.options(**config.method_options)
+    setup = prepared.method.training_setup(prepared.model, options, prepared.encoded, collator)
+    callback = TrainingEvents(emit, cancel, _batch_size(config))
+    trainer = build_trainer(
+        config,
+        setup,
+        prepared.tokenizer,
+        output_dir,
+        prepared.max_steps,
+        callbacks=[callback],
+        progress_bar=progress_bar,
+    )
+    output = trainer.train()
+    if callback.cancelled:
+        raise RunCancelled(trainer.state.global_step)
+    if callback.last_eval is None or callback.last_eval_step != trainer.state.global_step:
+        trainer.evaluate()
+    assert callback.last_eval is not None
+    metrics = {k: callback.last_eval[k] for k in ("accuracy", "f1", "mcc", "headline")}
+    # The Trainer's clock starts after its data loader is built; the setup reports what it spent before.
+    return Fitted(trainer, metrics, output.metrics["train_runtime"] + setup.extra_seconds())
+
+
+def training_arguments(config: RunConfig, output_dir: Path, max_steps: int, progress_bar: bool = False):
+    """The Trainer's arguments for a resolved config: length-grouped batches, several dev evaluations,
+    no checkpoints of its own (train() saves a run once, atomically)."""
+    method = get_method(config.method)
+    batch_size = _batch_size(config)
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=_epochs(config),
+        learning_rate=config.learning_rate or method.defaults.learning_rate,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=max(64, batch_size),
+        weight_decay=method.defaults.weight_decay,
+        warmup_steps=method.defaults.warmup_ratio,  # < 1: a fraction of the total steps
+        lr_scheduler_type="linear",
+        eval_strategy="steps",
+        eval_steps=max(1, math.ceil(max_steps / config.evaluations)),
+        logging_steps=max(1, max_steps // 50),
+        save_strategy="no",
+        report_to="none",
+        seed=config.seed,
+        train_sampling_strategy="group_by_length",  # similar lengths per batch: little padding
+        remove_unused_columns=False,
+        disable_tqdm=not progress_bar,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+
+
+def build_trainer(
+    config: RunConfig,
+    setup: TrainingSetup,
+    tokenizer,
+    output_dir: Path,
+    max_steps: int,
+    callbacks: Sequence[Any] = (),
+    progress_bar: bool = False,
+) -> Trainer:
+    """The Trainer for a resolved config on a method's training setup, scoring with the task's metrics."""
+    trainer = Trainer(
+        model=setup.model,
+        args=training_arguments(config, output_dir, max_steps, progress_bar),
+        train_dataset=setup.train_dataset,
+        eval_dataset=setup.eval_dataset,
+        data_collator=setup.data_collator,
+        processing_class=tokenizer,
+        compute_metrics=trainer_metrics(get_task(config.task)),
+        callbacks=list(callbacks),
+    )
+    trainer.remove_callback(PrinterCallback)  # events are the log
+    return trainer
+
+
+# -- save ----------------------------------------------------------------------------------------------
+def save(run_id: str, config: RunConfig, prepared: Prepared, fitted: Fitted, staging: Path) -> dict:
+    """Compact weights and the tokenizer into the staging folder; returns run.json's content."""
+    checkpoints.discard(staging / "trainer")
+    model_dir = staging / checkpoints.MODEL_DIR
+    prepared.method.save(prepared.model, model_dir)
+    prepared.tokenizer.save_pretrained(model_dir / "tokenizer")
+    train_samples = len(prepared.encoded["train"])
+    return checkpoints.run_info(
+        run_id=run_id,
+        task=prepared.task.name,
+        method=prepared.method.name,
+        model=prepared.source.name,
+        model_kind=prepared.source.kind,
+        config=dataclasses.asdict(config),
+        metrics=fitted.metrics,
+        majority_baseline=majority_baseline(prepared.data["validation"]["label"], prepared.task),
+        params=prepared.params,
+        size_bytes=checkpoints.folder_size(model_dir) - checkpoints.folder_size(model_dir / "tokenizer"),
+        train_seconds=round(fitted.train_seconds, 2),
+        train_samples=train_samples,
+        eval_samples=len(prepared.encoded["validation"]),
+        train_samples_per_s=round(train_samples * _epochs(config) / fitted.train_seconds, 2),
+    )
+
+
+def _batch_size(config: RunConfig) -> int:
+    assert config.batch_size is not None, "resolve_config fills the batch size"
+    return config.batch_size
+
+
+def _epochs(config: RunConfig) -> float:
+    assert config.epochs is not None, "resolve_config fills the epochs"
+    return config.epochs

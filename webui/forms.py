@@ -1,0 +1,21 @@
+"""Form inputs generated from settings (RunConfig's and each method's Options): label, help and default
+come from the setting, so a new setting or a new method's options appear in the Train tab by themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from finetune.core.fields import Setting, help_text
+
+
+def input_for(item: Setting, elem_id: str, value: Any = None) -> gr.components.Component:
+    """One input for a setting; `value` overrides the setting's default as the initial value."""
+    initial = item.default if value is None and not item.required else value
+    common: dict[str, Any] = {"label": item.label, "info": help_text(item), "elem_id": elem_id}
+    if item.kind is bool:
+        return gr.Checkbox(value=bool(initial), **common)
+    if item.kind is str:
+        return gr.Textbox(value=initial or "", max_lines=1, **common)
+    return gr.Number(value=initial, precision=0 if item.kind is int else None, **common)
