@@ -10,12 +10,15 @@ import textwrap
 import time
 
 import numpy as np
+import pytest
 
 from finetune.core import checkpoints
 from finetune.engine.predict import Predictor, load_trained
 from finetune.engine.train import train
 
 from .conftest import tiny_config
+
+pytestmark = pytest.mark.slow
 
 # The child trains a run and, while saving its weights, announces itself and sleeps so the test
 # can kill it mid-save (after some weights were already written into the staging folder).
@@ -24,7 +27,7 @@ CHILD = textwrap.dedent(
     import sys, time
     from finetune.core.methods.selective import SelectiveLayers
     from finetune.engine.config import RunConfig
-from finetune.engine.train import train
+    from finetune.engine.train import train
     original = SelectiveLayers.save
 
     def slow_save(self, model, folder):

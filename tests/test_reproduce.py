@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 
+import pytest
+
 from finetune.core import checkpoints
 from finetune.engine import reproduce
 
 
+@pytest.mark.slow
 def test_table_over_seeds_resumes_without_retraining(tiny_bert, glue_dir, checkpoints_dir, tmp_path):
     common = dict(model=str(tiny_bert), data_dir=str(glue_dir), max_train_samples=48, max_eval_samples=32,
                   epochs=1, batch_size=16, evaluations=1, max_seq_length=64)  # fmt: skip

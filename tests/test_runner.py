@@ -7,8 +7,8 @@ import time
 import pytest
 
 from finetune.core import checkpoints
-from finetune.engine.runner import RunnerBusy, TrainingRunner
 from finetune.engine.config import ConfigError, classroom_configs
+from finetune.engine.runner import RunnerBusy, TrainingRunner
 
 from .conftest import tiny_config
 
@@ -49,7 +49,7 @@ def test_stop_cancels_the_current_run_and_drops_the_queue(tiny_bert, glue_dir, c
 def test_a_bad_config_refuses_the_whole_queue(tiny_bert, glue_dir, checkpoints_dir):
     runner = TrainingRunner(checkpoints_dir)
     good = tiny_config(tiny_bert, glue_dir)
-    with pytest.raises(ConfigError, match="learning rate"):
+    with pytest.raises(ConfigError, match="Learning rate must be > 0"):
         runner.start_queue([good, tiny_config(tiny_bert, glue_dir, learning_rate=-1.0)])
     assert not runner.busy and runner.snapshot().state == "idle"
 

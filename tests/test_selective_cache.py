@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from finetune.core.methods import selective
-from finetune.engine.predict import load_trained
 from finetune.engine.config import RunConfig
+from finetune.engine.predict import load_trained
 from finetune.engine.train import train
 
 from .conftest import tiny_config
@@ -57,10 +57,23 @@ def test_cached_training_changes_only_the_top_and_reloads_exactly(tiny_bert, glu
     assert all(n.startswith(("bert.encoder.layer.1.", "bert.pooler.", "classifier.")) for n in changed), changed
     assert not any("embeddings" in n or "layer.0." in n for n in changed)
 
-    # The dev metrics reported (computed on cached outputs) are those of the saved model.
+    # Reloaded: a whole model again (every layer), with exactly the trained weights...
     reloaded = load_trained(result.run)
-    assert reloaded.bert.encoder.layer[0].attention.self.query.weight.requires_grad is True  # a plain model again
     assert len(reloaded.bert.encoder.layer) == 2
+    reloaded_params = dict(reloaded.named_parameters())
+    assert set(reloaded_params) == set(trained)
+    for name, param in trained.items():
+        assert torch.equal(reloaded_params[name].detach().cpu(), param.detach().cpu()), name
+
+    # ...and the dev metrics reported (computed on cached outputs) are those of the saved model.
+    from finetune.core.data import load_glue
+    from finetune.core.metrics import classification_metrics
+    from finetune.engine.predict import classify, run_tokenizer
+
+    dev = load_glue(get_task("sst2"), glue_dir, max_eval_samples=48)["validation"]
+    probs, _ = classify(reloaded, run_tokenizer(result.run), get_task("sst2"), dev["sentence"], None, 64)
+    recount = classification_metrics(probs.argmax(-1), dev["label"])
+    assert {k: result.metrics[k] for k in recount} == pytest.approx(recount, abs=1e-9)
 
 
 def test_frozen_part_stays_in_eval_mode_when_training(tiny_bert):
@@ -102,11 +115,14 @@ def test_views_share_the_runs_parameters(tiny_bert):
 
 
 def test_frozen_layers_run_once_per_example_not_once_per_epoch(tiny_bert, glue_dir, tmp_path):
+    from transformers import DataCollatorWithPadding
+
     from finetune.core.data import load_glue, tokenize
     from finetune.core.methods import get_method
     from finetune.core.models import load_classifier, load_tokenizer
     from finetune.core.tasks import get_task
-    from finetune.train import build_trainer, resolve_config
+    from finetune.engine.config import resolve_config, steps_for
+    from finetune.engine.train import build_trainer
 
     task, method = get_task("sst2"), get_method("selective")
     run = RunConfig(task="sst2", method="selective", model=str(tiny_bert), epochs=3, batch_size=16)
@@ -117,7 +133,9 @@ def test_frozen_layers_run_once_per_example_not_once_per_epoch(tiny_bert, glue_d
     examples_seen = []
     model.bert.encoder.layer[0].register_forward_hook(lambda module, args, out: examples_seen.append(len(out)))
 
-    trainer = build_trainer(config, model, tokenizer, tokenize(data, tokenizer, task, 128), tmp_path)
+    encoded = tokenize(data, tokenizer, task, 128)
+    setup = method.training_setup(model, method.options(top_k=1), encoded, DataCollatorWithPadding(tokenizer))
+    trainer = build_trainer(config, setup, tokenizer, tmp_path, steps_for(96, 16, 3))
     trainer.train()  # 3 epochs x 6 steps, with 3 dev evaluations
 
     assert trainer.state.global_step == 18

