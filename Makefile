@@ -9,7 +9,7 @@ GLUE_DIR ?= $(wildcard $(abspath ../shared/glue))
 export GLUE_DIR
 export GRADIO_ANALYTICS_ENABLED = False
 
-.PHONY: app test lint bench chromium
+.PHONY: app test test-fast lint bench chromium
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -27,9 +27,14 @@ chromium:
 test: $(VENV)/.installed chromium
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
+# The quick loop while coding: everything but the tests marked slow (browser, benchmark, subprocesses, bigger runs).
+test-fast: $(VENV)/.installed
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not slow"
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: $(VENV)/.installed
 	$(PY) -m finetune.bench

@@ -295,5 +295,6 @@ COMMANDS = {"train": cmd_train, "predict": cmd_predict, "runs": cmd_runs, "repro
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    sub = parser._subparsers._group_actions[0].choices[args.command]  # type: ignore[union-attr]  # for one-line errors
+    subparsers = parser._subparsers._group_actions[0]  # type: ignore[union-attr]
+    sub = subparsers.choices[args.command]  # type: ignore[index]  # the subcommand's parser, for one-line errors
     return COMMANDS[args.command](args, sub)

@@ -21,8 +21,8 @@ from ..engine.predict import Predictor, classify, load_trained, run_tokenizer
 
 
 def main(checkpoints_dir: Path, mode: str) -> int:
-    runs = [latest_run("sst2", m, checkpoints_dir) for m in METHODS]
-    assert all(runs), "every method needs an SST-2 run"
+    runs = [run for m in METHODS if (run := latest_run("sst2", m, checkpoints_dir)) is not None]
+    assert len(runs) == len(METHODS), "every method needs an SST-2 run"
     task = get_task("sst2")
     tokenizer = run_tokenizer(runs[0])
 

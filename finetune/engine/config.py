@@ -156,19 +156,21 @@ def resolve_config(config: RunConfig) -> tuple[RunConfig, ModelSource]:
         raise ConfigError(
             f"Training examples: {task.title} has {task.train_size:,}, got {samples:,} (0 or 'all' trains on all)"
         )
-    resolved = dataclasses.replace(
-        config,
-        model=source.name,
-        max_train_samples=samples,
-        epochs=config.epochs or defaults["epochs"],
-        learning_rate=config.learning_rate or defaults["learning_rate"],
-        batch_size=int(config.batch_size or defaults["batch_size"]),
-        method_options=dataclasses.asdict(options),
-    )
-    steps = steps_for(min(samples or task.train_size, task.train_size), resolved.batch_size, resolved.epochs)
+    batch_size: int = config.batch_size or defaults["batch_size"]
+    epochs: float = config.epochs or defaults["epochs"]
+    steps = steps_for(min(samples or task.train_size, task.train_size), batch_size, epochs)
     if steps > MAX_STEPS:
         raise ConfigError(
             f"this run would take {steps:,} steps; the limit is {MAX_STEPS:,} "
             "(use fewer epochs or training examples, or a bigger batch)"
         )
+    resolved = dataclasses.replace(
+        config,
+        model=source.name,
+        max_train_samples=samples,
+        epochs=epochs,
+        learning_rate=config.learning_rate or defaults["learning_rate"],
+        batch_size=batch_size,
+        method_options=dataclasses.asdict(options),
+    )
     return resolved, source

@@ -71,7 +71,7 @@ def validate_input(task: Task, text: str, text_pair: str | None = None) -> tuple
             raise InputError(f"the {name} has {len(value):,} characters; the limit is {MAX_INPUT_CHARS:,}")
     if not task.is_pair and text_pair and text_pair.strip():
         raise InputError(f"{task.title} classifies a single sentence; leave the second one empty")
-    return text.strip(), (text_pair.strip() if task.is_pair else None)
+    return text.strip(), (text_pair.strip() if task.is_pair and text_pair is not None else None)
 
 
 class Predictor:

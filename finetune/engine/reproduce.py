@@ -92,7 +92,9 @@ def run_all(configs: list[RunConfig], checkpoints_dir: Path | None = None, log: 
             runs.append(done[key])
             continue
         log(f"[{n}/{len(configs)}] {config.task} / {config.method} seed {config.seed}: training")
-        runs.append(train(config, checkpoints_dir=checkpoints_dir).run)
+        result = train(config, checkpoints_dir=checkpoints_dir)
+        assert result.run is not None, "a run that is not cancelled is saved"
+        runs.append(result.run)
     return runs
 
 
@@ -152,7 +154,7 @@ def claims(summary: dict) -> list[str]:
             )
         stds = {m: c["headline"][1] for m, c in cells.items() if c["seeds"] > 1}
         if stds:
-            steady, shaky = min(stds, key=stds.get), max(stds, key=stds.get)
+            steady, shaky = min(stds, key=lambda m: stds[m]), max(stds, key=lambda m: stds[m])
             lines.append(
                 f"- **{task.title}: stability across seeds:** most stable {METHODS[steady].title} "
                 f"(± {stds[steady]:.3f}), least {METHODS[shaky].title} (± {stds[shaky]:.3f})."

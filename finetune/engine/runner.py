@@ -56,8 +56,7 @@ class TrainingRunner:
         for config in configs:
             resolve_config(config)
         with self._lock:
-            if self.busy:
-                current = self._snap.config
+            if self.busy and (current := self._snap.config) is not None:
                 raise RunnerBusy(
                     f"a training run is already in progress ({current.task} / {current.method}); "
                     "wait for it to finish or stop it first"
@@ -129,7 +128,7 @@ class TrainingRunner:
                     self._log("".join(traceback.format_exception_only(e)).strip())
                 return
             with self._lock:
-                if result.status == "cancelled":
+                if result.status == "cancelled" or result.run is None:
                     self._snap.state, self._snap.reason = "cancelled", "stopped by the user"
                     return
                 self._snap.state = "complete"

@@ -104,9 +104,9 @@ def freeze(module: nn.Module) -> None:
         param.requires_grad_(False)
 
 
-def encoder_parts(model: nn.Module) -> tuple[nn.Module, nn.Module, nn.ModuleList]:
+def encoder_parts(model: nn.Module) -> tuple[Any, Any, nn.ModuleList]:
     """(backbone, embeddings, list of transformer layers) of a BERT-style classifier."""
-    backbone = model.base_model
+    backbone: Any = model.base_model
     try:
         return backbone, backbone.embeddings, backbone.encoder.layer
     except AttributeError:

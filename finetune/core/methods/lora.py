@@ -54,7 +54,7 @@ class LoRA(PeftMethod):
         config = LoraConfig(
             task_type=TaskType.SEQ_CLS,  # keeps the classifier head trainable (modules_to_save)
             r=options.r,
-            lora_alpha=options.alpha,
+            lora_alpha=options.alpha,  # type: ignore[arg-type]  # peft annotates int; a float scale works
             lora_dropout=options.dropout,
             target_modules=_targets(options),
         )

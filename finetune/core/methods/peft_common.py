@@ -18,11 +18,11 @@ class PeftMethod(Method):
     + adapter_model.safetensors)."""
 
     def save(self, model: nn.Module, folder: Path) -> None:
-        model.save_pretrained(folder, safe_serialization=True)
+        model.save_pretrained(folder, safe_serialization=True)  # type: ignore[operator]  # a PeftModel
 
-    def adapter_config(self, folder: Path) -> PeftConfig:
+    def adapter_config(self, folder: Path) -> Any:
         """The saved adapter's config; a method may adjust what loading must not redo."""
-        return PeftConfig.from_pretrained(folder)
+        return PeftConfig.from_pretrained(str(folder))
 
     def load(self, base: nn.Module, folder: Path, options: Any) -> nn.Module:
         # peft would fall back to a pickled adapter_model.bin (torch.load): refuse anything but safetensors.

@@ -73,13 +73,13 @@ class SelectiveLayers(Method):
 
     def prepare(self, model, options: SelectiveOptions, source):
         _, embeddings, layers = encoder_parts(model)
-        for part in [embeddings, *layers[: len(layers) - options.top_k]]:
+        for part in [embeddings, *layers[: len(layers) - _top_k(options)]]:
             freeze(part)
             part.register_forward_pre_hook(_run_in_eval_mode)
         return model
 
     def training_setup(self, model, options: SelectiveOptions, encoded, collator) -> TrainingSetup:
-        frozen_layers = model.config.num_hidden_layers - options.top_k
+        frozen_layers = model.config.num_hidden_layers - _top_k(options)
         tokens = sum(len(ids) for split in ("train", "validation") for ids in encoded[split]["input_ids"])
         cache_bytes = tokens * model.config.hidden_size * 4
         if cache_bytes > cache_limit_bytes():
@@ -109,7 +109,7 @@ class SelectiveLayers(Method):
 
     def load(self, base, folder: Path, options: SelectiveOptions):
         trained = load_file(folder / WEIGHTS)
-        expected = set(trainable_names(base, options.top_k))
+        expected = set(trainable_names(base, _top_k(options)))
         if set(trained) != expected:
             raise ValueError(
                 f"{folder} does not match a top-{options.top_k} selective run of this encoder "
@@ -119,6 +119,12 @@ class SelectiveLayers(Method):
         # methods may be sharing.
         base.load_state_dict(trained, strict=False, assign=True)
         return base
+
+
+def _top_k(options: SelectiveOptions) -> int:
+    if options.top_k is None:
+        raise ValueError("selective options must be resolved against the model first (top_k is unset)")
+    return options.top_k
 
 
 def trainable_names(model, top_k: int) -> list[str]:
@@ -195,7 +201,7 @@ class FrozenOutputs(torch.utils.data.Dataset):
         device = next(self.device_of.parameters()).device
         # On an accelerator, a temporary copy: the run's frozen weights stay where they are.
         bottom = self.bottom if device.type == "cpu" else copy.deepcopy(self.bottom).to(device)
-        hidden: list[torch.Tensor | None] = [None] * len(self.rows)
+        hidden: list[torch.Tensor] = [torch.empty(0)] * len(self.rows)
         order = sorted(range(len(self.rows)), key=lambda i: len(self.rows[i]["input_ids"]))
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]

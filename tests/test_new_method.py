@@ -1,0 +1,125 @@
+"""A new method is one new file: a copy of the lab with LoRA-on-key/value dropped into the methods package,
+and nothing else changed, shows the method in `train --help`, trains it from the CLI, and serves it in
+the Train tab's choices and form, in `/train`, in the Playground and in Results."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+from .conftest import REPO, free_port
+
+pytestmark = pytest.mark.slow
+
+NEW_METHOD = "lora_kv"
+
+
+def lab_with_a_new_method(folder: Path) -> Path:
+    """A copy of the lab's code plus finetune/core/methods/lora_kv.py made from lora.py by renaming."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for part in ("finetune", "webui"):
+        shutil.copytree(REPO / part, folder / part, ignore=ignore)
+    shutil.copy(REPO / "app.py", folder / "app.py")
+    source = (REPO / "finetune" / "core" / "methods" / "lora.py").read_text()
+    replacements = {
+        "class LoRA(PeftMethod):": "class LoRAKeyValue(PeftMethod):",
+        'name = "lora"': f'name = "{NEW_METHOD}"',
+        'title = "LoRA"': 'title = "LoRA (key, value)"',
+        "order = 1": "order = 4",
+        'color = "#ff7f0e"': 'color = "#8c564b"',
+        '"query,value", label="Target modules"': '"key,value", label="Target modules"',
+    }
+    for old, new in replacements.items():
+        assert old in source, f"lora.py changed: {old!r} not found"
+        source = source.replace(old, new)
+    (folder / "finetune" / "core" / "methods" / f"{NEW_METHOD}.py").write_text(source)
+    return folder
+
+
+def run(folder: Path, *args, env: dict) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, *args], cwd=folder, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_a_new_method_file_appears_everywhere(tmp_path, tiny_bert, glue_dir):
+    lab = lab_with_a_new_method(tmp_path / "lab")
+    checkpoints_dir = tmp_path / "checkpoints"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(lab),
+        "FINETUNE_CHECKPOINTS": str(checkpoints_dir),
+        "GLUE_DIR": str(glue_dir),
+    }
+    tiny = [
+        "--model",
+        str(tiny_bert),
+        "--max-train-samples",
+        "64",
+        "--max-eval-samples",
+        "32",
+        "--max-seq-length",
+        "64",
+    ]
+
+    # The CLI: its options in --help, and a run trained with them.
+    help_text = run(lab, "-m", "finetune", "train", "--help", env=env).stdout
+    assert "--lora-kv-r" in help_text and "--lora-kv-target-modules" in help_text and NEW_METHOD in help_text
+    trained = run(lab, "-m", "finetune", "train", "--task", "sst2", "--method", NEW_METHOD, "--lora-kv-r", "2",
+                  *tiny, "--json", env=env)  # fmt: skip
+    info = json.loads(trained.stdout)
+    assert info["method"] == NEW_METHOD and info["config"]["method_options"]["target_modules"] == "key,value"
+    assert 0 < info["params"]["trainable"] < info["params"]["full_total"]
+
+    # The app, served from the copy.
+    port = free_port()
+    app = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=lab, env={**env, "GRADIO_SERVER_PORT": str(port)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        config = wait_for_config(url, app)
+        components = {c.get("props", {}).get("elem_id"): c["props"] for c in config["components"]}
+        method_choices = [choice[1] for choice in components["in-method"]["choices"]]
+        assert method_choices[-1] == NEW_METHOD  # the Train tab's choices, in the method's order
+        assert components["in-lora-kv-r"]["label"] == "LoRA rank r"  # its options in the form
+        assert components["in-lora-kv-target-modules"]["value"] == "key,value"
+        assert "LoRA (key, value)" in json.dumps(components["results-plot"])  # its colour in Results' chart
+        assert components["predict-btn"]["value"] == "Predict with all 5"
+
+        client = Client(url, verbose=False)
+        record = client.predict(
+            "sst2", NEW_METHOD, model=str(tiny_bert), max_train_samples=64, max_eval_samples=32, max_seq_length=64,
+            lora_kv_r=3, api_name="/train",
+        )  # fmt: skip
+        assert record["state"] == "complete" and record["config"]["method_options"]["r"] == 3
+        runs = client.predict(api_name="/runs")  # what Results lists
+        assert [r["method"] for r in runs] == [NEW_METHOD, NEW_METHOD]
+        answers = {a["method"]: a for a in client.predict("sst2", "a fine film", api_name="/predict")}
+        assert answers[NEW_METHOD]["status"] == "ok" and answers[NEW_METHOD]["run_id"] == record["run_id"]
+        assert answers[NEW_METHOD]["title"] == "LoRA (key, value)"
+    finally:
+        app.terminate()
+        app.wait(30)
+
+
+def wait_for_config(url: str, app: subprocess.Popen, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert app.poll() is None, "the app exited"
+        try:
+            with urllib.request.urlopen(url + "config", timeout=5) as response:
+                return json.loads(response.read())
+        except OSError:
+            time.sleep(1)
+    raise AssertionError("the app did not start")
