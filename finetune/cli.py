@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from .core.checkpoints import default_checkpoints_dir, list_runs, runs_table
+from .core.checkpoints import default_checkpoints_dir, runs_table, scan_runs
 from .core.fields import Setting, SettingError, cli_flag, help_text, parse, settings_of
 from .core.methods import METHODS
 from .core.tasks import METRIC_TITLES, TASKS
@@ -221,9 +221,12 @@ def cmd_predict(args, parser) -> int:
 
 
 def cmd_runs(args, parser) -> int:
-    rows = runs_table(list_runs(args.checkpoints_dir, task=args.task))
+    scan = scan_runs(args.checkpoints_dir, task=args.task)
+    rows = runs_table(scan.runs)
+    if scan.broken:
+        print(scan.summary(), file=sys.stderr)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(rows, indent=2, allow_nan=False))
         return 0
     if not rows:
         print("no saved runs yet: python -m finetune train --task sst2 --method full")
@@ -231,12 +234,20 @@ def cmd_runs(args, parser) -> int:
     columns = f"{'acc':>6} {'f1':>6} {'mcc':>6} {'train%':>7} {'MB':>7} {'time':>6}"
     print(f"{'task':<5} {'method':<9} {'model':<20} {columns}  run")
     for r in rows:
-        scores = f"{r['accuracy']:>6.3f} {r['f1']:>6.3f} {r['mcc']:>6.3f}"
+        scores = " ".join(_cell(r[k], 6, ".3f") for k in ("accuracy", "f1", "mcc"))
+        share, size, seconds = (
+            _cell(r["trainable_percent"], 6, ".2f"),
+            _cell(r["size_mb"], 7, ".2f"),
+            _cell(r["train_seconds"], 5, ".0f"),
+        )
         print(
-            f"{r['task']:<5} {r['method']:<9} {r['model'][:20]:<20} {scores} "
-            f"{r['trainable_percent']:>6.2f}% {r['size_mb']:>7.2f} {r['train_seconds']:>5.0f}s  {r['run_id']}"
+            f"{r['task']:<5} {r['method']:<9} {r['model'][:20]:<20} {scores} {share}% {size} {seconds}s  {r['run_id']}"
         )
     return 0
+
+
+def _cell(value: float | None, width: int, spec: str) -> str:
+    return f"{value:>{width}{spec}}" if value is not None else f"{'-':>{width}}"
 
 
 # -- reproduce, zeroshot -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from finetune.core.checkpoints import list_runs
+from finetune.core.checkpoints import list_runs, runs_table, scan_runs
 from finetune.core.methods import METHODS
 from finetune.core.tasks import METRIC_TITLES, TASKS
 
@@ -45,13 +45,15 @@ def build(checkpoints_dir: Path | None) -> ResultsTab:
         tooltip=["method", "run_id", "trainable_params"],
         elem_id="results-plot",
     )
+    notice = gr.Markdown(elem_id="results-notice")
     table = gr.Dataframe(headers=TABLE_COLUMNS, interactive=False, wrap=True, elem_id="results-table")
     with gr.Accordion("The study's table over seeds (python -m finetune reproduce)", open=False):
         study = gr.Markdown(elem_id="study-table")
 
     def refresh(task_name: str):
         """Every saved run (a table and CSV), and the chosen task's runs as points on the chart."""
-        frame = runs_frame(list_runs(checkpoints_dir))
+        scan = scan_runs(checkpoints_dir)
+        frame = runs_frame(scan.runs)
         csv_path = csv_dir / "glue-tune-lab-runs.csv"
         frame[TABLE_COLUMNS].to_csv(csv_path, index=False)
         metric = METRIC_TITLES[TASKS[task_name].headline_metric]
@@ -65,19 +67,20 @@ def build(checkpoints_dir: Path | None) -> ResultsTab:
             )
         )
         return (
+            f"⚠️ {scan.summary()}" if scan.broken else "",
             frame[TABLE_COLUMNS],
             study_table,
             gr.ScatterPlot(value=points, y=metric, title=f"{TASKS[task_name].title}: {metric} vs trainable parameters"),
             gr.DownloadButton(value=str(csv_path)),
         )
 
-    outputs = [table, study, plot, download]
+    outputs = [notice, table, study, plot, download]
     refresh_btn.click(refresh, task, outputs, api_visibility="private")
     task.change(refresh, task, outputs, api_visibility="private")
 
     def runs_api() -> list[dict]:
         """Every saved run: task, method, model, metrics, trainable parameters, size, training time."""
-        return runs_frame(list_runs(checkpoints_dir)).to_dict(orient="records")
+        return runs_table(list_runs(checkpoints_dir))
 
     gr.api(runs_api, api_name="runs")
     return ResultsTab(refresh=refresh, outputs=outputs, inputs=[task])

@@ -9,6 +9,7 @@ readers look, and never touches earlier runs.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 RUN_FILE = "run.json"
 EVENTS_FILE = "events.jsonl"
@@ -67,9 +70,19 @@ def new_run_id() -> str:
     return f"{datetime.fromtimestamp(seconds):%Y%m%d-%H%M%S}-{micros:06d}-{uuid.uuid4().hex[:4]}"
 
 
+def _process_stamp(pid: int) -> str | None:
+    """pid + the process's start time: a restarted container reuses pids (PID 1 is alive again), but
+    not this pair."""
+    try:
+        return f"{pid}-{int(psutil.Process(pid).create_time())}"
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
 def staging_dir(root: Path, run_id: str) -> Path:
-    """A private folder to build a run in; its name carries our pid so stale ones can be swept."""
-    folder = root / STAGING / f"{run_id}.pid{os.getpid()}"
+    """A private folder to build a run in; its name carries its owner (pid and start time) so that
+    folders of processes that died can be swept."""
+    folder = root / STAGING / f"{run_id}.owner{_process_stamp(os.getpid())}"
     folder.mkdir(parents=True)
     return folder
 
@@ -142,49 +155,134 @@ def discard(staging: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+UNKNOWN_STAGING_TTL_S = 24 * 3600  # staging folders of no known owner (older layouts) expire after a day
 
 
 def sweep_stale_staging(root: Path) -> list[Path]:
-    """Remove staging folders left by processes that died mid-run or mid-save."""
+    """Remove staging folders left by processes that died mid-run or mid-save (owner pid gone, or the
+    pid now belongs to another process), and folders of no known owner older than a day."""
     removed = []
-    for folder in (root / STAGING).glob("*.pid*"):
-        pid = folder.name.rsplit(".pid", 1)[-1]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+    for folder in (root / STAGING).glob("*") if (root / STAGING).is_dir() else []:
+        owner = folder.name.rpartition(".owner")[2] if ".owner" in folder.name else None
+        if owner is not None:
+            pid = owner.split("-", 1)[0]
+            stale = not pid.isdigit() or _process_stamp(int(pid)) != owner
+        else:
+            stale = time.time() - folder.stat().st_mtime > UNKNOWN_STAGING_TTL_S
+        if stale:
             discard(folder)
             removed.append(folder)
     return removed
 
 
+@dataclass(frozen=True)
+class BrokenRun:
+    """A run folder that cannot serve, and why, in words (`where` is task/method/run id, never a server path)."""
+
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+@dataclass
+class RunScan:
+    runs: list[RunRecord]  # complete, readable runs, oldest first
+    broken: list[BrokenRun]
+
+    def summary(self) -> str | None:
+        """ "2 broken runs skipped: sst2/lora/…: run.json is not valid JSON; …" — or None."""
+        if not self.broken:
+            return None
+        count = f"{len(self.broken)} broken run{'s' if len(self.broken) > 1 else ''} skipped"
+        return f"{count}: " + "; ".join(map(str, self.broken))
+
+
+_NUMBER = (int, float)
+# run.json keys every reader relies on, with their types (metrics and params are checked inside below).
+_SHAPE: dict[str, type | tuple[type, ...]] = {
+    "run_id": str, "task": str, "method": str, "model": str, "created": str, "config": dict, "metrics": dict,
+    "params": dict, "size_bytes": _NUMBER, "train_seconds": _NUMBER, "train_samples": int,
+}  # fmt: skip
+
+
+def shape_problem(info: Any, folder: Path) -> str | None:
+    """Why a run.json's content cannot be used, or None."""
+    if not isinstance(info, dict):
+        return f"{RUN_FILE} holds {type(info).__name__}, not a run record"
+    for key, kind in _SHAPE.items():
+        if key not in info:
+            return f"{RUN_FILE} has no {key!r}"
+        if not isinstance(info[key], kind) or isinstance(info[key], bool):
+            return f"{RUN_FILE}'s {key!r} is not a {getattr(kind, '__name__', 'number')}"
+    for key in ("accuracy", "f1", "mcc", "headline"):
+        if not isinstance(info["metrics"].get(key), _NUMBER):
+            return f"{RUN_FILE} has no number for metric {key!r}"
+    for key in ("trainable", "total", "trainable_percent"):
+        if not isinstance(info["params"].get(key), _NUMBER):
+            return f"{RUN_FILE} has no parameter count {key!r}"
+    where = f"{folder.parent.parent.name}/{folder.parent.name}/{folder.name}"
+    if (info["task"], info["method"], info["run_id"]) != tuple(where.split("/")):
+        return f"{RUN_FILE} describes {info['task']}/{info['method']}/{info['run_id']}, not this folder"
+    return None
+
+
 def read_run(path: Path) -> RunRecord:
+    """The run in `path`, or CheckpointError saying in words what is wrong with it."""
     run_file = Path(path) / RUN_FILE
     if not run_file.is_file():
-        raise CheckpointError(f"{path} is not a complete run folder (no {RUN_FILE})")
+        raise CheckpointError(f"not a complete run folder (no {RUN_FILE})")
     try:
-        return RunRecord(path=Path(path), info=json.loads(run_file.read_text(encoding="utf-8")))
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{run_file} is unreadable: {e}") from None
+        info = json.loads(run_file.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CheckpointError(f"{RUN_FILE} is not UTF-8 text") from None
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{RUN_FILE} is not valid JSON") from None
+    except OSError as e:
+        raise CheckpointError(f"{RUN_FILE} cannot be read ({e.strerror})") from None
+    if problem := shape_problem(info, Path(path)) or files_problem(info, Path(path)):
+        raise CheckpointError(problem)
+    return RunRecord(path=Path(path), info=info)
+
+
+ZERO_SHOT = "zeroshot"  # scores of an untrained LM, stored as runs without a model
+
+
+def files_problem(info: dict, folder: Path) -> str | None:
+    """Why a run's saved model is incomplete (a file its method needs is missing), or None."""
+    from .methods import METHODS
+
+    if info["method"] == ZERO_SHOT:
+        return None
+    method = METHODS.get(info["method"])
+    if method is None:
+        return f"method {info['method']!r} is not part of this lab"
+    model_dir = folder / MODEL_DIR
+    for name in (*method.saved_files, "tokenizer/tokenizer_config.json"):
+        if not (model_dir / name).is_file():
+            return f"its saved model lacks {name}"
+    return None
+
+
+def scan_runs(root: Path | None = None, task: str | None = None, method: str | None = None) -> RunScan:
+    """Every run folder under `root`: the readable runs (oldest first; run ids sort by creation time)
+    and the broken ones with the reason. One bad folder never hides the others."""
+    root = root or default_checkpoints_dir()
+    runs, broken = [], []
+    for folder in sorted(root.glob(f"{task or '*'}/{method or '*'}/*")):
+        if STAGING in folder.parts or folder.name.startswith(".") or not folder.is_dir():
+            continue
+        try:
+            runs.append(read_run(folder))
+        except CheckpointError as e:
+            broken.append(BrokenRun(f"{folder.parent.parent.name}/{folder.parent.name}/{folder.name}", str(e)))
+    return RunScan(sorted(runs, key=lambda r: r.run_id), broken)
 
 
 def list_runs(root: Path | None = None, task: str | None = None, method: str | None = None) -> list[RunRecord]:
-    """Every complete run, oldest first (run ids sort by creation time)."""
-    root = root or default_checkpoints_dir()
-    runs = []
-    for run_file in root.glob(f"{task or '*'}/{method or '*'}/*/{RUN_FILE}"):
-        if STAGING in run_file.parts:
-            continue
-        try:
-            runs.append(read_run(run_file.parent))
-        except CheckpointError:
-            continue  # an unreadable run is skipped, not fatal to listing the others
-    return sorted(runs, key=lambda r: r.run_id)
+    """Every readable run, oldest first (broken ones skipped; `scan_runs` says which and why)."""
+    return scan_runs(root, task, method).runs
 
 
 def latest_run(task: str, method: str, root: Path | None = None) -> RunRecord | None:
@@ -195,6 +293,11 @@ def latest_run(task: str, method: str, root: Path | None = None) -> RunRecord | 
 # -- the runs table ------------------------------------------------------------------------------------
 RUN_COLUMNS = ("task", "method", "model", "accuracy", "f1", "mcc", "headline", "trainable_params", "trainable_percent",
                "size_mb", "train_seconds", "train_samples", "created", "run_id")  # fmt: skip
+
+
+def _finite(value: float, digits: int) -> float | None:
+    """A number for a table and for JSON (NaN and infinities become None: strict JSON has no NaN)."""
+    return round(value, digits) if math.isfinite(value) else None
 
 
 def runs_table(records: list[RunRecord]) -> list[dict]:
@@ -208,14 +311,14 @@ def runs_table(records: list[RunRecord]) -> list[dict]:
                 "task": info["task"],
                 "method": info["method"],
                 "model": info["model"].rsplit("/", 1)[-1] if info.get("model_kind") == "local" else info["model"],
-                "accuracy": round(info["metrics"]["accuracy"], 4),
-                "f1": round(info["metrics"]["f1"], 4),
-                "mcc": round(info["metrics"]["mcc"], 4),
-                "headline": round(info["metrics"]["headline"], 4),
+                "accuracy": _finite(info["metrics"]["accuracy"], 4),
+                "f1": _finite(info["metrics"]["f1"], 4),
+                "mcc": _finite(info["metrics"]["mcc"], 4),
+                "headline": _finite(info["metrics"]["headline"], 4),
                 "trainable_params": info["params"]["trainable"],
-                "trainable_percent": round(info["params"]["trainable_percent"], 3),
-                "size_mb": round(info["size_bytes"] / 1e6, 3),
-                "train_seconds": info["train_seconds"],
+                "trainable_percent": _finite(info["params"]["trainable_percent"], 3),
+                "size_mb": _finite(info["size_bytes"] / 1e6, 3),
+                "train_seconds": _finite(info["train_seconds"], 2),
                 "train_samples": info["train_samples"],
                 "created": info["created"],
                 "run_id": info["run_id"],

@@ -7,7 +7,10 @@ base's own, so four loaded methods cost little more memory than one model.
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,16 +18,22 @@ import torch
 from torch import nn
 from transformers import AutoTokenizer
 
-from ..core.checkpoints import CheckpointError, RunRecord, default_checkpoints_dir, latest_run
+from ..core.checkpoints import CheckpointError, RunRecord, default_checkpoints_dir, scan_runs
 from ..core.methods import METHODS, get_method
 from ..core.models import load_classifier, resolve_model, shared_clone
 from ..core.tasks import Task, get_task
 
-MAX_INPUT_CHARS = 200_000  # beyond this we refuse rather than tokenize megabytes
+# A few paragraphs. Checked before any tokenizer sees the text, so an oversized request costs nothing;
+# within the cap, inputs are truncated to the run's max_seq_length (and the answer says so).
+MAX_INPUT_CHARS = 5_000
+log = logging.getLogger(__name__)
+# Characters that show nothing: controls, format characters (zero-width space/joiners, BOM), separators,
+# and combining marks on their own.
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"}
 
 
 class InputError(ValueError):
-    """Text the model cannot take (empty, missing second sentence, absurdly long)."""
+    """Text the model cannot take (empty, invisible, not text, too long, missing second sentence)."""
 
 
 @dataclass
@@ -61,44 +70,80 @@ def load_trained(run: RunRecord, base: nn.Module | None = None) -> nn.Module:
     return model.eval()
 
 
-def validate_input(task: Task, text: str, text_pair: str | None = None) -> tuple[str, str | None]:
-    texts = [text, text_pair] if task.is_pair else [text]
-    names = ["first sentence", "second sentence"] if task.is_pair else ["text"]
-    for name, value in zip(names, texts, strict=True):
-        if value is None or not str(value).strip():
-            raise InputError(f"the {name} is empty: type something for {task.title} to classify")
-        if len(value) > MAX_INPUT_CHARS:
-            raise InputError(f"the {name} has {len(value):,} characters; the limit is {MAX_INPUT_CHARS:,}")
-    if not task.is_pair and text_pair and text_pair.strip():
+def clean_text(name: str, value: object) -> str:
+    """`value` as text to classify (control characters become spaces), or InputError in words."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        kind = {int: "a number", float: "a number", bool: "true/false", list: "a list", dict: "a mapping"}
+        raise InputError(f"the {name} must be text, got {kind.get(type(value), type(value).__name__)}")
+    if len(value) > MAX_INPUT_CHARS:
+        raise InputError(f"the {name} has {len(value):,} characters; the limit is {MAX_INPUT_CHARS:,}")
+    if any("\ud800" <= c <= "\udfff" for c in value):
+        raise InputError(f"the {name} contains a broken character (a lone UTF-16 surrogate); retype it")
+    if value.strip() and all(unicodedata.category(c) in _INVISIBLE for c in value):
+        raise InputError(f"the {name} has no visible characters (only spaces, zero-width or control characters)")
+    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in value).strip()
+
+
+def validate_input(task: Task, text: object, text_pair: object = None) -> tuple[str, str | None]:
+    """The input's text(s), checked: one sentence, or two for a pair task."""
+    first = clean_text("first sentence" if task.is_pair else "text", text)
+    second = clean_text("second sentence", text_pair)
+    if not first:
+        raise InputError(f"the {'first sentence' if task.is_pair else 'text'} is empty: type something for "
+                         f"{task.title} to classify")  # fmt: skip
+    if task.is_pair and not second:
+        raise InputError(f"the second sentence is empty: {task.title} compares two sentences")
+    if not task.is_pair and second:
         raise InputError(f"{task.title} classifies a single sentence; leave the second one empty")
-    return text.strip(), (text_pair.strip() if task.is_pair and text_pair is not None else None)
+    return first, (second if task.is_pair else None)
+
+
+def load_problem(error: Exception) -> str:
+    """Why a run's saved model would not load, in words (never a library's raw message or a path)."""
+    name = type(error).__name__
+    if "Safetensor" in name or "HeaderTooLarge" in str(error):
+        return "its weights file is damaged (not valid safetensors)"
+    if isinstance(error, FileNotFoundError | CheckpointError):
+        return "a file of its saved model is missing"
+    if isinstance(error, ValueError | json.JSONDecodeError | UnicodeDecodeError | OSError):
+        return "its saved model is damaged or does not match its encoder"
+    return f"its saved model could not be loaded ({name})"
 
 
 class Predictor:
-    """Loads each task's latest run per method on demand, sharing one frozen base per encoder,
-    and reloads a method when a newer run of it appears. Safe to call from several threads."""
+    """Loads each task's newest good run per method on demand, sharing one frozen base per encoder,
+    and reloads a method when a newer run of it appears. A run that is broken on disk, or whose model
+    fails to load, is skipped (and said so) and the next older good run answers. Thread-safe."""
 
     def __init__(self, checkpoints_dir: Path | None = None):
         self.checkpoints_dir = checkpoints_dir
         self._lock = threading.Lock()
         self._bases: dict[tuple[str, str], nn.Module] = {}
         self._loaded: dict[tuple[str, str], tuple[str, nn.Module, object]] = {}  # -> (run_id, model, tokenizer)
-        self._latest: dict[tuple[str, str], tuple[int, RunRecord | None]] = {}  # -> (folder mtime, run)
+        self._listed: dict[tuple[str, str], tuple[int, list[RunRecord], list[str]]] = {}  # -> (mtime, runs, broken)
+        self._unloadable: dict[str, str] = {}  # run id -> why its model did not load
 
-    def latest(self, task: str, method: str) -> RunRecord | None:
-        """The newest run, re-listed only when the method's folder changed (a run was added or removed),
-        so a prediction costs one stat per method instead of reading every run.json."""
+    def candidates(self, task: str, method: str) -> tuple[list[RunRecord], list[str]]:
+        """The method's good runs newest first, and what was skipped as broken. Re-listed only when the
+        method's folder changed (a run added or removed): a prediction costs one stat per method."""
         checkpoints_dir = self.checkpoints_dir or default_checkpoints_dir()
-        folder = checkpoints_dir / task / method
         try:
-            stamp = folder.stat().st_mtime_ns
+            stamp = (checkpoints_dir / task / method).stat().st_mtime_ns
         except FileNotFoundError:
             stamp = -1
-        cached = self._latest.get((task, method))
+        cached = self._listed.get((task, method))
         if cached is None or cached[0] != stamp:
-            cached = (stamp, latest_run(task, method, checkpoints_dir))
-            self._latest[(task, method)] = cached
-        return cached[1]
+            scan = scan_runs(checkpoints_dir, task, method)
+            cached = (stamp, scan.runs[::-1], [str(b) for b in scan.broken])
+            self._listed[(task, method)] = cached
+        return cached[1], cached[2]
+
+    def latest(self, task: str, method: str) -> RunRecord | None:
+        """The newest good run of a method (None when there is none)."""
+        runs, _ = self.candidates(task, method)
+        return runs[0] if runs else None
 
     def _base(self, run: RunRecord) -> nn.Module:
         key = (run.info["model"], run.task)
@@ -120,57 +165,63 @@ class Predictor:
                 self._loaded[key] = cached
             return cached[1], cached[2]
 
-    def predict(self, task_name: str, text: str, text_pair: str | None = None) -> list[MethodPrediction]:
-        """One prediction per method (trained or not) for one input."""
-        task = get_task(task_name)
-        text, text_pair = validate_input(task, text, text_pair)
-        results = []
-        for method in METHODS.values():
-            run = self.latest(task.name, method.name)
-            if run is None:
-                results.append(
-                    MethodPrediction(
-                        method.name,
-                        method.title,
-                        "not_trained",
-                        message=f"{method.title} has not been trained on {task.title} yet: train it first",
-                    )
-                )
+    def serving(self, task: str, method: str) -> tuple[RunRecord, nn.Module, object, list[str]] | None:
+        """The newest run of `method` whose model loads, with what was skipped on the way (in words)."""
+        runs, skipped = self.candidates(task, method)
+        skipped = list(skipped)
+        for run in runs:
+            if run.run_id in self._unloadable:
+                skipped.append(f"{run.task}/{run.method}/{run.run_id}: {self._unloadable[run.run_id]}")
                 continue
             try:
                 model, tokenizer = self.model_for(run)
-                probabilities, truncated = classify(
-                    model,
-                    tokenizer,
-                    task,
-                    [text],
-                    [text_pair] if text_pair else None,
-                    run.info["config"]["max_seq_length"],
-                )
-            except Exception as e:  # one broken run must not hide the others' answers
-                results.append(
-                    MethodPrediction(
-                        method.name, method.title, "error", run_id=run.run_id, message=f"{type(e).__name__}: {e}"
-                    )
-                )
+            except Exception as e:  # a damaged run must not hide the older good one
+                log.warning("run %s did not load: %r", run.run_id, e)
+                self._unloadable[run.run_id] = load_problem(e)
+                skipped.append(f"{run.task}/{run.method}/{run.run_id}: {self._unloadable[run.run_id]}")
                 continue
-            probs = probabilities[0]
-            results.append(
-                MethodPrediction(
-                    method.name,
-                    method.title,
-                    "ok",
-                    label=task.label_names[int(probs.argmax())],
-                    probabilities={name: round(float(p), 6) for name, p in zip(task.label_names, probs, strict=True)},
-                    run_id=run.run_id,
-                    model=run.info["model"],
-                    truncated=truncated[0],
-                    message=f"input truncated to {run.info['config']['max_seq_length']} tokens"
-                    if truncated[0]
-                    else None,
-                )
+            return run, model, tokenizer, skipped
+        return None
+
+    def predict(self, task_name: str, text: object, text_pair: object = None) -> list[MethodPrediction]:
+        """One prediction per method (trained or not) for one input."""
+        task = get_task(task_name)
+        text, text_pair = validate_input(task, text, text_pair)
+        return [self._predict_one(task, method.name, method.title, text, text_pair) for method in METHODS.values()]
+
+    def _predict_one(self, task: Task, method: str, title: str, text: str, text_pair: str | None) -> MethodPrediction:
+        found = self.serving(task.name, method)
+        if found is None:
+            _, skipped = self.candidates(task.name, method)
+            note = f" ({len(skipped)} broken run{'s' * (len(skipped) > 1)} skipped)" if skipped else ""
+            return MethodPrediction(
+                method,
+                title,
+                "not_trained",
+                message=f"{title} has not been trained on {task.title} yet: train it first{note}",
             )
-        return results
+        run, model, tokenizer, skipped = found
+        max_length = run.info["config"].get("max_seq_length", 128)
+        probabilities, truncated = classify(
+            model, tokenizer, task, [text], [text_pair] if text_pair else None, max_length
+        )
+        probs = probabilities[0]
+        notes = [f"input truncated to {max_length} tokens"] if truncated[0] else []
+        if skipped:
+            notes.append(
+                f"skipped a broken run: {skipped[0]}" + (f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else "")
+            )
+        return MethodPrediction(
+            method,
+            title,
+            "ok",
+            label=task.label_names[int(probs.argmax())],
+            probabilities={name: round(float(p), 6) for name, p in zip(task.label_names, probs, strict=True)},
+            run_id=run.run_id,
+            model=run.info["model"].rsplit("/", 1)[-1] if run.info.get("model_kind") == "local" else run.info["model"],
+            truncated=truncated[0],
+            message="; ".join(notes) or None,
+        )
 
 
 @torch.inference_mode()

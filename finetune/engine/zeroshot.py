@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core import checkpoints
 from ..core.data import load_glue
 from ..core.hub import hub_reachable
 from ..core.metrics import classification_metrics, majority_baseline, with_headline
@@ -187,14 +188,12 @@ def report_dict(report: ZeroShotReport) -> dict:
     return dataclasses.asdict(report)
 
 
-METHOD_NAME = "zeroshot"
+METHOD_NAME = checkpoints.ZERO_SHOT
 
 
 def save_report(report: ZeroShotReport, classifier: ZeroShotClassifier, checkpoints_dir: Path):
     """Store the scores as a run (checkpoints/<task>/zeroshot/<id>/run.json), so the Results table and
     `reproduce` show the zero-shot column next to the trained methods. Headline: calibrated scoring."""
-    from ..core import checkpoints
-
     run_id = checkpoints.new_run_id()
     staging = checkpoints.staging_dir(checkpoints_dir, run_id)
     total = sum(p.numel() for p in classifier.model.parameters())

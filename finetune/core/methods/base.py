@@ -61,6 +61,8 @@ class Method(ABC):
     defaults: ClassVar[TrainingDefaults]
     Options: ClassVar[type]  # a dataclass of setting(...) fields: the method's own hyperparameters
 
+    #: Files `save` writes and `load` needs (a run without them is reported broken, never loaded).
+    saved_files: ClassVar[tuple[str, ...]]
     #: True when `load` keeps `base`'s frozen tensors, so several runs can share one base in memory.
     shares_base: ClassVar[bool] = True
 

@@ -26,6 +26,7 @@ class FullFineTuning(Method):
     defaults = TrainingDefaults(learning_rate=5e-5, epochs=1, max_train_samples=12000)
     Options = FullOptions
     shares_base = False
+    saved_files = ("config.json", "model.safetensors")
 
     def prepare(self, model, options, source):
         return model

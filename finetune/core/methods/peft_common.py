@@ -17,6 +17,8 @@ class PeftMethod(Method):
     """A method whose trained part is a peft adapter on the frozen encoder (saved as adapter_config.json
     + adapter_model.safetensors)."""
 
+    saved_files = ("adapter_config.json", ADAPTER_WEIGHTS)
+
     def save(self, model: nn.Module, folder: Path) -> None:
         model.save_pretrained(folder, safe_serialization=True)  # type: ignore[operator]  # a PeftModel
 

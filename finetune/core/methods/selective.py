@@ -58,6 +58,7 @@ class SelectiveLayers(Method):
     order = 3
     summary = "Embeddings and lower layers frozen; the top k layers, pooler and head train."
     color = "#d62728"
+    saved_files = (WEIGHTS, MANIFEST)
     defaults = TrainingDefaults(learning_rate=3e-4, epochs=1, max_train_samples=12000)
     Options = SelectiveOptions
 
