@@ -15,9 +15,16 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home, eve
 
 import gradio as gr
 
+from finetune.core.checkpoints import default_checkpoints_dir, sweep_stale_staging, use_persistent_cache
+from finetune.engine.estimate import estimate
 from finetune.engine.predict import Predictor
 from finetune.engine.runner import TrainingRunner
 from webui import playground_tab, results_tab, train_tab
+from webui.deployment import Deployment
+
+# Requests waiting for a free worker, all endpoints together: beyond this a visitor is told the lab is busy
+# instead of waiting minutes (one small machine, one class).
+MAX_QUEUE = 64
 
 CSS = """
 .run-status .run-label { font-weight: 600; margin-bottom: 6px; }
@@ -43,15 +50,18 @@ task, watch loss and dev Accuracy / F1 / MCC live, see how many parameters each 
 sentences and compare the four side by side."""
 
 
-def create_app(checkpoints_dir: Path | None = None) -> gr.Blocks:
-    """The lab's Blocks; runs live in `checkpoints_dir` (default: $FINETUNE_CHECKPOINTS or ./checkpoints)."""
-    runner = TrainingRunner(checkpoints_dir)
+def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | None = None) -> gr.Blocks:
+    """The lab's Blocks; runs live in `checkpoints_dir` (default: $FINETUNE_CHECKPOINTS, else persistent
+    storage, else ./checkpoints); `deployment` (default: from the environment) says who may train."""
+    deployment = deployment or Deployment.from_env()
+    sweep_stale_staging(checkpoints_dir or default_checkpoints_dir())  # leftovers of a crash or restart
+    runner = TrainingRunner(checkpoints_dir, estimate=lambda config: estimate(config).seconds)
     predictor = Predictor(checkpoints_dir)
     with gr.Blocks(title="glue-tune-lab", analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("Train", id="train"):
-                runs_saved = train_tab.build(runner)
+                runs_saved = train_tab.build(runner, deployment)
             with gr.Tab("Results", id="results") as results_page:
                 results = results_tab.build(checkpoints_dir)
             with gr.Tab("Playground", id="playground"):
@@ -71,7 +81,8 @@ def server_name() -> str:
 
 
 def main() -> None:
-    create_app().queue(default_concurrency_limit=4).launch(
+    use_persistent_cache()
+    create_app().queue(default_concurrency_limit=2, max_size=MAX_QUEUE).launch(
         server_name=server_name(), server_port=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), css=CSS
     )
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from .core.checkpoints import default_checkpoints_dir, runs_table, scan_runs
+from .core.checkpoints import default_checkpoints_dir, runs_table, scan_runs, use_persistent_cache
 from .core.fields import Setting, SettingError, cli_flag, help_text, parse, settings_of
 from .core.methods import METHODS
 from .core.tasks import METRIC_TITLES, TASKS
@@ -107,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--epochs", type=float, help="overrides the budget's")
     reproduce.add_argument("--model", help="overrides the budget's")
     reproduce.add_argument("--data-dir")
-    reproduce.add_argument("--results", type=Path, default=REPO / "results", help="folder for runs.csv and table.md")
+    reproduce.add_argument(
+        "--results", type=Path, help="folder for runs.csv and table.md (default: results/ next to the checkpoints)"
+    )
     _add_checkpoints(reproduce)
     reproduce.add_argument(
         "--no-zeroshot", dest="zeroshot", action="store_false", help="leave out the zero-shot LM column"
@@ -269,7 +271,8 @@ def cmd_reproduce(args, parser) -> int:
     runs = reproduce.run_all(configs, checkpoints_dir, log=log)
     if args.zeroshot:
         reproduce.ensure_zeroshot(args.tasks, args.data_dir, checkpoints_dir, log)
-    table = reproduce.write_results(runs, args.results, reproduce.zeroshot_rows(checkpoints_dir, args.tasks))
+    results_dir = args.results or checkpoints_dir.parent / "results"
+    table = reproduce.write_results(runs, results_dir, reproduce.zeroshot_rows(checkpoints_dir, args.tasks))
     print(table.read_text())
     print(f"written: {table} and {table.parent / 'runs.csv'}", file=sys.stderr)
     return 0
@@ -304,6 +307,7 @@ COMMANDS = {"train": cmd_train, "predict": cmd_predict, "runs": cmd_runs, "repro
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_persistent_cache()
     parser = build_parser()
     args = parser.parse_args(argv)
     subparsers = parser._subparsers._group_actions[0]  # type: ignore[union-attr]

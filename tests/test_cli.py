@@ -77,7 +77,10 @@ def test_train_runs_predict_from_the_command_line(tiny_bert, glue_dir, checkpoin
         (["train", "--task", "sst2", "--method", "full", "--batch-size", "2.5"], "Batch size must be a whole number"),
         (["train", "--task", "sst2", "--method", "full", "--seed", "-1"], "Seed must be between 0 and 4,294,967,295"),
         (["train", "--task", "sst2", "--method", "full", "--seed", str(2**40)], "Seed must be between 0"),
-        (["train", "--task", "sst2", "--method", "full", "--model", "./no/such/model"], "does not exist"),
+        (
+            ["train", "--task", "sst2", "--method", "full", "--model", "./no/such/model"],
+            "no save_pretrained model folder at ./no/such/model",
+        ),
         (["train", "--task", "sst2", "--method", "full", "--data-dir", "/tmp"], "not a GLUE directory"),
         (["train", "--task", "sst2", "--method", "full", "--max-train-samples", "-3"], "must be between 0 and"),
         (["train", "--task", "sst2", "--method", "full", "--max-train-samples", "lots"], "a number or 'all'"),

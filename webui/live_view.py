@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 import gradio as gr
 import pandas as pd
 
+from finetune.engine.estimate import duration_text
 from finetune.engine.runner import Snapshot, TrainingRunner
 
 from .command import gen_cmd
@@ -135,20 +136,37 @@ def build(snap: Snapshot) -> View:
     return View(status, metrics, loss_plot, metric_plot, card, parts_plot, log)
 
 
-def follow(runner: TrainingRunner, view: View, command: gr.Code) -> gr.State:
-    """Redraw `view` once a second when the runner has something new; returns the count of saved runs
-    (a gr.State other tabs listen to)."""
+def line_status(snap: Snapshot, owner: str) -> str:
+    """What this visitor should know about the shared machine: their place in line, or whose run trains."""
+    place = snap.place_of(owner)
+    if place is not None:
+        number, wait = place
+        return (f"🕒 **Your run is #{number} in line** — it starts in about {duration_text(wait)}. "
+                "You can leave the line at any time.")  # fmt: skip
+    if snap.state == "running" and snap.config is not None:
+        whose = "your" if snap.owner == owner else "another visitor's"
+        waiting = f" · {len(snap.waiting)} waiting" if snap.waiting else ""
+        return f"Training {whose} run ({snap.config.task} / {snap.config.method}){waiting}."
+    return ""
+
+
+def follow(runner: TrainingRunner, view: View, command: gr.Code, line: gr.Markdown, owner_of) -> gr.State:
+    """Redraw `view` once a second when the runner has something new, and this visitor's place in line;
+    returns the count of saved runs (a gr.State other tabs listen to)."""
     seen = gr.State((-1, -1, ""))
     completed = gr.State(runner.snapshot().completed)
 
-    def refresh(last):
+    def refresh(last, request: gr.Request):
         snap = runner.snapshot()
+        status = line_status(snap, owner_of(request))
         key = (snap.generation, len(snap.events), snap.state + str(len(snap.log)))
         if key == tuple(last):
-            return [gr.skip()] * (len(view.components) + 1) + [last, gr.skip()]
-        return [*view.draw(snap), gen_cmd(snap.config) if snap.config else gr.skip(), key, snap.completed]
+            return [gr.skip()] * (len(view.components) + 1) + [status, last, gr.skip()]
+        command_text = gen_cmd(snap.config) if snap.config else gr.skip()
+        return [*view.draw(snap), command_text, status, key, snap.completed]
 
     gr.Timer(1.0).tick(
-        refresh, seen, [*view.components, command, seen, completed], show_progress="hidden", api_visibility="private"
-    )
+        refresh, seen, [*view.components, command, line, seen, completed], show_progress="hidden",
+        api_visibility="private",
+    )  # fmt: skip
     return completed

@@ -12,9 +12,10 @@ import gradio as gr
 from finetune.core.methods import METHODS, method_title
 from finetune.core.tasks import TASKS, get_task
 from finetune.engine import zeroshot
-from finetune.engine.predict import InputError, MethodPrediction, Predictor
+from finetune.engine.predict import InputError, MethodPrediction, Predictor, validate_input
 
 from .common import TASK_CHOICES, method_color
+from .deployment import user_error
 
 
 def cards_html(task_name: str, results: list[MethodPrediction]) -> str:
@@ -108,28 +109,30 @@ def build(predictor: Predictor) -> None:
     task.change(on_task, task, [text_pair, text, examples, output], api_visibility="private")
     examples.click(lambda sample: (sample[0], sample[1]), examples, [text, text_pair], api_visibility="private")
 
-    def show(task_name, first, second, ask_zero_shot):
+    def answer(task_name: object, first: object, second: object, ask_zero_shot: object) -> list[MethodPrediction]:
+        """Every method's prediction (and the zero-shot LM's when asked), or an error popup in words."""
         try:
-            results = predictor.predict(task_name, first, second or None)
-        except InputError as e:
-            raise gr.Error(str(e)) from None
-        if ask_zero_shot:
-            results.append(zero_shot.predict(task_name, first.strip(), (second or "").strip() or None))
-        return cards_html(task_name, results)
+            task = get_task(task_name if isinstance(task_name, str) else repr(task_name))
+            first, second = validate_input(task, first, second or None)
+            results = predictor.predict(task.name, first, second)
+        except (InputError, ValueError) as e:
+            raise user_error(str(e)) from None
+        if ask_zero_shot is True:
+            results.append(zero_shot.predict(task.name, first, second))
+        return results
 
+    def show(task_name, first, second, ask_zero_shot):
+        return cards_html(task_name, answer(task_name, first, second, ask_zero_shot))
+
+    # Both ways of asking share two workers (two cores); the rest wait in the app's bounded queue.
+    limits = {"concurrency_limit": 2, "concurrency_id": "predict"}
     inputs = [task, text, text_pair, with_zeroshot]
-    predict_btn.click(show, inputs, output, api_visibility="private")
-    text.submit(show, inputs, output, api_visibility="private")
+    predict_btn.click(show, inputs, output, api_visibility="private", **limits)
+    text.submit(show, inputs, output, api_visibility="private", **limits)
 
     def predict_api(task: str, text: str, text_pair: str | None = None, zero_shot_lm: bool = False) -> list[dict]:
         """Every method's prediction for one input: label, probabilities, and the run it came from
         (plus the untrained zero-shot LM's when zero_shot_lm is true)."""
-        try:
-            results = predictor.predict(task, text, text_pair or None)
-        except (InputError, ValueError) as e:
-            raise gr.Error(str(e)) from None
-        if zero_shot_lm:
-            results.append(zero_shot.predict(task, text.strip(), (text_pair or "").strip() or None))
-        return [asdict(r) for r in results]
+        return [asdict(r) for r in answer(task, text, text_pair, zero_shot_lm)]
 
-    gr.api(predict_api, api_name="predict")
+    gr.api(predict_api, api_name="predict", **limits)

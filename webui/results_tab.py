@@ -8,13 +8,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from finetune.core.checkpoints import list_runs, runs_table, scan_runs
+from finetune.core.checkpoints import default_checkpoints_dir, list_runs, runs_table, scan_runs
 from finetune.core.methods import METHODS
 from finetune.core.tasks import METRIC_TITLES, TASKS
 
 from .common import TASK_CHOICES, ZERO_SHOT_COLOR, headline_frame, runs_frame
 
-STUDY_TABLE = Path(__file__).resolve().parent.parent / "results" / "table.md"
 TABLE_COLUMNS = [
     "task", "method", "model", "accuracy", "f1", "mcc", "trainable_params", "trainable_percent",
     "size_mb", "train_seconds", "train_samples", "created", "run_id",
@@ -29,7 +28,9 @@ class ResultsTab:
 
 
 def build(checkpoints_dir: Path | None) -> ResultsTab:
-    csv_dir = Path(tempfile.mkdtemp(prefix="glue-tune-lab-results-"))
+    # The CSV is rewritten on every refresh; the folder goes away with the app (TemporaryDirectory's finalizer).
+    exports = tempfile.TemporaryDirectory(prefix="glue-tune-lab-results-")
+    study_file = (checkpoints_dir or default_checkpoints_dir()).parent / "results" / "table.md"
 
     with gr.Row():
         task = gr.Radio(TASK_CHOICES, value="sst2", label="Task for the chart")
@@ -54,13 +55,13 @@ def build(checkpoints_dir: Path | None) -> ResultsTab:
         """Every saved run (a table and CSV), and the chosen task's runs as points on the chart."""
         scan = scan_runs(checkpoints_dir)
         frame = runs_frame(scan.runs)
-        csv_path = csv_dir / "glue-tune-lab-runs.csv"
+        csv_path = Path(exports.name) / "glue-tune-lab-runs.csv"
         frame[TABLE_COLUMNS].to_csv(csv_path, index=False)
         metric = METRIC_TITLES[TASKS[task_name].headline_metric]
         points = headline_frame(frame, task_name)
         study_table = (
-            STUDY_TABLE.read_text()
-            if STUDY_TABLE.is_file()
+            study_file.read_text()
+            if study_file.is_file()
             else (
                 "No study table yet. Run `python -m finetune reproduce` (classroom budget: under an hour on 2 CPU "
                 "cores); it writes results/table.md, shown here."

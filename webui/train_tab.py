@@ -1,9 +1,10 @@
-"""Train tab: pick a task, method and hyperparameters; start, stop, and watch the run live.
+"""Train tab: pick a task, method and hyperparameters; see how long it will take; start, stop, and watch.
 
 The form is generated from RunConfig's settings and each registered method's Options (webui/forms.py),
 and so is the ``/train`` API's signature; the engine's ``config_from_values`` checks what comes in.
-All training happens in finetune.engine.runner.TrainingRunner; this tab only starts it and draws its
-snapshot once a second (a gr.Timer), so a page reload or a second viewer sees the same run.
+All training happens in finetune.engine.runner.TrainingRunner, one run at a time for everyone: a Start
+while another visitor's run trains waits in line (with its place and ETA), and Stop stops only the
+visitor's own run (an instructor's token stops any). The live view redraws from the runner's snapshot.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from finetune.core.fields import Setting, settings_of
 from finetune.core.methods import METHODS
 from finetune.core.models import default_model_name
 from finetune.engine.config import (
-    ALL,
     ConfigError,
     RunConfig,
     classroom_configs,
@@ -29,11 +29,13 @@ from finetune.engine.config import (
     config_from_values,
     option_key,
 )
+from finetune.engine.estimate import duration_text, estimate
 from finetune.engine.runner import RunnerBusy, TrainingRunner
 
 from . import live_view
 from .command import gen_cmd
 from .common import METHOD_CHOICES, TASK_CHOICES
+from .deployment import Deployment, user_error
 from .forms import input_for
 
 FIRST_METHOD = next(iter(METHODS))
@@ -64,17 +66,26 @@ class Form:
     def components(self) -> list:
         return [self.task, self.method, *self.inputs.values()]
 
+    def defaults(self) -> dict[str, Any]:
+        return {"task": self.task.value, "method": self.method.value, **{n: c.value for n, c in self.inputs.items()}}
 
-def build_form() -> Form:
+
+def build_form(deployment: Deployment) -> Form:
     named = form_settings()
-    first = classroom_defaults("sst2", FIRST_METHOD)
-    initial = {"model": default_model_name()[0], "data_dir": os.environ.get("GLUE_DIR", ""), **first}
-    initial["max_train_samples"] = initial["max_train_samples"] or ALL
+    initial = {"model": default_model_name()[0], **classroom_defaults("sst2", FIRST_METHOD)}
+    initial["data_dir"] = "" if deployment.public else os.environ.get("GLUE_DIR", "")
     inputs: dict[str, gr.components.Component] = {}
 
     def place(names: list[str]) -> None:
         for name in names:
-            inputs[name] = input_for(named[name], elem_id=f"in-{name.replace('_', '-')}", value=initial.get(name))
+            elem_id = f"in-{name.replace('_', '-')}"
+            if name == "model" and deployment.public:  # a public lab trains allow-listed encoders only
+                inputs[name] = gr.Dropdown(list(deployment.encoders), value=initial["model"], label="Encoder",
+                                           info=named[name].spec.help, elem_id=elem_id)  # fmt: skip
+            elif name == "data_dir" and deployment.public:  # and names no server folders
+                inputs[name] = gr.Textbox(value="", visible=False, elem_id=elem_id)
+            else:
+                inputs[name] = input_for(named[name], elem_id=elem_id, value=initial.get(name))
 
     task = gr.Radio(TASK_CHOICES, value="sst2", label="GLUE task", elem_id="in-task")
     method = gr.Radio(METHOD_CHOICES, value=FIRST_METHOD, label="Method", elem_id="in-method")
@@ -93,52 +104,89 @@ def build_form() -> Form:
     return Form(task, method, summary, inputs, groups)
 
 
-def start_queue(runner: TrainingRunner, configs: list[RunConfig]) -> None:
-    try:
-        runner.start_queue(configs)
-    except (RunnerBusy, ConfigError) as e:
-        raise gr.Error(str(e)) from None
-
-
 def parse_form(values: dict[str, Any]) -> RunConfig:
     try:
         return config_from_values(values)
     except ConfigError as e:
-        raise gr.Error(str(e)) from None
+        raise user_error(str(e)) from None
 
 
-def build(runner: TrainingRunner) -> gr.State:
+def owner_of(request: gr.Request | None) -> str:
+    """Who asks: the browser session (each gradio_client Client has its own)."""
+    return getattr(request, "session_hash", None) or "local"
+
+
+def submit(runner: TrainingRunner, deployment: Deployment, configs: list[RunConfig], token, request) -> int:
+    """Put a job in line for this visitor, after every check (instructor token, allowed sources, bounds)."""
+    deployment.check_may_train(token)
+    for config in configs:
+        deployment.check_sources(config.model, config.data_dir)
+    try:
+        return runner.submit(configs, owner=owner_of(request))
+    except (RunnerBusy, ConfigError) as e:
+        raise user_error(str(e)) from None
+
+
+def estimate_text(values: dict[str, Any]) -> str:
+    """ "This run: about 2 min 30 s on this machine · Train all 4: about 7 min", or why it cannot run."""
+    try:
+        config = config_from_values(values)
+        this_run = estimate(config).seconds
+        all_configs = classroom_configs(config.task, model=config.model, data_dir=config.data_dir, seed=config.seed)
+        everything = sum(estimate(c).seconds for c in all_configs)
+    except ConfigError as e:
+        return f"⚠️ {e}"
+    except Exception:  # an estimate is a courtesy: no estimate rather than no form
+        return ""
+    text = (
+        f"⏱ Estimated on this machine: **this run about {duration_text(this_run)}** · "
+        f"Train all {len(METHODS)}: about {duration_text(everything)}"
+    )
+    if this_run > 10 * 60 or everything > 30 * 60:
+        text += (
+            "  \n⚠️ That is long for a class: fewer training examples or epochs, or the packaged encoder, are faster."
+        )
+    return text
+
+
+def build(runner: TrainingRunner, deployment: Deployment) -> gr.State:
     """Lay out the tab; returns the count of runs saved so far (other tabs refresh when it changes)."""
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
-            form = build_form()
+            if not deployment.training:
+                gr.Markdown("**Training is switched off in this lab.** Results and the Playground work as usual.")
+            form = build_form(deployment)
+            estimate_md = gr.Markdown(estimate_text(form.defaults()), elem_id="estimate")
+            token = gr.Textbox(label="Instructor token", type="password", elem_id="instructor-token",
+                               visible=deployment.instructor_token is not None)  # fmt: skip
             with gr.Row():
-                start_btn = gr.Button("Start", variant="primary", elem_id="start-btn")
-                all_btn = gr.Button(f"Train all {len(METHODS)}", elem_id="train-all-btn")
-                stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn")
-            command = gr.Code(gen_cmd(parse_form(form_defaults(form))), label="Same run from a terminal",
+                start_btn = gr.Button("Start", variant="primary", elem_id="start-btn", interactive=deployment.training)
+                all_btn = gr.Button(
+                    f"Train all {len(METHODS)}", elem_id="train-all-btn", interactive=deployment.training
+                )
+            with gr.Row():
+                stop_btn = gr.Button("Stop my run", variant="stop", elem_id="stop-btn")
+                leave_btn = gr.Button("Leave the line", elem_id="leave-btn")
+            command = gr.Code(gen_cmd(parse_form(form.defaults())), label="Same run from a terminal",
                               language="shell", interactive=False)  # fmt: skip
         with gr.Column(scale=2):
+            line = gr.Markdown(elem_id="line-status")
             view = live_view.build(runner.snapshot())
 
-    wire_form(form)
-    wire_controls(runner, form, start_btn, all_btn, stop_btn, command)
-    completed = live_view.follow(runner, view, command)
-    add_train_api(runner)
+    wire_form(form, estimate_md)
+    wire_controls(runner, deployment, form, token, (start_btn, all_btn, stop_btn, leave_btn), command)
+    completed = live_view.follow(runner, view, command, line, owner_of)
+    add_train_api(runner, deployment)
     return completed
 
 
-def form_defaults(form: Form) -> dict[str, Any]:
-    return {"task": form.task.value, "method": form.method.value, **{n: c.value for n, c in form.inputs.items()}}
-
-
-def wire_form(form: Form) -> None:
-    """Choosing a task or method shows its options and fills its classroom defaults."""
+def wire_form(form: Form, estimate_md: gr.Markdown) -> None:
+    """Choosing a task or method shows its options and fills its classroom defaults; any change
+    re-estimates the run's duration."""
     filled = ["epochs", "learning_rate", "batch_size", "max_train_samples"]
 
     def on_choice(task_name: str, method_name: str):
         defaults = classroom_defaults(task_name, method_name)
-        defaults["max_train_samples"] = defaults["max_train_samples"] or ALL
         return (
             METHODS[method_name].summary,
             *[defaults[name] for name in filled],
@@ -148,72 +196,94 @@ def wire_form(form: Form) -> None:
     outputs = [form.summary, *[form.inputs[n] for n in filled], *form.method_groups.values()]
     for trigger in (form.method, form.task):
         trigger.change(on_choice, [form.task, form.method], outputs, api_visibility="private")
+    for component in form.components:
+        component.change(lambda *values: estimate_text(form.values(*values)), form.components, estimate_md,
+                         api_visibility="private", show_progress="hidden", trigger_mode="always_last")  # fmt: skip
 
 
-def wire_controls(runner: TrainingRunner, form: Form, start_btn, all_btn, stop_btn, command) -> None:
-    def start(*values):
-        config = parse_form(form.values(*values))
-        start_queue(runner, [config])
+def wire_controls(runner: TrainingRunner, deployment: Deployment, form: Form, token, buttons, command) -> None:
+    start_btn, all_btn, stop_btn, leave_btn = buttons
+
+    def start(request: gr.Request, *values):
+        *fields, token_value = values
+        config = parse_form(form.values(*fields))
+        submit(runner, deployment, [config], token_value, request)
         return gen_cmd(config)
 
-    def train_all(*values):
-        base = parse_form(form.values(*values))
+    def train_all(request: gr.Request, *values):
+        *fields, token_value = values
+        base = parse_form(form.values(*fields))
         configs = classroom_configs(base.task, model=base.model, data_dir=base.data_dir, seed=base.seed)
-        start_queue(runner, configs)
+        submit(runner, deployment, configs, token_value, request)
         return "\n".join(gen_cmd(c) for c in configs)
 
-    start_btn.click(start, form.components, command, api_name="start")
-    all_btn.click(train_all, form.components, command, api_name="train_all")
+    inputs = [*form.components, token]
+    start_btn.click(start, inputs, command, api_visibility="private")
+    all_btn.click(train_all, inputs, command, api_visibility="private")
 
-    def stop() -> str:
-        """Stop the current run at its next step (and drop any queued runs)."""
-        if runner.stop():
+    def stop(token: str | None = None, request: gr.Request = None) -> str:  # type: ignore[assignment]
+        """Stop your run at its next step (an instructor's token stops anyone's). Runs saved earlier are kept."""
+        override = deployment.is_instructor(token)
+        if runner.stop(owner_of(request), override=override):
             gr.Info("Stopping at the next step; runs saved earlier are kept.")
             return "stopping"
+        if runner.running_owner() is not None:
+            gr.Warning("The run training now is another visitor's: only they (or the instructor) can stop it.")
+            return "not yours"
         gr.Warning("Nothing is training.")
         return "idle"
 
-    stop_btn.click(stop, None, gr.Textbox(visible=False), api_name="stop")
+    stop_btn.click(stop, [token], gr.Textbox(visible=False), api_name="stop")
+
+    def leave(request: gr.Request = None) -> str:  # type: ignore[assignment]
+        """Take your waiting runs out of the line (a run already training is stopped with /stop)."""
+        if runner.withdraw(owner_of(request)):
+            gr.Info("Your waiting run was taken out of the line.")
+            return "withdrawn"
+        gr.Warning("You have no run waiting in line.")
+        return "none"
+
+    leave_btn.click(leave, None, gr.Textbox(visible=False), api_name="leave")
 
 
 def train_api_signature() -> inspect.Signature:
-    """task, method, then every form input as an optional keyword (None: the default)."""
-    params = [
-        inspect.Parameter("task", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str),
-        inspect.Parameter("method", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str),
-    ]
+    """task, method, every form input as an optional keyword (None: the default), the instructor token."""
+    keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter("task", keyword, annotation=str), inspect.Parameter("method", keyword, annotation=str)]
     for name, item in form_settings().items():
-        annotation = item.kind | None
-        params.append(
-            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=annotation)
-        )
+        params.append(inspect.Parameter(name, keyword, default=None, annotation=item.kind | None))
+    params.append(inspect.Parameter("token", keyword, default=None, annotation=str | None))
+    params.append(inspect.Parameter("request", keyword, default=None, annotation=gr.Request))
     return inspect.Signature(params, return_annotation=Iterator[dict])
 
 
-def add_train_api(runner: TrainingRunner) -> None:
+def add_train_api(runner: TrainingRunner, deployment: Deployment) -> None:
     signature = train_api_signature()
 
     def train_api(*args, **kwargs) -> Iterator[dict]:
-        """Train one run, streaming progress; the last value is the saved run's record. Empty values take
-        the (task, method) defaults; no model or data_dir means the app's defaults."""
-        bound = signature.bind(*args, **kwargs)
-        config = parse_form(dict(bound.arguments))
-        start_queue(runner, [config])
-        generation = runner.snapshot().generation
-        while True:
+        """Train one run, streaming its place in line, then progress; the last value is the saved run's
+        record. Empty values take the (task, method) defaults; no model or data_dir means the app's defaults.
+        token: the instructor token, when the lab has one."""
+        arguments = dict(signature.bind(*args, **kwargs).arguments)
+        request, token = arguments.pop("request", None), arguments.pop("token", None)
+        config = parse_form(arguments)
+        job = submit(runner, deployment, [config], token, request)
+        while (outcome := runner.outcome(job)) is None:
             snap = runner.snapshot()
-            last = next((e for e in reversed(snap.events) if "step" in e), {})
-            yield {"state": snap.state, "step": last.get("step"), "max_steps": last.get("max_steps")}
-            if snap.generation != generation or snap.state != "running":
-                break
+            place = snap.place_of(owner_of(request))
+            if snap.job_id == job and snap.state == "running":
+                last = next((e for e in reversed(snap.events) if "step" in e), {})
+                yield {"state": "running", "step": last.get("step"), "max_steps": last.get("max_steps")}
+            elif place is not None:
+                yield {"state": "queued", "place": place[0], "eta_s": round(place[1], 1)}
             time.sleep(1.0)
-        if snap.state != "complete":
-            raise gr.Error(f"training {snap.state}: {snap.reason}")
-        yield {"state": "complete", **(snap.last_run or {})}
+        if outcome.state != "complete" or not outcome.runs:
+            raise user_error(f"training {outcome.state}: {outcome.reason}")
+        yield {"state": "complete", **outcome.runs[-1]}
 
     train_api.__signature__ = signature  # type: ignore[attr-defined]
     train_api.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()} | {
         "return": Iterator[dict]
     }
-    # No queue limit here: the runner itself refuses a second concurrent run with a clear message.
+    # No queue limit here: callers wait in the runner's own line, which says their place.
     gr.api(train_api, api_name="train", concurrency_limit=None)

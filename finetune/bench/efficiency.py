@@ -8,7 +8,7 @@ import torch
 import transformers
 
 from ..core.data import load_glue
-from ..core.models import ModelSource
+from ..core.models import ModelSource, forward_flops_per_token
 from ..core.tasks import get_task
 
 
@@ -24,12 +24,8 @@ def matmul_peak_flops(n: int = 2048, repeats: int = 10) -> float:
 
 
 def training_flops_per_token(model_config, avg_len: float) -> float:
-    """Matmul FLOPs per token for one training step (forward + backward = 3x forward):
-    the dense layers (2 FLOPs per weight) plus attention scores and context (2 x 2 x len x hidden)."""
-    h, layers, inter = model_config.hidden_size, model_config.num_hidden_layers, model_config.intermediate_size
-    dense = layers * (4 * h * h + 2 * h * inter) + h * h  # attention projections, MLP, pooler
-    attention = layers * 2 * avg_len * h
-    return 3 * 2 * (dense + attention)
+    """Matmul FLOPs per token for one full fine-tuning step: forward + backward = 3x the forward pass."""
+    return 3 * forward_flops_per_token(model_config, avg_len)
 
 
 def hardware_efficiency(full_tokens_per_s: float, source: ModelSource, tokenizer, data_dir: str, samples: int) -> dict:

@@ -32,6 +32,10 @@ class Task:
     local: LocalLayout
     examples: tuple[tuple[str, ...], ...]
     train_size: int  # examples in the GLUE training split (a run can ask for at most these)
+    dev_size: int
+    # Mean tokens per example (bert-base-uncased vocabulary, truncated at 128), train / dev: what a run's
+    # cost is estimated from before it starts.
+    mean_tokens: tuple[float, float]
     # Passes over the training set in a classroom run (method default epochs x this): a small
     # training set needs several passes to learn anything.
     classroom_epochs: float = 1.0
@@ -55,6 +59,8 @@ TASKS: dict[str, Task] = {
         hub_config="sst2",
         local=LocalLayout(folder="SST-2", columns=("sentence", "label"), has_header=True, rename={}),
         train_size=67_349,
+        dev_size=872,
+        mean_tokens=(13.3, 25.2),
         examples=(
             ("a gorgeous, witty, seductive movie.",),
             ("the plot is nothing but boilerplate clichés from start to finish.",),
@@ -76,6 +82,8 @@ TASKS: dict[str, Task] = {
             encoding="utf-8-sig",  # the GLUE MRPC files start with a byte-order mark
         ),
         train_size=3_668,
+        dev_size=408,
+        mean_tokens=(53.2, 53.2),
         examples=(
             ("The company said profits rose 10 percent.", "Profits at the company climbed 10 percent, it said."),
             ("The cat sat on the mat.", "Stock markets fell sharply on Monday."),
@@ -98,6 +106,8 @@ TASKS: dict[str, Task] = {
             rename={},
         ),
         train_size=8_551,
+        dev_size=1_043,
+        mean_tokens=(11.3, 11.7),
         examples=(
             ("The book was written by John.",),
             ("The book was wrote by John.",),

@@ -107,13 +107,15 @@ def steps_for(train_samples: int, batch_size: int, epochs: float) -> int:
 
 def classroom_defaults(task_name: str, method_name: str) -> dict:
     """The hyperparameters a (task, method) run uses when none are given: the method's, with as many
-    passes over the training set as the task needs (see Task.classroom_epochs)."""
+    passes over the training set as the task needs (see Task.classroom_epochs), and at most the task's
+    training set (ALL when the method's size is larger)."""
     defaults, task = get_method(method_name).defaults, get_task(task_name)
+    samples = defaults.max_train_samples
     return {
         "epochs": defaults.epochs * task.classroom_epochs,
         "learning_rate": defaults.learning_rate,
         "batch_size": defaults.batch_size,
-        "max_train_samples": defaults.max_train_samples,
+        "max_train_samples": ALL if samples is None or samples >= task.train_size else samples,
     }
 
 

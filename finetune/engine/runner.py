@@ -1,92 +1,179 @@
-"""Runs training in a background thread, one run at a time, and keeps its events for viewers.
+"""Runs training in a background thread, one run at a time, for many visitors: a waiting line.
 
-The app (or any other front end) calls ``start`` / ``start_queue`` / ``stop`` and reads
-``snapshot()``; it never trains anything itself. A queue runs several configs one after the
-other ("train all four"); a second start while one is running is refused, not run alongside
-(a 2-core machine cannot train two models at once usefully).
+The app (or any other front end) calls ``submit`` / ``withdraw`` / ``stop`` and reads ``snapshot()``;
+it never trains anything itself. A job is one or more configs ("train all") asked for by one owner
+(a browser session or API client); jobs wait in line and run one after the other (a 2-core machine
+cannot train two models at once usefully). Only a job's owner — or someone allowed to override, such
+as an instructor — can stop it or take it out of the line.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
+import logging
 import threading
 import time
-import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import RunConfig, resolve_config
+from ..core.data import DataSourceError
+from ..core.models import ModelSourceError
+from .config import ConfigError, RunConfig, resolve_config
 from .events import describe
 from .train import train
 
 MAX_LOG_LINES = 200
+MAX_EVENTS = 2_000  # a long run's progress events are thinned beyond this; start, evals and end are kept
+MAX_WAITING = 20  # jobs in line; more is refused (one classroom, one small machine)
+MAX_FINISHED = 200  # finished jobs whose outcome is kept for the callers still asking
+
+log = logging.getLogger(__name__)
 
 
 class RunnerBusy(RuntimeError):
-    """A training run is already in progress."""
+    """The waiting line is full."""
+
+
+@dataclass
+class Job:
+    id: int
+    owner: str
+    configs: list[RunConfig]
+    estimates_s: list[float]  # each config's estimated duration, for the line's ETAs
+
+    @property
+    def estimate_s(self) -> float:
+        return sum(self.estimates_s)
 
 
 @dataclass
 class Snapshot:
     state: str  # "idle" | "running" | "complete" | "cancelled" | "failed"
     config: RunConfig | None = None
+    owner: str | None = None  # who started the current (or last) run
     events: list[dict] = field(default_factory=list)  # the current (or last) run's events
     log: list[str] = field(default_factory=list)
     reason: str | None = None  # why a run failed or was cancelled
-    queue: list[RunConfig] = field(default_factory=list)  # configs still waiting
+    queue: list[RunConfig] = field(default_factory=list)  # the current job's configs still to run
+    queue_estimate_s: float = 0.0  # their estimated duration
+    waiting: list[Job] = field(default_factory=list)  # jobs in line behind the current one
     completed: int = 0  # runs saved since the app started; a viewer refreshes results when it changes
     last_run: dict | None = None  # run.json of the last saved run
     generation: int = 0  # bumped on every start, so viewers can tell runs apart
+    job_id: int | None = None  # the job now running (or last run)
+
+    def place_of(self, owner: str) -> tuple[int, float] | None:
+        """(place in line counting from 1, estimated seconds until it starts) of `owner`'s first waiting job."""
+        ahead = self.remaining_s()
+        for place, job in enumerate(self.waiting, 1):
+            if job.owner == owner:
+                return place, ahead
+            ahead += job.estimate_s
+        return None
+
+    def remaining_s(self) -> float:
+        """Estimated seconds until the current job ends (0 when idle)."""
+        if self.state != "running":
+            return 0.0
+        progress = next((e for e in reversed(self.events) if e.get("eta_s") is not None), None)
+        current = progress["eta_s"] if progress else 0.0
+        return current + self.queue_estimate_s
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    state: str  # "complete" | "cancelled" | "failed" | "withdrawn"
+    reason: str | None
+    runs: tuple[dict, ...]  # run.json of each run the job saved
+
+
+def explain_failure(error: Exception) -> str:
+    """What a visitor is told about a crashed run: our own errors in their words, anything else by kind only
+    (the details go to the server log)."""
+    if isinstance(error, ConfigError | DataSourceError | ModelSourceError):
+        return str(error)
+    return f"an internal error ({type(error).__name__}) stopped the run; nothing was saved"
 
 
 class TrainingRunner:
-    def __init__(self, checkpoints_dir: Path | None = None):
+    def __init__(self, checkpoints_dir: Path | None = None, estimate: Callable[[RunConfig], float] | None = None):
         self.checkpoints_dir = checkpoints_dir
+        self.estimate = estimate or (lambda config: 0.0)
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
+        self._line: list[Job] = []
+        self._ids = itertools.count(1)
         self._snap = Snapshot(state="idle")
+        self._finished: dict[int, JobOutcome] = {}
 
     # -- control ---------------------------------------------------------------------------
-    def start(self, config: RunConfig) -> None:
-        self.start_queue([config])
-
-    def start_queue(self, configs: list[RunConfig]) -> None:
-        """Validate every config first (a bad one refuses the whole queue), then train in order."""
+    def submit(self, configs: list[RunConfig], owner: str = "local") -> int:
+        """Check every config (a bad one refuses the whole job), then put the job in line; returns its id."""
         for config in configs:
             resolve_config(config)
+        estimates = [self._estimate(c) for c in configs]
         with self._lock:
-            if self.busy and (current := self._snap.config) is not None:
-                raise RunnerBusy(
-                    f"a training run is already in progress ({current.task} / {current.method}); "
-                    "wait for it to finish or stop it first"
-                )
-            self._cancel.clear()
-            self._snap = Snapshot(
-                state="running",
-                config=configs[0],
-                queue=list(configs[1:]),
-                completed=self._snap.completed,
-                last_run=self._snap.last_run,
-                generation=self._snap.generation + 1,
-            )
-            self._thread = threading.Thread(target=self._work, args=(list(configs),), daemon=True, name="training")
-            self._thread.start()
-
-    def stop(self) -> bool:
-        """Ask the current run to stop at its next step and drop the rest of the queue."""
-        with self._lock:
+            if len(self._line) >= MAX_WAITING:
+                raise RunnerBusy(f"the waiting line is full ({MAX_WAITING} jobs); try again when it is shorter")
+            job = Job(next(self._ids), owner, list(configs), estimates)
+            self._line.append(job)
+            self._snap.waiting = list(self._line)
             if not self.busy:
+                self._thread = threading.Thread(target=self._work, daemon=True, name="training")
+                self._thread.start()
+            return job.id
+
+    def start(self, config: RunConfig) -> int:
+        return self.submit([config])
+
+    def start_queue(self, configs: list[RunConfig]) -> int:
+        return self.submit(configs)
+
+    def withdraw(self, owner: str, override: bool = False) -> bool:
+        """Take `owner`'s waiting jobs out of the line (all waiting jobs when `override`)."""
+        with self._lock:
+            kept = [job for job in self._line if not (override or job.owner == owner)]
+            removed = len(kept) != len(self._line)
+            for job in self._line:
+                if job not in kept:
+                    self._finish(job.id, JobOutcome("withdrawn", "taken out of the line", ()))
+            self._line[:] = kept
+            self._snap.waiting = list(self._line)
+            return removed
+
+    def stop(self, owner: str = "local", override: bool = False) -> bool:
+        """Stop the running job at its next step if `owner` started it (any job when `override`)."""
+        with self._lock:
+            if not self.busy or self._snap.state != "running" or not (override or self._snap.owner == owner):
                 return False
             self._snap.queue = []
             self._cancel.set()
             self._log("stop requested: stopping at the next step")
             return True
 
+    def outcome(self, job_id: int) -> JobOutcome | None:
+        """How a finished job ended (None while it waits or runs)."""
+        with self._lock:
+            return self._finished.get(job_id)
+
+    def _finish(self, job_id: int, outcome: JobOutcome) -> None:
+        self._finished[job_id] = outcome
+        for old in list(self._finished)[:-MAX_FINISHED]:
+            del self._finished[old]
+
+    def running_owner(self) -> str | None:
+        with self._lock:
+            return self._snap.owner if self._snap.state == "running" else None
+
     def wait(self, timeout: float | None = None) -> bool:
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (thread := self._thread) is not None and thread.is_alive():
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if deadline is not None and time.monotonic() >= deadline:
+                break
         return not self.busy
 
     @property
@@ -98,34 +185,60 @@ class TrainingRunner:
             return copy.deepcopy(self._snap)
 
     # -- the training thread ---------------------------------------------------------------
+    def _estimate(self, config: RunConfig) -> float:
+        try:
+            return float(self.estimate(config))
+        except Exception:  # an estimate is a courtesy; it never blocks a run
+            return 0.0
+
     def _log(self, line: str) -> None:
         self._snap.log.append(time.strftime("%H:%M:%S ") + line)
         del self._snap.log[:-MAX_LOG_LINES]
 
     def _on_event(self, event: dict) -> None:
         with self._lock:
-            self._snap.events.append(event)
+            events = self._snap.events
+            events.append(event)
+            if len(events) > MAX_EVENTS:  # keep the story, thin the ticks
+                events[:] = [e for i, e in enumerate(events) if e["type"] not in ("progress", "log") or i % 2 == 0]
             if line := describe(event):
                 self._log(line)
 
-    def _work(self, configs: list[RunConfig]) -> None:
-        pending = list(configs)
-        while pending:
-            config = pending.pop(0)
+    def _work(self) -> None:
+        while True:
             with self._lock:
-                if self._cancel.is_set():  # stopped between two queued runs
+                if not self._line:
+                    return
+                job = self._line.pop(0)
+                self._cancel.clear()
+                self._snap.waiting = list(self._line)
+                self._snap.owner, self._snap.job_id = job.owner, job.id
+            saved: list[dict] = []
+            self._run_job(job, saved)
+            with self._lock:
+                state = self._snap.state if self._snap.state != "running" else "complete"
+                self._finish(job.id, JobOutcome(state, self._snap.reason, tuple(saved)))
+
+    def _run_job(self, job: Job, saved: list[dict]) -> None:
+        for index, config in enumerate(job.configs):
+            pending = job.configs[index + 1 :]
+            with self._lock:
+                if self._cancel.is_set():  # stopped between two runs of the job
                     self._snap.state, self._snap.reason = "cancelled", "stopped by the user"
                     return
                 self._snap.config, self._snap.events, self._snap.state = config, [], "running"
-                self._snap.queue = list(pending)
+                self._snap.queue, self._snap.reason = list(pending), None
+                self._snap.queue_estimate_s = sum(job.estimates_s[index + 1 :])
+                self._snap.generation += 1
             try:
                 result = train(
                     config, listeners=[self._on_event], cancel=self._cancel, checkpoints_dir=self.checkpoints_dir
                 )
             except Exception as e:  # a crashed run is reported; the app keeps serving
+                log.exception("training run failed")
                 with self._lock:
-                    self._snap.state, self._snap.reason = "failed", f"{type(e).__name__}: {e}"
-                    self._log("".join(traceback.format_exception_only(e)).strip())
+                    self._snap.state, self._snap.reason = "failed", explain_failure(e)
+                    self._log(f"run failed: {self._snap.reason}")
                 return
             with self._lock:
                 if result.status == "cancelled" or result.run is None:
@@ -134,4 +247,5 @@ class TrainingRunner:
                 self._snap.state = "complete"
                 self._snap.completed += 1
                 self._snap.last_run = result.run.info
+                saved.append(result.run.info)
                 self._log(f"saved run {result.run.run_id}")

@@ -187,6 +187,13 @@ def fit(
     return Fitted(trainer, metrics, output.metrics["train_runtime"] + setup.extra_seconds())
 
 
+def precision() -> str:
+    """Mixed precision on a CUDA GPU (bf16 where supported, else fp16 with loss scaling); fp32 on a CPU."""
+    if not torch.cuda.is_available():
+        return "fp32"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
 def training_arguments(config: RunConfig, output_dir: Path, max_steps: int, progress_bar: bool = False):
     """The Trainer's arguments for a resolved config: length-grouped batches, several dev evaluations,
     no checkpoints of its own (train() saves a run once, atomically)."""
@@ -212,6 +219,8 @@ def training_arguments(config: RunConfig, output_dir: Path, max_steps: int, prog
         disable_tqdm=not progress_bar,
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
+        bf16=precision() == "bf16",
+        fp16=precision() == "fp16",
     )
 
 
@@ -262,6 +271,7 @@ def save(run_id: str, config: RunConfig, prepared: Prepared, fitted: Fitted, sta
         train_samples=train_samples,
         eval_samples=len(prepared.encoded["validation"]),
         train_samples_per_s=round(train_samples * _epochs(config) / fitted.train_seconds, 2),
+        precision=precision(),
     )
 
 

@@ -41,6 +41,17 @@ def plain_setup(model: nn.Module, encoded, collator: Callable) -> TrainingSetup:
 
 
 @dataclass(frozen=True)
+class ComputeShape:
+    """A method's compute, in forward passes of the whole encoder per token, for estimating a run's time
+    before it starts. Full fine-tuning: forward + backward = 3 per training token, 1 per dev token."""
+
+    train: float = 3.0  # per training token, per epoch
+    evaluate: float = 1.0  # per dev token, per evaluation
+    once: float = 0.0  # per train and dev token, once per run (e.g. a cache of frozen layers)
+    extra_tokens: int = 0  # tokens the method adds to every example (e.g. a soft prompt)
+
+
+@dataclass(frozen=True)
 class TrainingDefaults:
     """Hyperparameters a method trains well with on a CPU classroom budget."""
 
@@ -85,6 +96,10 @@ class Method(ABC):
     @abstractmethod
     def prepare(self, model: nn.Module, options: Any, source: ModelSource) -> nn.Module:
         """Freeze / wrap a freshly loaded classifier so that only this method's parameters train."""
+
+    def compute_shape(self, options: Any, model_config: Any) -> ComputeShape:
+        """How much compute a run costs relative to full fine-tuning (see ComputeShape)."""
+        return ComputeShape()
 
     def training_setup(self, model: nn.Module, options: Any, encoded, collator: Callable) -> TrainingSetup:
         """How the Trainer trains `model` on the tokenized `encoded` splits. The default is the model

@@ -8,7 +8,7 @@ from typing import Any
 from peft import PeftConfig, PeftModel
 from torch import nn
 
-from .base import Method
+from .base import ComputeShape, Method
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 
@@ -18,6 +18,11 @@ class PeftMethod(Method):
     + adapter_model.safetensors)."""
 
     saved_files = ("adapter_config.json", ADAPTER_WEIGHTS)
+
+    def compute_shape(self, options: Any, model_config: Any) -> ComputeShape:
+        # The frozen encoder still passes gradients back to the adapter (one more forward's worth), but
+        # computes no weight gradients of its own.
+        return ComputeShape(train=2.0)
 
     def save(self, model: nn.Module, folder: Path) -> None:
         model.save_pretrained(folder, safe_serialization=True)  # type: ignore[operator]  # a PeftModel

@@ -8,7 +8,7 @@ from pathlib import Path
 from peft import PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
 
 from ..fields import setting
-from .base import TrainingDefaults
+from .base import ComputeShape, TrainingDefaults
 from .peft_common import PeftMethod
 from .registry import register_method
 
@@ -39,6 +39,9 @@ class PromptTuning(PeftMethod):
                 f"Virtual tokens: at most {max(limit, 0)} fit next to {max_seq_length}-token inputs in this "
                 f"encoder, got {options.num_virtual_tokens}"
             )
+
+    def compute_shape(self, options: PromptOptions, model_config) -> ComputeShape:
+        return ComputeShape(train=2.0, extra_tokens=options.num_virtual_tokens)  # every input carries the prompt
 
     def prepare(self, model, options: PromptOptions, source):
         text = options.init_text.strip()

@@ -25,7 +25,7 @@ from torch.nn.utils.rnn import pad_sequence
 
 from ..fields import setting
 from ..models import shared_clone
-from .base import Method, TrainingDefaults, TrainingSetup, encoder_parts, freeze, plain_setup
+from .base import ComputeShape, Method, TrainingDefaults, TrainingSetup, encoder_parts, freeze, plain_setup
 from .registry import register_method
 
 WEIGHTS = "selective_weights.safetensors"
@@ -71,6 +71,12 @@ class SelectiveLayers(Method):
         layers = model_config.num_hidden_layers
         if options.top_k is not None and options.top_k > layers:
             raise ValueError(f"Top k layers must be at most {layers} (the encoder's layers), got {options.top_k}")
+
+    def compute_shape(self, options: SelectiveOptions, model_config) -> ComputeShape:
+        # With the cache, the frozen part runs once per example; every step and evaluation costs the top only.
+        top = options.top_k if options.top_k is not None else default_top_k(model_config.num_hidden_layers)
+        share = top / model_config.num_hidden_layers
+        return ComputeShape(train=3.0 * share, evaluate=share, once=1.0 - share)
 
     def prepare(self, model, options: SelectiveOptions, source):
         _, embeddings, layers = encoder_parts(model)

@@ -1,0 +1,82 @@
+"""How long a run will take on this machine, said before it starts.
+
+From the encoder's FLOPs per token (core/models.py), the task's size and typical length (the task
+table), the method's compute shape (each method's file), and a quick measurement of this machine's
+matrix-multiply speed in the precision training will use. Calibrated against measured classroom runs
+(`make bench`): on a 2-core CPU the estimate landed within about ±20% of each method's wall time.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+
+import torch
+import transformers
+
+from ..core.methods import get_method
+from ..core.models import forward_flops_per_token
+from ..core.tasks import get_task
+from .config import RunConfig, resolve_config
+
+# The share of measured matmul speed a training step achieves (the benchmark measured 37-55% by method
+# for the packaged encoder at batch 16-32: optimizer, dropout, norms and small matrices cost the rest).
+EFFICIENCY = 0.45
+RUN_OVERHEAD_S = 6.0  # loading data, tokenizing, building the model and the Trainer, saving
+LONG_S = 10 * 60  # longer than this is flagged as long for a class
+
+
+@functools.cache
+def machine_flops() -> float:
+    """Matmul FLOP/s of this machine, measured once per process (~0.2 s): fp32 on a CPU, bf16/fp16 on a GPU."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.float32
+    if device == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    n = 1024
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    best = float("inf")
+    for _ in range(4):
+        started = time.perf_counter()
+        (a @ b).sum().item()  # .item() waits for the GPU
+        best = min(best, time.perf_counter() - started)
+    return 2 * n**3 / best
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    flops: float
+
+    @property
+    def long(self) -> bool:
+        return self.seconds > LONG_S
+
+
+def estimate(config: RunConfig) -> Estimate:
+    """The estimated wall time of a run (raises ConfigError for a config that cannot run)."""
+    config, source = resolve_config(config)
+    task, method = get_task(config.task), get_method(config.method)
+    model_config = transformers.AutoConfig.from_pretrained(source.path, trust_remote_code=False)
+    shape = method.compute_shape(method.options(**config.method_options), model_config)
+    train_n = min(config.max_train_samples or task.train_size, task.train_size)
+    dev_n = min(config.max_eval_samples or task.dev_size, task.dev_size)
+    train_len, dev_len = (min(t + shape.extra_tokens, config.max_seq_length) for t in task.mean_tokens)
+    epochs = config.epochs or 1.0
+    train_flops = forward_flops_per_token(model_config, train_len) * train_n * train_len
+    dev_flops = forward_flops_per_token(model_config, dev_len) * dev_n * dev_len
+    flops = train_flops * (shape.train * epochs + shape.once) + dev_flops * (
+        shape.evaluate * config.evaluations + shape.once
+    )
+    return Estimate(seconds=flops / (machine_flops() * EFFICIENCY) + RUN_OVERHEAD_S, flops=flops)
+
+
+def duration_text(seconds: float) -> str:
+    """ "45 s", "3 min 20 s", "1 h 5 min"."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
