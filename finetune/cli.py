@@ -21,7 +21,6 @@ from .core.tasks import METRIC_TITLES, TASKS
 from .engine.config import ConfigError, RunConfig, resolve_config
 
 EXIT_USAGE = 2
-REPO = Path(__file__).resolve().parent.parent
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -63,6 +63,17 @@ def test_train_watch_and_predict_in_the_browser(browser_page, tiny_bert, glue_di
     page.get_by_label("Training examples").fill("256")
     page.get_by_label("Batch size").fill("16")
     page.get_by_label("Top k layers").fill("1")
+    page.get_by_label("Top k layers").press("Tab")
+    # Before starting: how long it will take on this machine, for this run and for all methods.
+    expect(page.locator("#estimate")).to_contain_text("this run about", timeout=20_000)
+    expect(page.locator("#estimate")).to_contain_text(f"Train all {len(METHODS)}: about")
+    page.get_by_label("Batch size").fill("0")
+    page.get_by_label("Batch size").press("Tab")
+    expect(page.locator("#estimate")).to_contain_text("Batch size must be between 1 and 512", timeout=20_000)
+    page.get_by_label("Batch size").fill("16")
+    page.get_by_label("Batch size").press("Tab")
+    expect(page.locator("#estimate")).to_contain_text("this run about", timeout=20_000)
+    shot(page, "train-form")
     page.locator("#start-btn").click()
 
     # Live view: progress, then the finished state with loss and metric curves and the parameter card.

@@ -11,7 +11,6 @@ import pandas as pd
 from finetune.engine.estimate import duration_text
 from finetune.engine.runner import Snapshot, TrainingRunner
 
-from .command import gen_cmd
 from .common import format_count
 
 
@@ -141,7 +140,7 @@ def line_status(snap: Snapshot, owner: str) -> str:
     place = snap.place_of(owner)
     if place is not None:
         number, wait = place
-        return (f"🕒 **Your run is #{number} in line** — it starts in about {duration_text(wait)}. "
+        return (f"**Your run is #{number} in line** — it starts in about {duration_text(wait)}. "
                 "You can leave the line at any time.")  # fmt: skip
     if snap.state == "running" and snap.config is not None:
         whose = "your" if snap.owner == owner else "another visitor's"
@@ -150,7 +149,7 @@ def line_status(snap: Snapshot, owner: str) -> str:
     return ""
 
 
-def follow(runner: TrainingRunner, view: View, command: gr.Code, line: gr.Markdown, owner_of) -> gr.State:
+def follow(runner: TrainingRunner, view: View, line: gr.Markdown, owner_of) -> gr.State:
     """Redraw `view` once a second when the runner has something new, and this visitor's place in line;
     returns the count of saved runs (a gr.State other tabs listen to)."""
     seen = gr.State((-1, -1, ""))
@@ -161,12 +160,11 @@ def follow(runner: TrainingRunner, view: View, command: gr.Code, line: gr.Markdo
         status = line_status(snap, owner_of(request))
         key = (snap.generation, len(snap.events), snap.state + str(len(snap.log)))
         if key == tuple(last):
-            return [gr.skip()] * (len(view.components) + 1) + [status, last, gr.skip()]
-        command_text = gen_cmd(snap.config) if snap.config else gr.skip()
-        return [*view.draw(snap), command_text, status, key, snap.completed]
+            return [gr.skip()] * len(view.components) + [status, last, gr.skip()]
+        return [*view.draw(snap), status, key, snap.completed]
 
     gr.Timer(1.0).tick(
-        refresh, seen, [*view.components, command, line, seen, completed], show_progress="hidden",
+        refresh, seen, [*view.components, line, seen, completed], show_progress="hidden",
         api_visibility="private",
     )  # fmt: skip
     return completed

@@ -68,7 +68,7 @@ def build(checkpoints_dir: Path | None) -> ResultsTab:
             )
         )
         return (
-            f"⚠️ {scan.summary()}" if scan.broken else "",
+            f"**Skipped:** {scan.summary()}" if scan.broken else "",
             frame[TABLE_COLUMNS],
             study_table,
             gr.ScatterPlot(value=points, y=metric, title=f"{TASKS[task_name].title}: {metric} vs trainable parameters"),

@@ -135,16 +135,16 @@ def estimate_text(values: dict[str, Any]) -> str:
         all_configs = classroom_configs(config.task, model=config.model, data_dir=config.data_dir, seed=config.seed)
         everything = sum(estimate(c).seconds for c in all_configs)
     except ConfigError as e:
-        return f"⚠️ {e}"
+        return f"**Cannot start:** {e}"
     except Exception:  # an estimate is a courtesy: no estimate rather than no form
         return ""
     text = (
-        f"⏱ Estimated on this machine: **this run about {duration_text(this_run)}** · "
+        f"Estimated on this machine: **this run about {duration_text(this_run)}** · "
         f"Train all {len(METHODS)}: about {duration_text(everything)}"
     )
     if this_run > 10 * 60 or everything > 30 * 60:
         text += (
-            "  \n⚠️ That is long for a class: fewer training examples or epochs, or the packaged encoder, are faster."
+            "  \n**That is long for a class:** fewer training examples or epochs, or the packaged encoder, are faster."
         )
     return text
 
@@ -173,16 +173,25 @@ def build(runner: TrainingRunner, deployment: Deployment) -> gr.State:
             line = gr.Markdown(elem_id="line-status")
             view = live_view.build(runner.snapshot())
 
-    wire_form(form, estimate_md)
+    wire_form(form, estimate_md, command)
     wire_controls(runner, deployment, form, token, (start_btn, all_btn, stop_btn, leave_btn), command)
-    completed = live_view.follow(runner, view, command, line, owner_of)
+    completed = live_view.follow(runner, view, line, owner_of)
     add_train_api(runner, deployment)
     return completed
 
 
-def wire_form(form: Form, estimate_md: gr.Markdown) -> None:
+def preview(values: dict[str, Any]) -> tuple[str, str]:
+    """The estimate and the terminal command for the form as it stands."""
+    try:
+        command = gen_cmd(config_from_values(values))
+    except ConfigError:
+        command = ""
+    return estimate_text(values), command
+
+
+def wire_form(form: Form, estimate_md: gr.Markdown, command: gr.Code) -> None:
     """Choosing a task or method shows its options and fills its classroom defaults; any change
-    re-estimates the run's duration."""
+    re-estimates the run's duration and rewrites the terminal command."""
     filled = ["epochs", "learning_rate", "batch_size", "max_train_samples"]
 
     def on_choice(task_name: str, method_name: str):
@@ -197,7 +206,7 @@ def wire_form(form: Form, estimate_md: gr.Markdown) -> None:
     for trigger in (form.method, form.task):
         trigger.change(on_choice, [form.task, form.method], outputs, api_visibility="private")
     for component in form.components:
-        component.change(lambda *values: estimate_text(form.values(*values)), form.components, estimate_md,
+        component.change(lambda *values: preview(form.values(*values)), form.components, [estimate_md, command],
                          api_visibility="private", show_progress="hidden", trigger_mode="always_last")  # fmt: skip
 
 

@@ -26,7 +26,7 @@ EVENTS_FILE = "events.jsonl"
 MODEL_DIR = "model"
 STAGING = ".staging"
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def persistent_dir() -> Path | None:
