@@ -18,4 +18,5 @@ def input_for(item: Setting, elem_id: str, value: Any = None) -> gr.components.C
         return gr.Checkbox(value=bool(initial), **common)
     if item.kind is str:
         return gr.Textbox(value=initial or "", max_lines=1, **common)
-    return gr.Number(value=initial, precision=0 if item.kind is int else None, **common)
+    # No `precision`: gr.Number would round 2.5 to 2 silently; the setting's parser says "a whole number".
+    return gr.Number(value=initial, **common)

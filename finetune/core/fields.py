@@ -70,9 +70,9 @@ def settings_of(cls: type) -> Iterator[Setting]:
 
 
 def _number_text(value: float) -> str:
-    if isinstance(value, int) or (value.is_integer() and abs(value) < 1e6):
-        return f"{int(value):,}"
-    return f"{value:g}"
+    """1,024 and 0.0003 as people write them; absurd magnitudes (1e+30) without thirty digits."""
+    whole_and_readable = abs(value) < 10**15 if isinstance(value, int) else value.is_integer() and abs(value) < 1e6
+    return f"{int(value):,}" if whole_and_readable else f"{float(value):g}"
 
 
 def _type_name(value: Any) -> str:

@@ -124,21 +124,25 @@ def classroom_configs(task: str, **common: Any) -> list[RunConfig]:
     return [RunConfig(task=task, method=name, **common) for name in METHODS]
 
 
-def check_fields(config: RunConfig) -> None:
-    """Every field within its bounds and of its type (a RunConfig built in code gets the same checks
-    as one parsed from the CLI or a form). Raises ConfigError."""
+def checked(config: RunConfig) -> RunConfig:
+    """`config` with every field parsed by its setting — within its bounds, of its type, an empty value
+    replaced by the field's default — so a RunConfig built in code gets the same checks as one parsed
+    from the CLI or a form. Raises ConfigError."""
     try:
+        values = {}
         for item in settings_of(RunConfig):
-            parse(item, getattr(config, item.name))
-        get_method(config.method).options(**config.method_options)
+            value = parse(item, getattr(config, item.name))
+            values[item.name] = item.default if value is None else value
+        options = dataclasses.asdict(get_method(config.method).options(**config.method_options))
     except (SettingError, ValueError) as e:
         raise ConfigError(str(e)) from None
+    return dataclasses.replace(config, **values, method_options=options)
 
 
 def resolve_config(config: RunConfig) -> tuple[RunConfig, ModelSource]:
     """Check everything that can be checked cheaply and fill in the (task, method) defaults.
     Raises ConfigError with a one-line reason; nothing is downloaded or written."""
-    check_fields(config)
+    config = checked(config)
     task, method = get_task(config.task), get_method(config.method)
     try:
         if config.data_dir:
