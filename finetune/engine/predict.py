@@ -40,7 +40,7 @@ class InputError(ValueError):
 class MethodPrediction:
     method: str
     title: str
-    status: str  # "ok" | "not_trained" | "error"
+    status: str  # "ok" | "not_trained"
     label: str | None = None
     probabilities: dict[str, float] = field(default_factory=dict)
     run_id: str | None = None
