@@ -6,6 +6,7 @@
 The UI is three tabs (webui/); training, checkpoints and prediction live in finetune/.
 """
 
+# ruff: noqa: E402  -- the environment is settled before gradio and huggingface_hub are imported (they read it then)
 from __future__ import annotations
 
 import os
@@ -13,9 +14,12 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home, ever
 
+from finetune.core.checkpoints import default_checkpoints_dir, sweep_stale_staging, use_persistent_cache
+
+use_persistent_cache()  # the Hugging Face cache on persistent storage, when the Space has some
+
 import gradio as gr
 
-from finetune.core.checkpoints import default_checkpoints_dir, sweep_stale_staging, use_persistent_cache
 from finetune.engine.estimate import estimate
 from finetune.engine.predict import Predictor
 from finetune.engine.runner import TrainingRunner
@@ -81,7 +85,6 @@ def server_name() -> str:
 
 
 def main() -> None:
-    use_persistent_cache()
     create_app().queue(default_concurrency_limit=2, max_size=MAX_QUEUE).launch(
         server_name=server_name(), server_port=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), css=CSS
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from .core.checkpoints import default_checkpoints_dir, runs_table, scan_runs, use_persistent_cache
+from .core.checkpoints import default_checkpoints_dir, runs_table, scan_runs
 from .core.fields import Setting, SettingError, cli_flag, help_text, parse, settings_of
 from .core.methods import METHODS
 from .core.tasks import METRIC_TITLES, TASKS
@@ -306,7 +306,6 @@ COMMANDS = {"train": cmd_train, "predict": cmd_predict, "runs": cmd_runs, "repro
 
 
 def main(argv: list[str] | None = None) -> int:
-    use_persistent_cache()
     parser = build_parser()
     args = parser.parse_args(argv)
     subparsers = parser._subparsers._group_actions[0]  # type: ignore[union-attr]

@@ -195,3 +195,9 @@ def test_a_space_with_persistent_storage_keeps_runs_across_a_restart(tmp_path, g
         listed = subprocess.run([sys.executable, "-m", "finetune", "runs", "--json"], cwd=REPO, env=env,
                                 capture_output=True, text=True, check=True)  # fmt: skip
         assert [r["run_id"] for r in json.loads(listed.stdout)] == [record["run_id"]]
+        # The Hugging Face cache (bert-base-uncased, GLUE from the Hub) is on persistent storage too: set
+        # before huggingface_hub reads it, at import.
+        program = "import app, huggingface_hub.constants as c; print(c.HF_HUB_CACHE)"
+        cache = subprocess.run([sys.executable, "-c", program], cwd=REPO, env=env, capture_output=True, text=True,
+                               check=True)  # fmt: skip
+        assert cache.stdout.strip().startswith(str(data / "huggingface"))

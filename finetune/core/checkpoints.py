@@ -51,7 +51,8 @@ def default_results_dir() -> Path:
 
 def use_persistent_cache() -> None:
     """Keep downloaded models and datasets on persistent storage too (unless HF_HOME says otherwise), so a
-    restarted Space does not download bert-base-uncased and GLUE again. Call before the first download."""
+    restarted Space does not download bert-base-uncased and GLUE again. Call before huggingface_hub is
+    imported: it reads HF_HOME once, at import."""
     persistent = persistent_dir()
     if persistent is not None and not os.environ.get("HF_HOME"):
         os.environ["HF_HOME"] = str(persistent / "huggingface")
