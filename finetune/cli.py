@@ -17,6 +17,7 @@ from pathlib import Path
 from .core.checkpoints import default_checkpoints_dir, runs_table, scan_runs
 from .core.fields import Setting, SettingError, cli_flag, help_text, parse, settings_of
 from .core.methods import METHODS
+from .core.models import default_model_name
 from .core.tasks import METRIC_TITLES, TASKS
 from .engine.config import ConfigError, RunConfig, resolve_config
 
@@ -149,11 +150,11 @@ def cmd_train(args, parser) -> int:
 
     config = config_from_args(args)
     try:
-        resolved, _source = resolve_config(config)  # every argument checked before any work or any file
+        resolve_config(config)  # every argument checked before any work or any file
     except ConfigError as e:
         _fail(parser, str(e))
     if not args.model:
-        print(f"note: encoder {resolved.model} (the default here; --model to choose another)", file=sys.stderr)
+        print(f"note: encoder: {default_model_name()[1]} (--model to choose another)", file=sys.stderr)
     result = train(config, listeners=[ProgressPrinter()], checkpoints_dir=args.checkpoints_dir)
     run = result.run
     if run is None:

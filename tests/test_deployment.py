@@ -192,9 +192,16 @@ def test_a_space_with_persistent_storage_keeps_runs_across_a_restart(tmp_path, g
         finally:
             app.terminate()
             app.wait(30)
+        # The CLI in the same Space: the packaged encoder by default, runs on the persistent storage.
+        trained = subprocess.run([sys.executable, "-m", "finetune", "train", "--task", "sst2", "--method", "lora",
+                                  "--max-train-samples", "32", "--max-eval-samples", "16", "--json"],
+                                 cwd=REPO, env=env, capture_output=True, text=True, check=True)  # fmt: skip
+        cli_run = json.loads(trained.stdout)
+        assert cli_run["model"] == PACKAGED_MODEL and "packaged 6-layer encoder" in trained.stderr
+        assert (data / "checkpoints" / "sst2" / "lora" / cli_run["run_id"] / "run.json").is_file()
         listed = subprocess.run([sys.executable, "-m", "finetune", "runs", "--json"], cwd=REPO, env=env,
                                 capture_output=True, text=True, check=True)  # fmt: skip
-        assert [r["run_id"] for r in json.loads(listed.stdout)] == [record["run_id"]]
+        assert [r["run_id"] for r in json.loads(listed.stdout)] == [record["run_id"], cli_run["run_id"]]
         # The Hugging Face cache (bert-base-uncased, GLUE from the Hub) is on persistent storage too: set
         # before huggingface_hub reads it, at import.
         program = "import app, huggingface_hub.constants as c; print(c.HF_HUB_CACHE)"
