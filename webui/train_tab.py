@@ -26,6 +26,7 @@ from finetune.engine.config import (
     RunConfig,
     classroom_configs,
     classroom_defaults,
+    cli_command,
     config_from_values,
     option_key,
 )
@@ -33,7 +34,6 @@ from finetune.engine.estimate import duration_text, estimate
 from finetune.engine.runner import RunnerBusy, TrainingRunner
 
 from . import live_view
-from .command import gen_cmd
 from .common import METHOD_CHOICES, TASK_CHOICES
 from .deployment import Deployment, user_error
 from .forms import input_for
@@ -167,7 +167,7 @@ def build(runner: TrainingRunner, deployment: Deployment) -> gr.State:
             with gr.Row():
                 stop_btn = gr.Button("Stop my run", variant="stop", elem_id="stop-btn")
                 leave_btn = gr.Button("Leave the line", elem_id="leave-btn")
-            command = gr.Code(gen_cmd(parse_form(form.defaults())), label="Same run from a terminal",
+            command = gr.Code(cli_command(parse_form(form.defaults())), label="Same run from a terminal",
                               language="shell", interactive=False)  # fmt: skip
         with gr.Column(scale=2):
             line = gr.Markdown(elem_id="line-status")
@@ -183,7 +183,7 @@ def build(runner: TrainingRunner, deployment: Deployment) -> gr.State:
 def preview(values: dict[str, Any]) -> tuple[str, str]:
     """The estimate and the terminal command for the form as it stands."""
     try:
-        command = gen_cmd(config_from_values(values))
+        command = cli_command(config_from_values(values))
     except ConfigError:
         command = ""
     return estimate_text(values), command
@@ -217,14 +217,14 @@ def wire_controls(runner: TrainingRunner, deployment: Deployment, form: Form, to
         *fields, token_value = values
         config = parse_form(form.values(*fields))
         submit(runner, deployment, [config], token_value, request)
-        return gen_cmd(config)
+        return cli_command(config)
 
     def train_all(request: gr.Request, *values):
         *fields, token_value = values
         base = parse_form(form.values(*fields))
         configs = classroom_configs(base.task, model=base.model, data_dir=base.data_dir, seed=base.seed)
         submit(runner, deployment, configs, token_value, request)
-        return "\n".join(gen_cmd(c) for c in configs)
+        return "\n".join(cli_command(c) for c in configs)
 
     inputs = [*form.components, token]
     start_btn.click(start, inputs, command, api_visibility="private")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import transformers
 
 from ..core.data import task_files
-from ..core.fields import SettingError, parse, parse_all, setting, settings_of
+from ..core.fields import SettingError, cli_flag, parse, parse_all, setting, settings_of
 from ..core.methods import METHODS, Method, get_method
 from ..core.models import ModelSource, resolve_model
 from ..core.tasks import TASKS, get_task
@@ -98,6 +99,27 @@ def config_from_values(values: Mapping[str, Any]) -> RunConfig:
     except (SettingError, ValueError) as e:
         raise ConfigError(str(e)) from None
     return RunConfig(**general, method_options=options)
+
+
+def cli_command(config: RunConfig) -> str:
+    """`python -m finetune train ...` reproducing `config`: every setting that differs from its default, each
+    under its own flag (shown next to every UI run and in each run's model card)."""
+
+    def text(value: Any) -> str:
+        return f"{value:g}" if isinstance(value, float) else shlex.quote(str(value))
+
+    parts = ["python -m finetune train"]
+    for item in settings_of(RunConfig):
+        value = getattr(config, item.name)
+        if value is None or (value == item.default and not item.required):
+            continue
+        parts.append(f"{cli_flag(item)} {'all' if item.name == 'max_train_samples' and value == ALL else text(value)}")
+    method = get_method(config.method)
+    for item in settings_of(method.Options):
+        value = config.method_options.get(item.name)
+        if value is not None and value != "" and value != item.default:
+            parts.append(f"{cli_flag(item, prefix=f'{method.name}-')} {text(value)}")
+    return " ".join(parts)
 
 
 def steps_for(train_samples: int, batch_size: int, epochs: float) -> int:

@@ -28,10 +28,11 @@ from ..core.data import load_glue, tokenize
 from ..core.methods import Method, get_method
 from ..core.methods.base import TrainingSetup
 from ..core.metrics import majority_baseline, trainer_metrics
+from ..core.model_card import write_model_card
 from ..core.models import ModelSource, load_classifier, load_tokenizer
 from ..core.params import count_parameters
 from ..core.tasks import Task, get_task
-from .config import RunConfig, resolve_config, steps_for
+from .config import RunConfig, cli_command, resolve_config, steps_for
 from .events import EventLog, Listener, TrainingEvents, fan_out
 
 
@@ -250,13 +251,13 @@ def build_trainer(
 
 # -- save ----------------------------------------------------------------------------------------------
 def save(run_id: str, config: RunConfig, prepared: Prepared, fitted: Fitted, staging: Path) -> dict:
-    """Compact weights and the tokenizer into the staging folder; returns run.json's content."""
+    """Compact weights, the tokenizer and the model card into the staging folder; returns run.json's content."""
     checkpoints.discard(staging / "trainer")
     model_dir = staging / checkpoints.MODEL_DIR
     prepared.method.save(prepared.model, model_dir)
     prepared.tokenizer.save_pretrained(model_dir / "tokenizer")
     train_samples = len(prepared.encoded["train"])
-    return checkpoints.run_info(
+    info = checkpoints.run_info(
         run_id=run_id,
         task=prepared.task.name,
         method=prepared.method.name,
@@ -273,6 +274,8 @@ def save(run_id: str, config: RunConfig, prepared: Prepared, fitted: Fitted, sta
         train_samples_per_s=round(train_samples * _epochs(config) / fitted.train_seconds, 2),
         precision=precision(),
     )
+    write_model_card(staging, info, cli_command(config))  # the run folder is a Hub-ready model repository
+    return info
 
 
 def _batch_size(config: RunConfig) -> int:
