@@ -9,6 +9,7 @@ The UI is three tabs (webui/); training, checkpoints and prediction live in fine
 # ruff: noqa: E402  -- the environment is settled before gradio and huggingface_hub are imported (they read it then)
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -21,10 +22,13 @@ use_persistent_cache()  # the Hugging Face cache on persistent storage, when the
 import gradio as gr
 
 from finetune.engine.estimate import estimate
+from finetune.engine.hub_sync import HubSyncError, pull_runs
 from finetune.engine.predict import Predictor
 from finetune.engine.runner import TrainingRunner
 from webui import playground_tab, results_tab, train_tab
 from webui.deployment import Deployment
+
+log = logging.getLogger("glue-tune-lab")
 
 # Requests waiting for a free worker, all endpoints together: beyond this a visitor is told the lab is busy
 # instead of waiting minutes (one small machine, one class).
@@ -59,6 +63,7 @@ def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | Non
     storage, else ./checkpoints); `deployment` (default: from the environment) says who may train."""
     deployment = deployment or Deployment.from_env()
     sweep_stale_staging(checkpoints_dir or default_checkpoints_dir())  # leftovers of a crash or restart
+    pull_class_runs(checkpoints_dir)
     runner = TrainingRunner(checkpoints_dir, estimate=lambda config: estimate(config).seconds)
     predictor = Predictor(checkpoints_dir)
     with gr.Blocks(title="glue-tune-lab", analytics_enabled=False) as demo:
@@ -76,6 +81,19 @@ def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | Non
         runs_saved.change(results.refresh, results.inputs, results.outputs, api_visibility="private")
     demo.runner = runner  # for tests and embedding
     return demo
+
+
+def pull_class_runs(checkpoints_dir: Path | None) -> None:
+    """LAB_RUNS_REPO=user/name: the runs a teacher pushed are pulled at startup (checked like an import), so
+    the Playground works on the first visit. A failure is logged; the lab still starts."""
+    repo = os.environ.get("LAB_RUNS_REPO", "").strip()
+    if not repo:
+        return
+    try:
+        report = pull_runs(repo, checkpoints_dir=checkpoints_dir)
+        log.info("pulled %s: %d new run(s), %d already here", repo, len(report.imported), len(report.already_there))
+    except HubSyncError as e:
+        log.warning("LAB_RUNS_REPO: %s", e)
 
 
 def server_name() -> str:

@@ -1,4 +1,5 @@
-"""Command line: ``python -m finetune {train,predict,runs,reproduce,zeroshot} ...`` (``--help`` on each).
+"""Command line: ``python -m finetune {train,predict,runs,reproduce,zeroshot,export,import,push,pull} ...``
+(``--help`` on each).
 
 A front end: it parses, calls the engine and prints. ``train``'s flags are generated from RunConfig's
 settings and each method's Options, so their help text and bounds are the engine's own.
@@ -122,6 +123,28 @@ def build_parser() -> argparse.ArgumentParser:
     zeroshot.add_argument("--max-eval-samples", type=_sample_count, help="dev examples per task (default: all)")
     _add_checkpoints(zeroshot)
     zeroshot.add_argument("--json", action="store_true")
+
+    export = commands.add_parser(
+        "export", help="zip the newest run of each method of a task, to move to another machine"
+    )
+    export.add_argument("--task", required=True, choices=list(TASKS))
+    export.add_argument("--methods", nargs="+", choices=list(METHODS), help="default: every method with a run")
+    export.add_argument("out", type=Path, help="the bundle to write, e.g. sst2-runs.zip")
+    _add_checkpoints(export)
+
+    import_ = commands.add_parser("import", help="add the runs of an exported bundle to this machine's runs")
+    import_.add_argument("bundle", type=Path)
+    _add_checkpoints(import_)
+
+    push = commands.add_parser("push", help="upload a run folder to the Hugging Face Hub as a model repository")
+    push.add_argument("run_id", help="a run id (python -m finetune runs), or 'last'")
+    push.add_argument("--repo", required=True, help="user/name of the model repository (created if needed)")
+    push.add_argument("--private", action="store_true")
+    _add_checkpoints(push)
+
+    pull = commands.add_parser("pull", help="download a pushed run from the Hugging Face Hub into this machine's runs")
+    pull.add_argument("repo", help="user/name of the model repository")
+    _add_checkpoints(pull)
 
     runs = commands.add_parser("runs", help="list saved runs")
     runs.add_argument("--task", choices=list(TASKS))
@@ -248,6 +271,58 @@ def cmd_runs(args, parser) -> int:
     return 0
 
 
+# -- moving runs: export, import, push, pull --------------------------------------------------------------
+def cmd_export(args, parser) -> int:
+    from .engine.bundle import BundleError, export_runs
+
+    try:
+        runs = export_runs(args.out, args.task, args.methods, args.checkpoints_dir)
+    except BundleError as e:
+        _fail(parser, str(e))
+    print(f"wrote {args.out}: " + ", ".join(f"{r.method} {r.run_id}" for r in runs))
+    return 0
+
+
+def cmd_import(args, parser) -> int:
+    from .engine.bundle import BundleError, import_bundle
+
+    try:
+        report = import_bundle(args.bundle, args.checkpoints_dir)
+    except BundleError as e:
+        _fail(parser, f"{args.bundle.name} was not imported: {e}")
+    _print_import(report)
+    return 0
+
+
+def _print_import(report) -> None:
+    for where in report.imported:
+        print(f"imported {where}")
+    for where in report.already_there:
+        print(f"already here, left as it is: {where}")
+
+
+def cmd_push(args, parser) -> int:
+    from .engine.hub_sync import HubSyncError, push_run
+
+    try:
+        url = push_run(args.run_id, args.repo, private=args.private, checkpoints_dir=args.checkpoints_dir)
+    except HubSyncError as e:
+        _fail(parser, str(e))
+    print(f"pushed to {url}")
+    return 0
+
+
+def cmd_pull(args, parser) -> int:
+    from .engine.hub_sync import HubSyncError, pull_runs
+
+    try:
+        report = pull_runs(args.repo, checkpoints_dir=args.checkpoints_dir)
+    except HubSyncError as e:
+        _fail(parser, str(e))
+    _print_import(report)
+    return 0
+
+
 def _cell(value: float | None, width: int, spec: str) -> str:
     return f"{value:>{width}{spec}}" if value is not None else f"{'-':>{width}}"
 
@@ -303,7 +378,8 @@ def cmd_zeroshot(args, parser) -> int:
 
 
 COMMANDS = {"train": cmd_train, "predict": cmd_predict, "runs": cmd_runs, "reproduce": cmd_reproduce,
-            "zeroshot": cmd_zeroshot}  # fmt: skip
+            "zeroshot": cmd_zeroshot, "export": cmd_export, "import": cmd_import, "push": cmd_push,
+            "pull": cmd_pull}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

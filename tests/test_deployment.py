@@ -208,3 +208,11 @@ def test_a_space_with_persistent_storage_keeps_runs_across_a_restart(tmp_path, g
         cache = subprocess.run([sys.executable, "-c", program], cwd=REPO, env=env, capture_output=True, text=True,
                                check=True)  # fmt: skip
         assert cache.stdout.strip().startswith(str(data / "huggingface"))
+
+
+def test_a_runs_repo_that_cannot_be_pulled_is_logged_and_the_lab_starts(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("LAB_RUNS_REPO", "teacher/sst2-runs")  # offline in tests: the pull fails fast
+    started = time.monotonic()
+    demo = lab.create_app(tmp_path / "checkpoints", deployment=Deployment(False, True, None, ()))
+    assert time.monotonic() - started < 30 and demo.runner is not None
+    assert "teacher/sst2-runs" in caplog.text and "unreachable" in caplog.text

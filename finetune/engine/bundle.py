@@ -1,0 +1,189 @@
+"""Moving runs between machines: a bundle (zip) of run folders, exported and imported; the same checks
+guard runs pulled from the Hugging Face Hub.
+
+An import checks everything before anything is written: only the files a run is made of (safetensors,
+json, jsonl, the model card, the tokenizer's vocabulary), no absolute or ``..`` paths, no links, sizes
+within limits, every ``run.json`` of the right shape and every method's weights present. A bad bundle
+is refused in words and leaves the store untouched; a run that is already there is left as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from ..core import checkpoints
+from ..core.checkpoints import RunRecord, default_checkpoints_dir, list_runs
+
+ALLOWED_SUFFIXES = {".safetensors", ".json", ".jsonl", ".md", ".txt"}
+MAX_FILE_BYTES = 1 << 30  # 1 GiB: a bert-base full fine-tuning run's weights are 0.44 GB
+MAX_TOTAL_BYTES = 4 << 30
+_RUN_ID = re.compile(r"^\d{8}-\d{6}-\d{6}-[0-9a-f]{4}$")
+
+
+class BundleError(ValueError):
+    """A bundle (or pulled folder) that cannot be imported; the message says why, in words."""
+
+
+@dataclass
+class ImportReport:
+    imported: list[str] = field(default_factory=list)  # task/method/run_id
+    already_there: list[str] = field(default_factory=list)
+
+
+def export_runs(
+    out: Path, task: str, methods: list[str] | None = None, checkpoints_dir: Path | None = None
+) -> list[RunRecord]:
+    """Zip the newest good run of each method (all methods by default) of `task` into `out`."""
+    chosen = []
+    for method in methods or sorted({r.method for r in list_runs(checkpoints_dir, task)}):
+        runs = list_runs(checkpoints_dir, task, method)
+        if runs:
+            chosen.append(runs[-1])
+    if not chosen:
+        raise BundleError(f"no saved runs of {task} to export")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        for run in chosen:
+            for path in sorted(p for p in run.path.rglob("*") if p.is_file()):
+                bundle.write(path, f"{run.task}/{run.method}/{run.run_id}/{path.relative_to(run.path).as_posix()}")
+    return chosen
+
+
+def _member_problem(info: zipfile.ZipInfo) -> str | None:
+    """Why one entry of a bundle may not be written, or None."""
+    name = info.filename
+    path = PurePosixPath(name)
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or "\\" in name:
+        return f"{name!r} is an absolute path"
+    if ".." in path.parts:
+        return f"{name!r} climbs out of the bundle (..)"
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return f"{name!r} is a symbolic link"
+    if info.is_dir():
+        return None
+    if path.suffix not in ALLOWED_SUFFIXES:
+        return f"{name!r} is not a file a run is made of (only {', '.join(sorted(ALLOWED_SUFFIXES))})"
+    if info.file_size > MAX_FILE_BYTES:
+        return f"{name!r} is {info.file_size / 1e9:.1f} GB; the limit is {MAX_FILE_BYTES / 1e9:.1f} GB a file"
+    if len(path.parts) < 4:
+        return f"{name!r} is not inside a task/method/run-id folder"
+    return None
+
+
+def _check_layout(names: list[str]) -> dict[str, list[str]]:
+    """Files grouped by run folder (task/method/run_id), each folder name checked."""
+    from ..core.methods import METHODS
+    from ..core.tasks import TASKS
+
+    runs: dict[str, list[str]] = {}
+    for name in names:
+        task, method, run_id, *rest = PurePosixPath(name).parts
+        where = f"{task}/{method}/{run_id}"
+        if task not in TASKS or (method not in METHODS and method != checkpoints.ZERO_SHOT):
+            raise BundleError(f"{where} is not a run of this lab (unknown task or method)")
+        if not _RUN_ID.match(run_id):
+            raise BundleError(f"{where}: {run_id!r} is not a run id")
+        runs.setdefault(where, []).append("/".join(rest))
+    return runs
+
+
+def import_bundle(bundle: Path, checkpoints_dir: Path | None = None) -> ImportReport:
+    """Check the whole bundle, then add its runs to the store (runs already there are left as they are)."""
+    checkpoints_dir = Path(checkpoints_dir or default_checkpoints_dir())
+    try:
+        archive = zipfile.ZipFile(bundle)
+    except (zipfile.BadZipFile, OSError):
+        raise BundleError("not a zip bundle (python -m finetune export makes one)") from None
+    with archive:
+        members = archive.infolist()
+        for info in members:
+            if problem := _member_problem(info):
+                raise BundleError(problem)
+        files = [m for m in members if not m.is_dir()]
+        if sum(m.file_size for m in files) > MAX_TOTAL_BYTES:
+            raise BundleError(f"the bundle unpacks to more than {MAX_TOTAL_BYTES / 1e9:.0f} GB")
+        runs = _check_layout([m.filename for m in files])
+        with tempfile.TemporaryDirectory(prefix="glue-tune-lab-import-") as scratch:  # outside the store
+            for member in files:  # unpacked with the declared sizes enforced (a zip can lie about them)
+                _extract(archive, member, Path(scratch) / member.filename)
+            return _add_runs(Path(scratch), list(runs), checkpoints_dir)
+
+
+def import_folder(folder: Path, checkpoints_dir: Path | None = None) -> ImportReport:
+    """Add the runs kept in a plain folder, e.g. a Hub snapshot: one pushed run (run.json at the top), or
+    several in the store's own layout (task/method/run_id/...). Checked exactly like a bundle."""
+    checkpoints_dir = Path(checkpoints_dir or default_checkpoints_dir())
+    folder = Path(folder)
+    prefix = ""
+    if (folder / checkpoints.RUN_FILE).is_file():  # one run: its place in the store comes from its run.json
+        try:
+            info = json.loads((folder / checkpoints.RUN_FILE).read_text(encoding="utf-8"))
+            prefix = f"{info['task']}/{info['method']}/{info['run_id']}/"
+        except (OSError, ValueError, KeyError, TypeError):
+            raise BundleError(f"the {checkpoints.RUN_FILE} at the top of the folder is unreadable") from None
+    entries = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).as_posix()
+        if relative.startswith(".") or "/." in relative:  # the Hub's own bookkeeping (.gitattributes, .cache)
+            continue
+        if path.is_symlink():
+            raise BundleError(f"{relative!r} is a symbolic link")
+        if path.is_file():
+            entry = zipfile.ZipInfo(prefix + relative)
+            entry.file_size = path.stat().st_size
+            if problem := _member_problem(entry):
+                raise BundleError(problem)
+            entries.append((entry, path))
+    if not entries:
+        raise BundleError("the folder holds no runs")
+    if sum(entry.file_size for entry, _ in entries) > MAX_TOTAL_BYTES:
+        raise BundleError(f"the folder holds more than {MAX_TOTAL_BYTES / 1e9:.0f} GB")
+    runs = _check_layout([entry.filename for entry, _ in entries])
+    with tempfile.TemporaryDirectory(prefix="glue-tune-lab-pull-") as scratch:  # outside the store
+        for entry, path in entries:
+            target = Path(scratch) / entry.filename
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        return _add_runs(Path(scratch), list(runs), checkpoints_dir)
+
+
+def _extract(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with archive.open(member) as source, target.open("wb") as sink:
+        while chunk := source.read(1 << 20):
+            written += len(chunk)
+            if written > member.file_size:
+                raise BundleError(f"{member.filename!r} unpacks to more than it declares")
+            sink.write(chunk)
+
+
+def _add_runs(scratch: Path, wheres: list[str], checkpoints_dir: Path) -> ImportReport:
+    """Every run checked as the store reads it; then each new one copied into the store's staging area (same
+    filesystem) and renamed into place, so a reader never sees half a run."""
+    report = ImportReport()
+    for where in wheres:
+        try:
+            checkpoints.read_run(scratch / where)
+        except checkpoints.CheckpointError as e:
+            raise BundleError(f"{where}: {e}") from None
+    for where in wheres:
+        final = checkpoints_dir / where
+        if final.exists():
+            report.already_there.append(where)
+            continue
+        staged = checkpoints.staging_dir(checkpoints_dir, where.rsplit("/", 1)[-1])
+        shutil.copytree(scratch / where, staged, dirs_exist_ok=True)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, final)
+        report.imported.append(where)
+    return report

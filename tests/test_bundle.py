@@ -1,0 +1,185 @@
+"""Runs travel: export a task's runs to a bundle, import it into an empty store (the same runs, the same
+answers), refuse bad bundles in words with the store untouched; pull from a folder laid out like a Hub
+snapshot through the same checks; push fails fast offline."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+import time
+import zipfile
+
+import pytest
+
+from finetune.cli import main
+from finetune.core import checkpoints
+from finetune.core.methods import METHODS
+from finetune.core.tasks import TASKS
+from finetune.engine import bundle
+from finetune.engine.bundle import BundleError, export_runs, import_bundle, import_folder
+from finetune.engine.hub_sync import HubSyncError, push_run, upload_files
+from finetune.engine.predict import Predictor
+from finetune.engine.train import train
+
+from .conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def trained_store(tiny_bert, glue_dir, tmp_path_factory):
+    """Every method trained once on SST-2 (tiny), in a store of its own."""
+    store = tmp_path_factory.mktemp("home-store")
+    for method in METHODS:
+        train(tiny_config(tiny_bert, glue_dir, "sst2", method), checkpoints_dir=store)
+    return store
+
+
+@pytest.fixture
+def exported(trained_store, tmp_path):
+    out = tmp_path / "sst2-runs.zip"
+    export_runs(out, "sst2", checkpoints_dir=trained_store)
+    return out
+
+
+def stored_files(store):
+    return sorted(p.relative_to(store).as_posix() for p in store.rglob("*") if p.is_file())
+
+
+def test_export_then_import_gives_the_same_runs_and_answers(trained_store, exported, tmp_path, capsys):
+    class_store = tmp_path / "class-store"
+    assert main(["import", str(exported), "--checkpoints-dir", str(class_store)]) == 0
+    assert capsys.readouterr().out.count("imported sst2/") == len(METHODS)
+
+    home, there = checkpoints.list_runs(trained_store), checkpoints.list_runs(class_store)
+    assert [r.info for r in there] == [r.info for r in home]
+    sentence = TASKS["sst2"].examples[0][0]
+    home_answers = Predictor(trained_store).predict("sst2", sentence)
+    class_answers = Predictor(class_store).predict("sst2", sentence)
+    assert [(a.run_id, a.probabilities) for a in class_answers] == [(a.run_id, a.probabilities) for a in home_answers]
+
+    before = stored_files(class_store)
+    report = import_bundle(exported, class_store)  # again: a no-op
+    assert report.imported == [] and len(report.already_there) == len(METHODS)
+    assert stored_files(class_store) == before
+
+
+def rewrite(source, target, change):
+    """A copy of a bundle with `change(zip_out, name, data)` deciding what each entry becomes."""
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for info in zin.infolist():
+            change(zout, info.filename, zin.read(info))
+        return target
+
+
+def with_extra(exported, tmp_path, name, data=b"x", mode=None):
+    def change(zout, entry, content):
+        zout.writestr(entry, content)
+
+    target = rewrite(exported, tmp_path / "bad.zip", change)
+    with zipfile.ZipFile(target, "a") as zout:
+        info = zipfile.ZipInfo(name)
+        if mode is not None:
+            info.external_attr = mode << 16
+        zout.writestr(info, data)
+    return target
+
+
+def not_a_zip(path):
+    path.write_bytes(b"not a zip")
+    return path
+
+
+def first_run_json(exported):
+    with zipfile.ZipFile(exported) as z:
+        return next(n for n in z.namelist() if n.endswith("/run.json"))
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda e, t: with_extra(e, t, "../evil.json"), "climbs out of the bundle"),
+        (lambda e, t: with_extra(e, t, "/etc/evil.json"), "is an absolute path"),
+        (lambda e, t: with_extra(e, t, "sst2/lora/link.json", b"/etc/passwd", stat.S_IFLNK | 0o777), "symbolic link"),
+        (
+            lambda e, t: with_extra(e, t, f"{first_run_json(e).rsplit('/', 1)[0]}/model/adapter_model.bin"),
+            "is not a file a run is made of",
+        ),
+        (
+            lambda e, t: with_extra(e, t, "qnli/full/20260101-000000-000000-abcd/run.json", b"{}"),
+            "not a run of this lab",
+        ),
+        (
+            lambda e, t: rewrite(
+                e, t / "bad.zip", lambda z, n, d: z.writestr(n, b"{}" if n.endswith("run.json") else d)
+            ),
+            "run.json has no 'run_id'",
+        ),
+        (
+            lambda e, t: rewrite(
+                e, t / "bad.zip", lambda z, n, d: None if n.endswith(".safetensors") else z.writestr(n, d)
+            ),
+            "its saved model lacks",
+        ),
+        (lambda e, t: not_a_zip(t / "bad.zip"), "not a zip bundle"),
+    ],
+    ids=["dotdot", "absolute", "symlink", "pickle", "unknown-task", "bad-run-json", "no-weights", "not-zip"],
+)
+def test_a_bad_bundle_is_refused_in_words_and_the_store_is_untouched(exported, tmp_path, capsys, make, message):
+    store = tmp_path / "class-store"
+    bad = make(exported, tmp_path)
+    with pytest.raises(SystemExit) as exit_code:
+        main(["import", str(bad), "--checkpoints-dir", str(store)])
+    assert exit_code.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert not store.exists()  # nothing written, not even a folder
+
+
+def test_an_oversized_entry_is_refused_before_anything_is_written(exported, tmp_path, monkeypatch):
+    # A 2 GB entry, scaled down: the limit is lowered below the bundle's weight files.
+    monkeypatch.setattr(bundle, "MAX_FILE_BYTES", 2000)
+    with pytest.raises(BundleError, match="the limit is"):
+        import_bundle(exported, tmp_path / "class-store")
+    assert not (tmp_path / "class-store").exists()
+
+
+def test_pull_takes_a_folder_laid_out_as_a_hub_snapshot(trained_store, tmp_path):
+    run = checkpoints.list_runs(trained_store, "sst2", "lora")[-1]
+    snapshot = tmp_path / "models--teacher--sst2-lora" / "snapshots" / "abc123"
+    shutil.copytree(run.path, snapshot)
+    (snapshot / ".gitattributes").write_text("*.safetensors filter=lfs\n")  # the Hub's own file, skipped
+    report = import_folder(snapshot, tmp_path / "class-store")
+    assert report.imported == [f"sst2/lora/{run.run_id}"]
+    assert checkpoints.list_runs(tmp_path / "class-store")[0].info == run.info
+
+    # A repository holding several runs in the store's layout (what LAB_RUNS_REPO usually names).
+    layout = tmp_path / "snapshots" / "def456"
+    for method in ("full", "selective"):
+        several = checkpoints.list_runs(trained_store, "sst2", method)[-1]
+        shutil.copytree(several.path, layout / "sst2" / method / several.run_id)
+    report = import_folder(layout, tmp_path / "class-store")
+    assert sorted(w.split("/")[1] for w in report.imported) == ["full", "selective"]
+    assert len(checkpoints.list_runs(tmp_path / "class-store")) == 3
+
+    (snapshot / "model" / "adapter_model.bin").write_bytes(b"pickle")  # not something a run is made of
+    with pytest.raises(BundleError, match="is not a file a run is made of"):
+        import_folder(snapshot, tmp_path / "other-store")
+    assert not (tmp_path / "other-store").exists()
+
+
+def test_push_uploads_the_run_folder_and_fails_fast_offline(trained_store, capsys, monkeypatch):
+    run = checkpoints.list_runs(trained_store, "sst2", "full")[-1]
+    files = upload_files(run)
+    assert files[0] == "README.md" and "run.json" in files and "model/model.safetensors" in files
+    assert all(not name.endswith((".bin", ".pt", ".pkl")) for name in files)
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    started = time.monotonic()
+    with pytest.raises(SystemExit) as exit_code:
+        main(["push", run.run_id, "--repo", "teacher/sst2-full", "--checkpoints-dir", str(trained_store)])
+    assert exit_code.value.code == 2 and time.monotonic() - started < 5
+    err = capsys.readouterr().err
+    assert "unreachable" in err and "python -m finetune export" in err
+    with pytest.raises(HubSyncError, match="no saved run 'nope'"):
+        push_run("nope", "teacher/x", checkpoints_dir=trained_store)
+    assert json.loads((run.path / "run.json").read_text())["run_id"] == run.run_id
