@@ -129,7 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--task", required=True, choices=list(TASKS))
     export.add_argument("--methods", nargs="+", choices=list(METHODS), help="default: every method with a run")
-    export.add_argument("out", type=Path, help="the bundle to write, e.g. sst2-runs.zip")
+    export.add_argument("out", type=Path, help="the bundle to write, e.g. sst2-runs.zip (a folder with --merged)")
+    export.add_argument(
+        "--merged", action="store_true",
+        help="write each run as a complete model that plain transformers loads (full, LoRA, selective)",
+    )  # fmt: skip
     _add_checkpoints(export)
 
     import_ = commands.add_parser("import", help="add the runs of an exported bundle to this machine's runs")
@@ -273,9 +277,13 @@ def cmd_runs(args, parser) -> int:
 
 # -- moving runs: export, import, push, pull --------------------------------------------------------------
 def cmd_export(args, parser) -> int:
-    from .engine.bundle import BundleError, export_runs
+    from .engine.bundle import BundleError, export_merged, export_runs
 
     try:
+        if args.merged:
+            for folder in export_merged(args.out, args.task, args.methods, args.checkpoints_dir):
+                print(f"wrote {folder} (AutoModelForSequenceClassification.from_pretrained loads it)")
+            return 0
         runs = export_runs(args.out, args.task, args.methods, args.checkpoints_dir)
     except BundleError as e:
         _fail(parser, str(e))

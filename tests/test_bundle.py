@@ -5,8 +5,11 @@ snapshot through the same checks; push fails fast offline."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import stat
+import subprocess
+import sys
 import time
 import zipfile
 
@@ -183,3 +186,36 @@ def test_push_uploads_the_run_folder_and_fails_fast_offline(trained_store, capsy
     with pytest.raises(HubSyncError, match="no saved run 'nope'"):
         push_run("nope", "teacher/x", checkpoints_dir=trained_store)
     assert json.loads((run.path / "run.json").read_text())["run_id"] == run.run_id
+
+
+def test_merged_export_loads_with_plain_transformers(trained_store, tmp_path, capsys):
+    out = tmp_path / "merged"
+    assert main(["export", "--task", "sst2", "--methods", "selective", "lora", "full", "--merged", str(out),
+                 "--checkpoints-dir", str(trained_store)]) == 0  # fmt: skip
+    folders = sorted(out.iterdir())
+    assert [f.name.split("-")[1] for f in folders] == ["full", "lora", "selective"]
+    sentence = TASKS["sst2"].examples[0][0]
+    program = (
+        "import importlib.util, json, sys\n"
+        "assert importlib.util.find_spec('finetune') is None\n"
+        "from transformers import AutoModelForSequenceClassification, AutoTokenizer\n"
+        "model = AutoModelForSequenceClassification.from_pretrained(sys.argv[1]).eval()\n"
+        "tokenizer = AutoTokenizer.from_pretrained(sys.argv[1])\n"
+        f"print(json.dumps(model(**tokenizer({sentence!r}, return_tensors='pt')).logits.softmax(-1)[0].tolist()))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    answers = {a.method: a for a in Predictor(trained_store).predict("sst2", sentence)}
+    for folder in folders:
+        assert not any(p.suffix in (".bin", ".pt", ".pkl") for p in folder.iterdir())
+        done = subprocess.run([sys.executable, "-c", program, str(folder)], cwd=tmp_path, env=env,
+                              capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        method = folder.name.split("-")[1]
+        assert json.loads(done.stdout.strip().splitlines()[-1]) == pytest.approx(
+            list(answers[method].probabilities.values()), abs=1e-5
+        )
+
+    with pytest.raises(SystemExit) as exit_code:  # prompt tuning's virtual tokens cannot be merged
+        main(["export", "--task", "sst2", "--methods", "prompt", "--merged", str(out / "p"),
+              "--checkpoints-dir", str(trained_store)])  # fmt: skip
+    assert exit_code.value.code == 2 and "prompt tuning cannot be merged" in capsys.readouterr().err

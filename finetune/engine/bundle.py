@@ -18,6 +18,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from ..core import checkpoints
 from ..core.checkpoints import RunRecord, default_checkpoints_dir, list_runs
@@ -38,10 +39,8 @@ class ImportReport:
     already_there: list[str] = field(default_factory=list)
 
 
-def export_runs(
-    out: Path, task: str, methods: list[str] | None = None, checkpoints_dir: Path | None = None
-) -> list[RunRecord]:
-    """Zip the newest good run of each method (all methods by default) of `task` into `out`."""
+def newest_runs(task: str, methods: list[str] | None, checkpoints_dir: Path | None) -> list[RunRecord]:
+    """The newest good run of each method (every method with a run by default) of `task`."""
     chosen = []
     for method in methods or sorted({r.method for r in list_runs(checkpoints_dir, task)}):
         runs = list_runs(checkpoints_dir, task, method)
@@ -49,12 +48,41 @@ def export_runs(
             chosen.append(runs[-1])
     if not chosen:
         raise BundleError(f"no saved runs of {task} to export")
+    return chosen
+
+
+def export_runs(
+    out: Path, task: str, methods: list[str] | None = None, checkpoints_dir: Path | None = None
+) -> list[RunRecord]:
+    """Zip the newest good run of each method (all methods by default) of `task` into `out`."""
+    chosen = newest_runs(task, methods, checkpoints_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         for run in chosen:
             for path in sorted(p for p in run.path.rglob("*") if p.is_file()):
                 bundle.write(path, f"{run.task}/{run.method}/{run.run_id}/{path.relative_to(run.path).as_posix()}")
     return chosen
+
+
+def export_merged(
+    out: Path, task: str, methods: list[str] | None = None, checkpoints_dir: Path | None = None
+) -> list[Path]:
+    """Each chosen run as a complete `save_pretrained` classifier (safetensors + tokenizer) in its own folder
+    under `out`, which plain transformers loads: AutoModelForSequenceClassification.from_pretrained(folder)."""
+    from ..core.methods import METHODS, get_method
+    from .predict import load_trained, run_tokenizer
+
+    folders = []
+    for run in [r for r in newest_runs(task, methods, checkpoints_dir) if r.method in METHODS]:
+        try:
+            model: Any = get_method(run.method).merged(load_trained(run))  # a transformers PreTrainedModel
+        except ValueError as e:
+            raise BundleError(f"{run.task}/{run.method}: {e}") from None
+        folder = Path(out) / f"{run.task}-{run.method}-{run.run_id}"
+        model.save_pretrained(folder, safe_serialization=True)
+        run_tokenizer(run).save_pretrained(folder)
+        folders.append(folder)
+    return folders
 
 
 def _member_problem(info: zipfile.ZipInfo) -> str | None:

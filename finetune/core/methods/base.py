@@ -110,6 +110,11 @@ class Method(ABC):
     def save(self, model: nn.Module, folder: Path) -> None:
         """Write the trained weights (safetensors) in the method's most compact honest form."""
 
+    def merged(self, model: nn.Module) -> nn.Module:
+        """The trained model as a plain transformers classifier (for `export --merged`); raise ValueError,
+        in words, when the method's trained part cannot be folded into the encoder."""
+        return model
+
     @abstractmethod
     def load(self, base: nn.Module, folder: Path, options: Any) -> nn.Module:
         """Rebuild the trained model on `base` (a classifier freshly loaded from the run's encoder).

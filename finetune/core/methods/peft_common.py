@@ -27,6 +27,9 @@ class PeftMethod(Method):
     def save(self, model: nn.Module, folder: Path) -> None:
         model.save_pretrained(folder, safe_serialization=True)  # type: ignore[operator]  # a PeftModel
 
+    def merged(self, model: nn.Module) -> nn.Module:
+        return model.merge_and_unload()  # type: ignore[operator]  # adapter weights folded into the encoder's
+
     def adapter_config(self, folder: Path) -> Any:
         """The saved adapter's config; a method may adjust what loading must not redo."""
         return PeftConfig.from_pretrained(str(folder))

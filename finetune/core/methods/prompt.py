@@ -54,6 +54,12 @@ class PromptTuning(PeftMethod):
         )
         return get_peft_model(model, config)
 
+    def merged(self, model):
+        raise ValueError(
+            "prompt tuning cannot be merged into the encoder (its virtual tokens are extra inputs); "
+            "its adapter loads with plain peft, as its model card shows"
+        )
+
     def adapter_config(self, folder: Path):
         # The saved prompt replaces any initialisation, so skip re-reading the init text's tokenizer
         # (its path may not exist on this machine).
