@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from .core.checkpoints import default_checkpoints_dir, runs_table, scan_runs
+from .core.checkpoints import default_checkpoints_dir, results_dir, runs_table, scan_runs
 from .core.fields import Setting, SettingError, cli_flag, help_text, parse, settings_of
 from .core.methods import METHODS
 from .core.models import default_model_name
@@ -354,8 +354,9 @@ def cmd_reproduce(args, parser) -> int:
     runs = reproduce.run_all(configs, checkpoints_dir, log=log)
     if args.zeroshot:
         reproduce.ensure_zeroshot(args.tasks, args.data_dir, checkpoints_dir, log)
-    results_dir = args.results or checkpoints_dir.parent / "results"
-    table = reproduce.write_results(runs, results_dir, reproduce.zeroshot_rows(checkpoints_dir, args.tasks))
+    table = reproduce.write_results(
+        runs, args.results or results_dir(checkpoints_dir), reproduce.zeroshot_rows(checkpoints_dir, args.tasks)
+    )
     print(table.read_text())
     print(f"written: {table} and {table.parent / 'runs.csv'}", file=sys.stderr)
     return 0

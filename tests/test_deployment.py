@@ -45,7 +45,7 @@ def test_persistent_storage_holds_the_runs_when_there_is_some(tmp_path, monkeypa
     assert checkpoints.default_checkpoints_dir() == REPO / "checkpoints"  # no /data: next to the code
     (tmp_path / "data").mkdir()
     assert checkpoints.default_checkpoints_dir() == tmp_path / "data" / "checkpoints"
-    assert checkpoints.default_results_dir() == tmp_path / "data" / "results"
+    assert checkpoints.results_dir() == tmp_path / "data" / "results"
     checkpoints.use_persistent_cache()
     assert os.environ["HF_HOME"] == str(tmp_path / "data" / "huggingface")
     monkeypatch.setenv("FINETUNE_CHECKPOINTS", str(tmp_path / "mine"))

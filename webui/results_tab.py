@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from finetune.core.checkpoints import default_checkpoints_dir, list_runs, runs_table, scan_runs
+from finetune.core.checkpoints import list_runs, results_dir, runs_table, scan_runs
 from finetune.core.methods import METHODS
 from finetune.core.tasks import METRIC_TITLES, TASKS
 
@@ -30,7 +30,7 @@ class ResultsTab:
 def build(checkpoints_dir: Path | None) -> ResultsTab:
     # The CSV is rewritten on every refresh; the folder goes away with the app (TemporaryDirectory's finalizer).
     exports = tempfile.TemporaryDirectory(prefix="glue-tune-lab-results-")
-    study_file = (checkpoints_dir or default_checkpoints_dir()).parent / "results" / "table.md"
+    study_file = results_dir(checkpoints_dir) / "table.md"
 
     with gr.Row():
         task = gr.Radio(TASK_CHOICES, value="sst2", label="Task for the chart")

@@ -44,9 +44,9 @@ def default_checkpoints_dir() -> Path:
     return persistent / "checkpoints" if persistent else _REPO_ROOT / "checkpoints"
 
 
-def default_results_dir() -> Path:
-    """Where `reproduce` writes its table: next to the checkpoints folder."""
-    return default_checkpoints_dir().parent / "results"
+def results_dir(checkpoints_dir: Path | None = None) -> Path:
+    """Where `reproduce` writes its table (and Results reads it): next to the checkpoints folder."""
+    return (checkpoints_dir or default_checkpoints_dir()).parent / "results"
 
 
 def use_persistent_cache() -> None:

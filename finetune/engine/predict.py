@@ -140,11 +140,6 @@ class Predictor:
             self._listed[(task, method)] = cached
         return cached[1], cached[2]
 
-    def latest(self, task: str, method: str) -> RunRecord | None:
-        """The newest good run of a method (None when there is none)."""
-        runs, _ = self.candidates(task, method)
-        return runs[0] if runs else None
-
     def _base(self, run: RunRecord) -> nn.Module:
         key = (run.info["model"], run.task)
         if key not in self._bases:

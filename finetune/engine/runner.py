@@ -126,12 +126,6 @@ class TrainingRunner:
                 self._thread.start()
             return job.id
 
-    def start(self, config: RunConfig) -> int:
-        return self.submit([config])
-
-    def start_queue(self, configs: list[RunConfig]) -> int:
-        return self.submit(configs)
-
     def withdraw(self, owner: str, override: bool = False) -> bool:
         """Take `owner`'s waiting jobs out of the line (all waiting jobs when `override`)."""
         with self._lock:
