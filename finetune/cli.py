@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .core.checkpoints import default_checkpoints_dir, results_dir, runs_table, scan_runs
-from .core.fields import Setting, SettingError, cli_flag, help_text, parse, settings_of
+from .core.fields import Setting, SettingError, cli_flag, help_text, parse, setting_named, settings_of
 from .core.methods import METHODS
 from .core.models import default_model_name
 from .core.tasks import METRIC_TITLES, TASKS
@@ -74,8 +74,7 @@ def _add_checkpoints(parser: argparse.ArgumentParser) -> None:
 
 
 def _sample_count(text: str) -> int:
-    item = next(s for s in settings_of(RunConfig) if s.name == "max_train_samples")
-    return _parser_type(item)(text)
+    return _parser_type(setting_named(RunConfig, "max_train_samples"))(text)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -113,12 +113,11 @@ def build(predictor: Predictor) -> None:
         """Every method's prediction (and the zero-shot LM's when asked), or an error popup in words."""
         try:
             task = get_task(task_name if isinstance(task_name, str) else repr(task_name))
-            first, second = validate_input(task, first, second or None)
-            results = predictor.predict(task.name, first, second)
+            results = predictor.predict(task.name, first, second or None)  # checks the input
         except (InputError, ValueError) as e:
             raise user_error(str(e)) from None
         if ask_zero_shot is True:
-            results.append(zero_shot.predict(task.name, first, second))
+            results.append(zero_shot.predict(task.name, *validate_input(task, first, second or None)))
         return results
 
     def show(task_name, first, second, ask_zero_shot):

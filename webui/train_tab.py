@@ -127,13 +127,16 @@ def submit(runner: TrainingRunner, deployment: Deployment, configs: list[RunConf
         raise user_error(str(e)) from None
 
 
-def estimate_text(values: dict[str, Any]) -> str:
+def train_all_configs(base: RunConfig) -> list[RunConfig]:
+    """What "Train all" runs for the form's task, encoder, data and seed: every method's classroom defaults."""
+    return classroom_configs(base.task, model=base.model, data_dir=base.data_dir, seed=base.seed)
+
+
+def estimate_text(config: RunConfig) -> str:
     """ "This run: about 2 min 30 s on this machine · Train all 4: about 7 min", or why it cannot run."""
     try:
-        config = config_from_values(values)
         this_run = estimate(config).seconds
-        all_configs = classroom_configs(config.task, model=config.model, data_dir=config.data_dir, seed=config.seed)
-        everything = sum(estimate(c).seconds for c in all_configs)
+        everything = sum(estimate(c).seconds for c in train_all_configs(config))
     except ConfigError as e:
         return f"**Cannot start:** {e}"
     except Exception:  # an estimate is a courtesy: no estimate rather than no form
@@ -156,7 +159,8 @@ def build(runner: TrainingRunner, deployment: Deployment) -> gr.State:
             if not deployment.training:
                 gr.Markdown("**Training is switched off in this lab.** Results and the Playground work as usual.")
             form = build_form(deployment)
-            estimate_md = gr.Markdown(estimate_text(form.defaults()), elem_id="estimate")
+            first_estimate, first_command = preview(form.defaults())
+            estimate_md = gr.Markdown(first_estimate, elem_id="estimate")
             token = gr.Textbox(label="Instructor token", type="password", elem_id="instructor-token",
                                visible=deployment.instructor_token is not None)  # fmt: skip
             with gr.Row():
@@ -167,8 +171,7 @@ def build(runner: TrainingRunner, deployment: Deployment) -> gr.State:
             with gr.Row():
                 stop_btn = gr.Button("Stop my run", variant="stop", elem_id="stop-btn")
                 leave_btn = gr.Button("Leave the line", elem_id="leave-btn")
-            command = gr.Code(cli_command(parse_form(form.defaults())), label="Same run from a terminal",
-                              language="shell", interactive=False)  # fmt: skip
+            command = gr.Code(first_command, label="Same run from a terminal", language="shell", interactive=False)
         with gr.Column(scale=2):
             line = gr.Markdown(elem_id="line-status")
             view = live_view.build(runner.snapshot())
@@ -181,12 +184,12 @@ def build(runner: TrainingRunner, deployment: Deployment) -> gr.State:
 
 
 def preview(values: dict[str, Any]) -> tuple[str, str]:
-    """The estimate and the terminal command for the form as it stands."""
+    """The estimate and the terminal command for the form as it stands (or why it cannot run, and no command)."""
     try:
-        command = cli_command(config_from_values(values))
-    except ConfigError:
-        command = ""
-    return estimate_text(values), command
+        config = config_from_values(values)
+    except ConfigError as e:
+        return f"**Cannot start:** {e}", ""
+    return estimate_text(config), cli_command(config)
 
 
 def wire_form(form: Form, estimate_md: gr.Markdown, command: gr.Code) -> None:
@@ -221,8 +224,7 @@ def wire_controls(runner: TrainingRunner, deployment: Deployment, form: Form, to
 
     def train_all(request: gr.Request, *values):
         *fields, token_value = values
-        base = parse_form(form.values(*fields))
-        configs = classroom_configs(base.task, model=base.model, data_dir=base.data_dir, seed=base.seed)
+        configs = train_all_configs(parse_form(form.values(*fields)))
         submit(runner, deployment, configs, token_value, request)
         return "\n".join(cli_command(c) for c in configs)
 

@@ -83,6 +83,21 @@ class RunRecord:
     def model_dir(self) -> Path:
         return self.path / MODEL_DIR
 
+    @property
+    def where(self) -> str:
+        """task/method/run_id: the run's place in any store (never a server path)."""
+        return f"{self.task}/{self.method}/{self.run_id}"
+
+
+def place_in_store(folder: Path) -> str:
+    """task/method/run_id of a run folder, from its path."""
+    return f"{folder.parent.parent.name}/{folder.parent.name}/{folder.name}"
+
+
+def display_model(info: dict) -> str:
+    """The encoder as people see it: a local encoder by its folder's name (server paths stay on the server)."""
+    return info["model"].rsplit("/", 1)[-1] if info.get("model_kind") == "local" else info["model"]
+
 
 _last_id_ns = 0
 
@@ -247,7 +262,7 @@ def shape_problem(info: Any, folder: Path) -> str | None:
     for key in ("trainable", "total", "trainable_percent"):
         if not isinstance(info["params"].get(key), _NUMBER):
             return f"{RUN_FILE} has no parameter count {key!r}"
-    where = f"{folder.parent.parent.name}/{folder.parent.name}/{folder.name}"
+    where = place_in_store(folder)
     if (info["task"], info["method"], info["run_id"]) != tuple(where.split("/")):
         return f"{RUN_FILE} describes {info['task']}/{info['method']}/{info['run_id']}, not this folder"
     return None
@@ -301,7 +316,7 @@ def scan_runs(root: Path | None = None, task: str | None = None, method: str | N
         try:
             runs.append(read_run(folder))
         except CheckpointError as e:
-            broken.append(BrokenRun(f"{folder.parent.parent.name}/{folder.parent.name}/{folder.name}", str(e)))
+            broken.append(BrokenRun(place_in_store(folder), str(e)))
     return RunScan(sorted(runs, key=lambda r: r.run_id), broken)
 
 
@@ -335,7 +350,7 @@ def runs_table(records: list[RunRecord]) -> list[dict]:
             {
                 "task": info["task"],
                 "method": info["method"],
-                "model": info["model"].rsplit("/", 1)[-1] if info.get("model_kind") == "local" else info["model"],
+                "model": display_model(info),
                 "accuracy": _finite(info["metrics"]["accuracy"], 4),
                 "f1": _finite(info["metrics"]["f1"], 4),
                 "mcc": _finite(info["metrics"]["mcc"], 4),

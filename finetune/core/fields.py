@@ -69,6 +69,11 @@ def settings_of(cls: type) -> Iterator[Setting]:
         yield Setting(name=f.name, spec=f.metadata[_KEY], kind=kinds[0], default=f.default)
 
 
+def setting_named(cls: type, name: str) -> Setting:
+    """The described field `name` of a settings dataclass."""
+    return next(item for item in settings_of(cls) if item.name == name)
+
+
 def _number_text(value: float) -> str:
     """1,024 and 0.0003 as people write them; absurd magnitudes (1e+30) without thirty digits."""
     whole_and_readable = abs(value) < 10**15 if isinstance(value, int) else value.is_integer() and abs(value) < 1e6

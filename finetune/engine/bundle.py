@@ -60,7 +60,7 @@ def export_runs(
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         for run in chosen:
             for path in sorted(p for p in run.path.rglob("*") if p.is_file()):
-                bundle.write(path, f"{run.task}/{run.method}/{run.run_id}/{path.relative_to(run.path).as_posix()}")
+                bundle.write(path, f"{run.where}/{path.relative_to(run.path).as_posix()}")
     return chosen
 
 

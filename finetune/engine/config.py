@@ -18,7 +18,7 @@ from typing import Any
 import transformers
 
 from ..core.data import task_files
-from ..core.fields import SettingError, cli_flag, parse, parse_all, setting, settings_of
+from ..core.fields import SettingError, cli_flag, parse, parse_all, setting, setting_named, settings_of
 from ..core.methods import METHODS, Method, get_method
 from ..core.models import ModelSource, resolve_model
 from ..core.tasks import TASKS, get_task
@@ -92,7 +92,7 @@ def config_from_values(values: Mapping[str, Any]) -> RunConfig:
     """A RunConfig from named raw values, as a form or an API call sends them: RunConfig's fields plus
     `<method>_<option>` keys (other methods' options are ignored). Raises ConfigError."""
     try:
-        method_name = parse(next(s for s in settings_of(RunConfig) if s.name == "method"), values.get("method"))
+        method_name = parse(setting_named(RunConfig, "method"), values.get("method"))
         method = get_method(method_name)
         general = parse_all(RunConfig, values)
         options = parse_all(method.Options, values, prefix=f"{method.name}_")

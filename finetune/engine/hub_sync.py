@@ -56,7 +56,7 @@ def push_run(run_id: str, repo: str, private: bool = False, token: str | None = 
     api = HfApi(token=token)
     url = api.create_repo(repo, private=private, exist_ok=True, repo_type="model")
     api.upload_folder(folder_path=run.path, repo_id=repo, allow_patterns=upload_files(run),
-                      commit_message=f"glue-tune-lab run {run.task}/{run.method}/{run.run_id}")  # fmt: skip
+                      commit_message=f"glue-tune-lab run {run.where}")  # fmt: skip
     return str(url)
 
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from transformers import AutoTokenizer
 
-from ..core.checkpoints import CheckpointError, RunRecord, default_checkpoints_dir, scan_runs
+from ..core.checkpoints import CheckpointError, RunRecord, default_checkpoints_dir, display_model, scan_runs
 from ..core.methods import METHODS, get_method
 from ..core.models import load_classifier, resolve_model, shared_clone
 from ..core.tasks import Task, get_task
@@ -165,17 +165,14 @@ class Predictor:
         runs, skipped = self.candidates(task, method)
         skipped = list(skipped)
         for run in runs:
-            if run.run_id in self._unloadable:
-                skipped.append(f"{run.task}/{run.method}/{run.run_id}: {self._unloadable[run.run_id]}")
-                continue
-            try:
-                model, tokenizer = self.model_for(run)
-            except Exception as e:  # a damaged run must not hide the older good one
-                log.warning("run %s did not load: %r", run.run_id, e)
-                self._unloadable[run.run_id] = load_problem(e)
-                skipped.append(f"{run.task}/{run.method}/{run.run_id}: {self._unloadable[run.run_id]}")
-                continue
-            return run, model, tokenizer, skipped
+            if run.run_id not in self._unloadable:
+                try:
+                    model, tokenizer = self.model_for(run)
+                    return run, model, tokenizer, skipped
+                except Exception as e:  # a damaged run must not hide the older good one
+                    log.warning("run %s did not load: %r", run.run_id, e)
+                    self._unloadable[run.run_id] = load_problem(e)
+            skipped.append(f"{run.where}: {self._unloadable[run.run_id]}")
         return None
 
     def predict(self, task_name: str, text: object, text_pair: object = None) -> list[MethodPrediction]:
@@ -213,7 +210,7 @@ class Predictor:
             label=task.label_names[int(probs.argmax())],
             probabilities={name: round(float(p), 6) for name, p in zip(task.label_names, probs, strict=True)},
             run_id=run.run_id,
-            model=run.info["model"].rsplit("/", 1)[-1] if run.info.get("model_kind") == "local" else run.info["model"],
+            model=display_model(run.info),
             truncated=truncated[0],
             message="; ".join(notes) or None,
         )

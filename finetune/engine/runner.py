@@ -210,8 +210,7 @@ class TrainingRunner:
             saved: list[dict] = []
             self._run_job(job, saved)
             with self._lock:
-                state = self._snap.state if self._snap.state != "running" else "complete"
-                self._finish(job.id, JobOutcome(state, self._snap.reason, tuple(saved)))
+                self._finish(job.id, JobOutcome(self._snap.state, self._snap.reason, tuple(saved)))
 
     def _run_job(self, job: Job, saved: list[dict]) -> None:
         for index, config in enumerate(job.configs):
