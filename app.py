@@ -15,7 +15,8 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home, ever
 
-from finetune.core.checkpoints import default_checkpoints_dir, sweep_stale_staging, use_persistent_cache
+from finetune.core.checkpoints import default_checkpoints_dir, use_persistent_cache
+from finetune.core.resumable import sweep_stale_staging
 
 use_persistent_cache()  # the Hugging Face cache on persistent storage, when the Space has some
 

@@ -19,6 +19,7 @@ from .core.checkpoints import default_checkpoints_dir, results_dir, runs_table, 
 from .core.fields import Setting, SettingError, cli_flag, help_text, parse, setting_named, settings_of
 from .core.methods import METHODS
 from .core.models import default_model_name
+from .core.resumable import ResumeError, find_state, list_states, sweep_stale_staging
 from .core.tasks import METRIC_TITLES, TASKS
 from .engine.config import ConfigError, RunConfig, resolve_config
 
@@ -47,10 +48,10 @@ def _parser_type(item: Setting) -> Callable[[str], typing.Any]:
 
 def _add_settings(parser: argparse.ArgumentParser, cls: type, prefix: str = "", dest_prefix: str = "") -> None:
     for item in settings_of(cls):
-        if item.spec.choices is not None:  # task, method: a plain choice, required when it has no default
+        if item.spec.choices is not None:  # task, method: a plain choice (cmd_train asks for them unless resuming)
             parser.add_argument(
                 cli_flag(item, prefix), dest=dest_prefix + item.name, choices=item.spec.choices(),
-                required=item.required, help=item.spec.help,
+                help=item.spec.help + (" (required unless --resume)" if item.required else ""),
             )  # fmt: skip
             continue
         default = "" if item.default in (None, "") else f" [default: {item.default}]"
@@ -85,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_arguments(train)
     _add_checkpoints(train)
     train.add_argument("--json", action="store_true", help="print the saved run's record as JSON")
+    train.add_argument(
+        "--resume", metavar="RUN_ID", help="go on with a stopped or crashed run where it was: its run id "
+        "(python -m finetune runs lists them) or 'last'; its own settings are used",
+    )  # fmt: skip
 
     predict = commands.add_parser("predict", help="classify text with every method trained for a task")
     predict.add_argument("--task", required=True, choices=list(TASKS))
@@ -160,28 +165,55 @@ def _fail(parser: argparse.ArgumentParser, message: str) -> typing.NoReturn:
     parser.exit(EXIT_USAGE, f"{parser.prog}: error: {message}\n")
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
+def _typed_settings(args: argparse.Namespace, method: str | None) -> tuple[dict, dict]:
+    """The settings given on the command line: RunConfig's, and the method's options."""
     general = {s.name: getattr(args, s.name) for s in settings_of(RunConfig) if getattr(args, s.name) is not None}
     options = {
         name.split("__", 1)[1]: value
         for name, value in vars(args).items()
-        if name.startswith(f"{args.method}__") and value is not None
+        if method and name.startswith(f"{method}__") and value is not None
     }
+    return general, options
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    general, options = _typed_settings(args, args.method)
     return RunConfig(**general, method_options=options)
+
+
+def _config_to_resume(args: argparse.Namespace, root: Path) -> RunConfig | None:
+    """None (the stopped run's own settings), or its settings with those typed alongside --resume, which
+    the engine then requires to be the same."""
+    saved = find_state(root, args.resume).config
+    general, options = _typed_settings(args, args.method or saved["method"])
+    if not general and not options:
+        return None
+    return RunConfig(**{**saved, **general, "method_options": {**saved["method_options"], **options}})
 
 
 # -- train ---------------------------------------------------------------------------------------------
 def cmd_train(args, parser) -> int:
     from .engine.train import train
 
-    config = config_from_args(args)
+    root = args.checkpoints_dir or default_checkpoints_dir()
     try:
-        resolve_config(config)  # every argument checked before any work or any file
-    except ConfigError as e:
+        if args.resume:
+            config = _config_to_resume(args, root)
+        elif args.task is None or args.method is None:
+            _fail(parser, "--task and --method are required (or --resume RUN_ID to go on with a stopped run)")
+        else:
+            config = config_from_args(args)
+            resolve_config(config)  # every argument checked before any work or any file
+    except (ConfigError, ResumeError) as e:
         _fail(parser, str(e))
-    if not args.model:
+    if not args.model and not args.resume:
         print(f"note: encoder: {default_model_name()[1]} (--model to choose another)", file=sys.stderr)
-    result = train(config, listeners=[ProgressPrinter()], checkpoints_dir=args.checkpoints_dir)
+    try:
+        result = train(config, listeners=[ProgressPrinter()], checkpoints_dir=root, resume=args.resume)
+    except (ConfigError, ResumeError) as e:
+        _fail(parser, str(e))
+    except KeyboardInterrupt:
+        return 130  # the state is kept; ProgressPrinter has said how to resume
     run = result.run
     if run is None:
         return 1
@@ -205,6 +237,7 @@ class ProgressPrinter:
 
     def __init__(self):
         self.bar = None
+        self.run_id = ""
 
     def __call__(self, event: dict) -> None:
         from tqdm import tqdm
@@ -213,18 +246,25 @@ class ProgressPrinter:
 
         kind = event["type"]
         if kind == "start":
+            self.run_id = event["run_id"]
             tqdm.write(describe(event) or "", file=sys.stderr)
             self.bar = tqdm(total=event["max_steps"], unit="step", file=sys.stderr, dynamic_ncols=True)
+        elif kind == "resume" and self.bar is not None:
+            tqdm.write(describe(event) or "", file=sys.stderr)
+            self.bar.update(event["step"] - self.bar.n)
         elif kind in ("progress", "log", "eval") and self.bar is not None:
             self.bar.update(event["step"] - self.bar.n)
             if kind == "log":
                 self.bar.set_postfix(loss=f"{event['loss']:.4f}")
             if kind == "eval":
                 tqdm.write("  " + (describe(event) or ""), file=sys.stderr)
-        elif kind == "end" and self.bar is not None:
-            self.bar.close()
+        elif kind == "end":
+            if self.bar is not None:
+                self.bar.close()
             if event["status"] != "complete":
                 tqdm.write(describe(event) or "", file=sys.stderr)
+            if event.get("resumable_from") is not None:
+                tqdm.write(f"resume with: python -m finetune train --resume {self.run_id}", file=sys.stderr)
 
 
 # -- predict, runs -------------------------------------------------------------------------------------
@@ -256,6 +296,11 @@ def cmd_runs(args, parser) -> int:
     if args.json:
         print(json.dumps(rows, indent=2, allow_nan=False))
         return 0
+    root = args.checkpoints_dir or default_checkpoints_dir()
+    sweep_stale_staging(root)  # runs whose process was killed become resumable
+    stopped = list_states(root)
+    for state in (s for s in stopped if args.task in (None, s.config["task"])):
+        print(f"stopped: {state.summary()}; python -m finetune train --resume {state.run_id}", file=sys.stderr)
     if not rows:
         print("no saved runs yet: python -m finetune train --task sst2 --method full")
         return 0

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from finetune.core import checkpoints
+from finetune.core import checkpoints, resumable
 from finetune.engine.predict import Predictor, load_trained
 from finetune.engine.train import train
 
@@ -72,13 +72,13 @@ def test_kill_during_save_keeps_previous_checkpoint(tiny_bert, glue_dir, checkpo
     assert answers["selective"].run_id == previous.run_id
 
     # The dead process's staging folder is swept on the next start; live runs' folders are not.
-    removed = checkpoints.sweep_stale_staging(checkpoints_dir)
+    removed = resumable.sweep_stale_staging(checkpoints_dir)
     assert len(removed) == 1 and not list((checkpoints_dir / ".staging").iterdir())
 
 
 def test_sweep_keeps_staging_of_live_processes(checkpoints_dir):
     live = checkpoints.staging_dir(checkpoints_dir, checkpoints.new_run_id())
-    assert checkpoints.sweep_stale_staging(checkpoints_dir) == []
+    assert resumable.sweep_stale_staging(checkpoints_dir) == []
     assert live.is_dir()
 
 

@@ -16,7 +16,7 @@ import pytest
 from gradio_client import Client
 
 import app as lab
-from finetune.core import checkpoints
+from finetune.core import checkpoints, resumable
 from finetune.core.models import PACKAGED_MODEL, STUDY_MODEL
 from webui.deployment import Deployment
 
@@ -61,7 +61,7 @@ def test_stale_staging_is_swept_by_owner_and_age(tmp_path):
     for folder in (dead, reused, old_unknown, new_unknown):
         folder.mkdir(parents=True)
     os.utime(old_unknown, (time.time() - 2 * 86400, time.time() - 2 * 86400))
-    removed = checkpoints.sweep_stale_staging(tmp_path)
+    removed = resumable.sweep_stale_staging(tmp_path)
     assert sorted(p.name for p in removed) == sorted([dead.name, reused.name, old_unknown.name])
     assert mine.is_dir() and new_unknown.is_dir()
 

@@ -149,9 +149,15 @@ def line_status(snap: Snapshot, owner: str) -> str:
     return ""
 
 
-def follow(runner: TrainingRunner, view: View, line: gr.Markdown, owner_of) -> gr.State:
-    """Redraw `view` once a second when the runner has something new, and this visitor's place in line;
-    returns the count of saved runs (a gr.State other tabs listen to)."""
+def stopped_choices(runner: TrainingRunner) -> list[tuple[str, str]]:
+    """(label, run id) of each run that can be resumed, most recent first."""
+    return [(state.summary(), state.run_id) for state in runner.stopped_runs()]
+
+
+def follow(runner: TrainingRunner, view: View, line: gr.Markdown, stopped: gr.Dropdown, owner_of) -> gr.State:
+    """Redraw `view` once a second when the runner has something new (and then the list of `stopped`
+    runs), and this visitor's place in line; returns the count of saved runs (a gr.State other tabs
+    listen to)."""
     seen = gr.State((-1, -1, ""))
     completed = gr.State(runner.snapshot().completed)
 
@@ -160,11 +166,11 @@ def follow(runner: TrainingRunner, view: View, line: gr.Markdown, owner_of) -> g
         status = line_status(snap, owner_of(request))
         key = (snap.generation, len(snap.events), snap.state + str(len(snap.log)))
         if key == tuple(last):
-            return [gr.skip()] * len(view.components) + [status, last, gr.skip()]
-        return [*view.draw(snap), status, key, snap.completed]
+            return [gr.skip()] * len(view.components) + [status, last, gr.skip(), gr.skip()]
+        return [*view.draw(snap), status, key, snap.completed, gr.update(choices=stopped_choices(runner))]
 
     gr.Timer(1.0).tick(
-        refresh, seen, [*view.components, line, seen, completed], show_progress="hidden",
+        refresh, seen, [*view.components, line, seen, completed, stopped], show_progress="hidden",
         api_visibility="private",
     )  # fmt: skip
     return completed

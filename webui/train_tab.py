@@ -4,13 +4,15 @@ The form is generated from RunConfig's settings and each registered method's Opt
 and so is the ``/train`` API's signature; the engine's ``config_from_values`` checks what comes in.
 All training happens in finetune.engine.runner.TrainingRunner, one run at a time for everyone: a Start
 while another visitor's run trains waits in line (with its place and ETA), and Stop stops only the
-visitor's own run (an instructor's token stops any). The live view redraws from the runner's snapshot.
+visitor's own run (an instructor's token stops any); a run stopped after a dev evaluation can be resumed
+(Stopped runs → Resume, or the ``/resume`` API). The live view redraws from the runner's snapshot.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import shlex
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ import gradio as gr
 from finetune.core.fields import Setting, settings_of
 from finetune.core.methods import METHODS
 from finetune.core.models import default_model_name
+from finetune.core.resumable import ResumeError
 from finetune.engine.config import (
     ConfigError,
     RunConfig,
@@ -171,6 +174,13 @@ def build(runner: TrainingRunner, deployment: Deployment) -> gr.State:
             with gr.Row():
                 stop_btn = gr.Button("Stop my run", variant="stop", elem_id="stop-btn")
                 leave_btn = gr.Button("Leave the line", elem_id="leave-btn")
+            with gr.Row(equal_height=True):
+                stopped = gr.Dropdown(
+                    live_view.stopped_choices(runner), value=None, label="Stopped runs", scale=3,
+                    info="A run stopped after a dev evaluation goes on where it was, with its own settings.",
+                    elem_id="resume-pick",
+                )  # fmt: skip
+                resume_btn = gr.Button("Resume", elem_id="resume-btn", scale=1, interactive=deployment.training)
             command = gr.Code(first_command, label="Same run from a terminal", language="shell", interactive=False)
         with gr.Column(scale=2):
             line = gr.Markdown(elem_id="line-status")
@@ -178,7 +188,8 @@ def build(runner: TrainingRunner, deployment: Deployment) -> gr.State:
 
     wire_form(form, estimate_md, command)
     wire_controls(runner, deployment, form, token, (start_btn, all_btn, stop_btn, leave_btn), command)
-    completed = live_view.follow(runner, view, line, owner_of)
+    wire_resume(runner, deployment, stopped, resume_btn, token, command)
+    completed = live_view.follow(runner, view, line, stopped, owner_of)
     add_train_api(runner, deployment)
     return completed
 
@@ -257,6 +268,53 @@ def wire_controls(runner: TrainingRunner, deployment: Deployment, form: Form, to
     leave_btn.click(leave, None, gr.Textbox(visible=False), api_name="leave")
 
 
+def resume_job(runner: TrainingRunner, deployment: Deployment, run_id: str | None, token, request) -> int:
+    """Put a stopped run in line again for this visitor, after the same checks as a new run."""
+    if not run_id:
+        raise user_error("Pick a stopped run to resume.")
+    deployment.check_may_train(token)
+    try:
+        return runner.resume(run_id, owner=owner_of(request))
+    except (RunnerBusy, ConfigError, ResumeError) as e:
+        raise user_error(str(e)) from None
+
+
+def wire_resume(runner: TrainingRunner, deployment: Deployment, stopped, resume_btn, token, command) -> None:
+    def resume(run_id: str | None, token_value: str | None, request: gr.Request):
+        resume_job(runner, deployment, run_id, token_value, request)
+        gr.Info("The stopped run is in line again; it goes on from its last dev evaluation.")
+        return resume_command(run_id or ""), gr.update(choices=live_view.stopped_choices(runner), value=None)
+
+    resume_btn.click(resume, [stopped, token], [command, stopped], api_visibility="private")
+
+    def resume_api(run_id: str, token: str | None = None, request: gr.Request = None) -> Iterator[dict]:  # type: ignore[assignment]
+        """Go on with a stopped run (its id, or 'last') where it was, streaming like /train; the last value
+        is the saved run's record."""
+        yield from follow_job(runner, resume_job(runner, deployment, run_id, token, request), request)
+
+    gr.api(resume_api, api_name="resume", concurrency_limit=None)
+
+
+def resume_command(run_id: str) -> str:
+    return f"python -m finetune train --resume {shlex.quote(run_id)}"
+
+
+def follow_job(runner: TrainingRunner, job: int, request: gr.Request | None) -> Iterator[dict]:
+    """A job's place in line, then its progress, then the record of the run it saved (or a user error)."""
+    while (outcome := runner.outcome(job)) is None:
+        snap = runner.snapshot()
+        place = snap.place_of(owner_of(request))
+        if snap.job_id == job and snap.state == "running":
+            last = next((e for e in reversed(snap.events) if "step" in e), {})
+            yield {"state": "running", "step": last.get("step"), "max_steps": last.get("max_steps")}
+        elif place is not None:
+            yield {"state": "queued", "place": place[0], "eta_s": round(place[1], 1)}
+        time.sleep(1.0)
+    if outcome.state != "complete" or not outcome.runs:
+        raise user_error(f"training {outcome.state}: {outcome.reason}")
+    yield {"state": "complete", **outcome.runs[-1]}
+
+
 def train_api_signature() -> inspect.Signature:
     """task, method, every form input as an optional keyword (None: the default), the instructor token."""
     keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -278,19 +336,7 @@ def add_train_api(runner: TrainingRunner, deployment: Deployment) -> None:
         arguments = dict(signature.bind(*args, **kwargs).arguments)
         request, token = arguments.pop("request", None), arguments.pop("token", None)
         config = parse_form(arguments)
-        job = submit(runner, deployment, [config], token, request)
-        while (outcome := runner.outcome(job)) is None:
-            snap = runner.snapshot()
-            place = snap.place_of(owner_of(request))
-            if snap.job_id == job and snap.state == "running":
-                last = next((e for e in reversed(snap.events) if "step" in e), {})
-                yield {"state": "running", "step": last.get("step"), "max_steps": last.get("max_steps")}
-            elif place is not None:
-                yield {"state": "queued", "place": place[0], "eta_s": round(place[1], 1)}
-            time.sleep(1.0)
-        if outcome.state != "complete" or not outcome.runs:
-            raise user_error(f"training {outcome.state}: {outcome.reason}")
-        yield {"state": "complete", **outcome.runs[-1]}
+        yield from follow_job(runner, submit(runner, deployment, [config], token, request), request)
 
     train_api.__signature__ = signature  # type: ignore[attr-defined]
     train_api.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()} | {

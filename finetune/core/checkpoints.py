@@ -110,7 +110,7 @@ def new_run_id() -> str:
     return f"{datetime.fromtimestamp(seconds):%Y%m%d-%H%M%S}-{micros:06d}-{uuid.uuid4().hex[:4]}"
 
 
-def _process_stamp(pid: int) -> str | None:
+def process_stamp(pid: int) -> str | None:
     """pid + the process's start time: a restarted container reuses pids (PID 1 is alive again), but
     not this pair."""
     try:
@@ -122,7 +122,7 @@ def _process_stamp(pid: int) -> str | None:
 def staging_dir(root: Path, run_id: str) -> Path:
     """A private folder to build a run in; its name carries its owner (pid and start time) so that
     folders of processes that died can be swept."""
-    folder = root / STAGING / f"{run_id}.owner{_process_stamp(os.getpid())}"
+    folder = root / STAGING / f"{run_id}.owner{process_stamp(os.getpid())}"
     folder.mkdir(parents=True)
     return folder
 
@@ -193,26 +193,6 @@ def commit_run(staging: Path, root: Path, info: dict) -> RunRecord:
 
 def discard(staging: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
-
-
-UNKNOWN_STAGING_TTL_S = 24 * 3600  # staging folders of no known owner (older layouts) expire after a day
-
-
-def sweep_stale_staging(root: Path) -> list[Path]:
-    """Remove staging folders left by processes that died mid-run or mid-save (owner pid gone, or the
-    pid now belongs to another process), and folders of no known owner older than a day."""
-    removed = []
-    for folder in (root / STAGING).glob("*") if (root / STAGING).is_dir() else []:
-        owner = folder.name.rpartition(".owner")[2] if ".owner" in folder.name else None
-        if owner is not None:
-            pid = owner.split("-", 1)[0]
-            stale = not pid.isdigit() or _process_stamp(int(pid)) != owner
-        else:
-            stale = time.time() - folder.stat().st_mtime > UNKNOWN_STAGING_TTL_S
-        if stale:
-            discard(folder)
-            removed.append(folder)
-    return removed
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,24 @@ def cli_command(config: RunConfig) -> str:
     return " ".join(parts)
 
 
+def setting_differences(before: RunConfig, after: RunConfig) -> list[str]:
+    """Each setting whose value differs between two resolved configs, in words: 'Learning rate 2e-05, not 3e-05'."""
+
+    def same(a: Any, b: Any) -> bool:
+        return math.isclose(a, b, rel_tol=1e-9) if isinstance(a, float) and isinstance(b, float) else a == b
+
+    changed = []
+    for item in settings_of(RunConfig):
+        if item.name != "data_dir" and not same(getattr(before, item.name), getattr(after, item.name)):
+            changed.append(f"{item.spec.label} {getattr(before, item.name)}, not {getattr(after, item.name)}")
+    method = get_method(before.method)
+    for item in settings_of(method.Options):
+        old, new = before.method_options.get(item.name), after.method_options.get(item.name)
+        if not same(old, new):
+            changed.append(f"{item.spec.label} {old}, not {new}")
+    return changed
+
+
 def steps_for(train_samples: int, batch_size: int, epochs: float) -> int:
     """Optimizer steps of a run: whole batches per pass (the last one partial), times the passes."""
     return math.ceil(math.ceil(train_samples / batch_size) * epochs)

@@ -19,11 +19,14 @@ Listener = Callable[[dict], None]
 
 
 class EventLog:
-    """Appends each event as one JSON line, flushed at once so a reader can tail it live."""
+    """Appends each event as one JSON line, flushed at once so a reader can tail it live. A resumed run
+    starts the log again from the events `before` its checkpoint."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, before: Iterable[dict] = ()):
         self.path = path
-        self._file = path.open("a", encoding="utf-8")
+        self._file = path.open("w", encoding="utf-8")
+        for event in before:
+            self(event)
 
     def __call__(self, event: dict) -> None:
         self._file.write(json.dumps(event) + "\n")
@@ -55,8 +58,13 @@ def describe(event: dict) -> str | None:
         return (
             f"step {event['step']}: dev Accuracy {event['accuracy']:.4f}  F1 {event['f1']:.4f}  MCC {event['mcc']:.4f}"
         )
+    if kind == "resume":
+        return f"resumed at step {event['step']} of {event['max_steps']}"
     if kind == "end":
-        return f"run {event['status']}" + (f": {event['reason']}" if event.get("reason") else "")
+        line = f"run {event['status']}" + (f": {event['reason']}" if event.get("reason") else "")
+        if event.get("resumable_from") is not None:
+            line += f" (resumable from step {event['resumable_from']})"
+        return line
     return None
 
 
@@ -74,32 +82,43 @@ def fan_out(listeners: Iterable[Listener]) -> Listener:
 class TrainingEvents(TrainerCallback):
     """Turns Trainer callbacks into events, and stops training when `cancel` is set."""
 
-    def __init__(self, emit: Listener, cancel: threading.Event, batch_size: int, progress_every_s: float = 0.5):
+    def __init__(
+        self,
+        emit: Listener,
+        cancel: threading.Event,
+        batch_size: int,
+        progress_every_s: float = 0.5,
+        seconds_before: float = 0.0,  # a resumed run: the training time of its earlier part(s)
+    ):
         self.emit = emit
         self.cancel = cancel
         self.batch_size = batch_size
         self.progress_every_s = progress_every_s
+        self.seconds_before = seconds_before
         self.started = time.monotonic()
+        self.first_step = 0  # a resumed run starts at its checkpoint's step
         self._last_progress = 0.0
         self.last_eval_step = -1
         self.last_eval: dict | None = None
         self.cancelled = False
 
     def _timing(self, state) -> dict:
-        elapsed = time.monotonic() - self.started
+        elapsed = time.monotonic() - self.started  # this part of the run; speeds and ETAs come from it
         done, total = state.global_step, state.max_steps
-        eta = elapsed / done * (total - done) if done else math.nan
+        done_here = done - self.first_step
+        eta = elapsed / done_here * (total - done) if done_here > 0 else math.nan
         return {
             "step": done,
             "max_steps": total,
             "epoch": state.epoch,
-            "elapsed_s": round(elapsed, 3),
+            "elapsed_s": round(self.seconds_before + elapsed, 3),
             "eta_s": None if math.isnan(eta) else round(eta, 3),
-            "samples_per_s": round(done * self.batch_size / elapsed, 3) if elapsed > 0 else None,
+            "samples_per_s": round(done_here * self.batch_size / elapsed, 3) if elapsed > 0 else None,
         }
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.started = time.monotonic()
+        self.first_step = state.global_step  # restored from the checkpoint by now
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.cancel.is_set():

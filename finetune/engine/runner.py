@@ -18,8 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core.checkpoints import default_checkpoints_dir
 from ..core.data import DataSourceError
 from ..core.models import ModelSourceError
+from ..core.resumable import ResumableState, ResumeError, find_state, list_states
 from .config import ConfigError, RunConfig, resolve_config
 from .events import describe
 from .train import train
@@ -42,6 +44,7 @@ class Job:
     owner: str
     configs: list[RunConfig]
     estimates_s: list[float]  # each config's estimated duration, for the line's ETAs
+    resume: str | None = None  # a stopped run's id: the job goes on with it (configs: its own settings)
 
     @property
     def estimate_s(self) -> float:
@@ -63,6 +66,7 @@ class Snapshot:
     last_run: dict | None = None  # run.json of the last saved run
     generation: int = 0  # bumped on every start, so viewers can tell runs apart
     job_id: int | None = None  # the job now running (or last run)
+    resuming: str | None = None  # the stopped run the current job goes on with
 
     def place_of(self, owner: str) -> tuple[int, float] | None:
         """(place in line counting from 1, estimated seconds until it starts) of `owner`'s first waiting job."""
@@ -92,7 +96,7 @@ class JobOutcome:
 def explain_failure(error: Exception) -> str:
     """What a visitor is told about a crashed run: our own errors in their words, anything else by kind only
     (the details go to the server log)."""
-    if isinstance(error, ConfigError | DataSourceError | ModelSourceError):
+    if isinstance(error, ConfigError | DataSourceError | ModelSourceError | ResumeError):
         return str(error)
     return f"an internal error ({type(error).__name__}) stopped the run; nothing was saved"
 
@@ -114,11 +118,34 @@ class TrainingRunner:
         """Check every config (a bad one refuses the whole job), then put the job in line; returns its id."""
         for config in configs:
             resolve_config(config)
-        estimates = [self._estimate(c) for c in configs]
+        return self._enqueue(Job(0, owner, list(configs), [self._estimate(c) for c in configs]))
+
+    def resume(self, run_id: str, owner: str = "local") -> int:
+        """Put a stopped run in line to go on where it was (its own settings); returns the job's id.
+        Raises ResumeError when there is no such run, or it is already waiting to be resumed."""
+        state = find_state(self.root, run_id)
+        with self._lock:
+            if any(job.resume == state.run_id for job in self._line):
+                raise ResumeError(f"run {state.run_id} is already waiting in line to be resumed")
+        config = RunConfig(**state.config)
+        remaining = 1 - state.step / state.max_steps
+        return self._enqueue(Job(0, owner, [config], [self._estimate(config) * remaining], resume=state.run_id))
+
+    def stopped_runs(self) -> list[ResumableState]:
+        """Runs that stopped after a dev evaluation and can be resumed, most recent first (none being resumed)."""
+        with self._lock:
+            taken = {job.resume for job in self._line} | {self._snap.resuming}
+        return [s for s in reversed(list_states(self.root)) if s.run_id not in taken]
+
+    @property
+    def root(self) -> Path:
+        return Path(self.checkpoints_dir or default_checkpoints_dir())
+
+    def _enqueue(self, job: Job) -> int:
         with self._lock:
             if len(self._line) >= MAX_WAITING:
                 raise RunnerBusy(f"the waiting line is full ({MAX_WAITING} jobs); try again when it is shorter")
-            job = Job(next(self._ids), owner, list(configs), estimates)
+            job.id = next(self._ids)
             self._line.append(job)
             self._snap.waiting = list(self._line)
             if not self.busy:
@@ -185,6 +212,12 @@ class TrainingRunner:
         except Exception:  # an estimate is a courtesy; it never blocks a run
             return 0.0
 
+    def _resumable_note(self) -> str:
+        """'; it can resume from step 40' when the run just ended left a resumable state."""
+        end: dict = next((e for e in reversed(self._snap.events) if e["type"] == "end"), {})
+        step = end.get("resumable_from")
+        return "" if step is None else f"; it can be resumed from step {step}"
+
     def _log(self, line: str) -> None:
         self._snap.log.append(time.strftime("%H:%M:%S ") + line)
         del self._snap.log[:-MAX_LOG_LINES]
@@ -223,19 +256,24 @@ class TrainingRunner:
                 self._snap.queue, self._snap.reason = list(pending), None
                 self._snap.queue_estimate_s = sum(job.estimates_s[index + 1 :])
                 self._snap.generation += 1
+                self._snap.resuming = job.resume
             try:
                 result = train(
-                    config, listeners=[self._on_event], cancel=self._cancel, checkpoints_dir=self.checkpoints_dir
-                )
+                    None if job.resume else config, listeners=[self._on_event], cancel=self._cancel,
+                    checkpoints_dir=self.checkpoints_dir, resume=job.resume,
+                )  # fmt: skip
             except Exception as e:  # a crashed run is reported; the app keeps serving
-                log.exception("training run failed")
+                if not isinstance(e, ResumeError):
+                    log.exception("training run failed")
                 with self._lock:
-                    self._snap.state, self._snap.reason = "failed", explain_failure(e)
+                    self._snap.state, self._snap.reason = "failed", explain_failure(e) + self._resumable_note()
+                    self._snap.resuming = None
                     self._log(f"run failed: {self._snap.reason}")
                 return
             with self._lock:
+                self._snap.resuming = None
                 if result.status == "cancelled" or result.run is None:
-                    self._snap.state, self._snap.reason = "cancelled", "stopped by the user"
+                    self._snap.state, self._snap.reason = "cancelled", "stopped by the user" + self._resumable_note()
                     return
                 self._snap.state = "complete"
                 self._snap.completed += 1

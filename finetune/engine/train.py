@@ -7,7 +7,9 @@ fit      -> transformers' Trainer (the same code runs on CPU, CUDA and under acc
             method's training setup, emitting events and evaluating on the dev set several times
 save     -> the method's compact weights + run.json, committed atomically under the checkpoints folder
 
-One abort path: a cancelled or failed run emits its end event and leaves nothing behind.
+One abort path: a cancelled or failed run emits its end event and saves no run; what it trained up to
+its last dev evaluation is kept as a resumable state (core/resumable.py), and `train(resume=...)` goes on
+from there with the same settings, data, optimizer, schedule and random state.
 """
 
 from __future__ import annotations
@@ -15,15 +17,23 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments, set_seed
+from transformers import (
+    DataCollatorWithPadding,
+    PrinterCallback,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
 
-from ..core import checkpoints
+from ..core import checkpoints, resumable
 from ..core.data import load_glue, tokenize
 from ..core.methods import Method, get_method
 from ..core.methods.base import TrainingSetup
@@ -32,8 +42,8 @@ from ..core.model_card import write_model_card
 from ..core.models import ModelSource, load_classifier, load_tokenizer
 from ..core.params import count_parameters
 from ..core.tasks import Task, get_task
-from .config import RunConfig, cli_command, resolve_config, steps_for
-from .events import EventLog, Listener, TrainingEvents, fan_out
+from .config import RunConfig, cli_command, resolve_config, setting_differences, steps_for
+from .events import EventLog, Listener, TrainingEvents, fan_out, read_events
 
 
 @dataclass
@@ -42,6 +52,7 @@ class RunResult:
     run: checkpoints.RunRecord | None
     metrics: dict | None
     model: torch.nn.Module | None = None  # the trained model, still in memory
+    resumable_from: int | None = None  # a stopped run: the step it can resume from (None: nothing to resume)
 
 
 class RunCancelled(Exception):
@@ -75,25 +86,41 @@ class Fitted:
 
 
 def train(
-    config: RunConfig,
+    config: RunConfig | None,
     listeners: Sequence[Listener] = (),
     cancel: threading.Event | None = None,
     checkpoints_dir: Path | None = None,
     progress_bar: bool = False,
+    resume: str | None = None,
 ) -> RunResult:
     """Train, evaluate and save one run. Cancelling (`cancel.set()` from any thread) stops at the
-    next step and saves nothing, leaving earlier runs untouched."""
-    config, source = resolve_config(config)
+    next step and saves no run, leaving earlier runs untouched; a run stopped (or crashed) after a dev
+    evaluation stays resumable: `resume` = its run id or "last" trains only the remaining steps, with
+    `config` None (its saved settings) or the same settings (anything else raises ResumeError)."""
     checkpoints_dir = Path(checkpoints_dir or checkpoints.default_checkpoints_dir())
-    checkpoints.sweep_stale_staging(checkpoints_dir)
-    run_id = checkpoints.new_run_id()
+    resumable.sweep_stale_staging(checkpoints_dir)
+    state = resumable.find_state(checkpoints_dir, resume) if resume else None
+    if state is not None:
+        config = settings_to_resume(state, config)
+    assert config is not None, "train() needs a config or a run to resume"
+    config, source = resolve_config(config)
+    run_id = state.run_id if state else checkpoints.new_run_id()
     staging = checkpoints.staging_dir(checkpoints_dir, run_id)
-    event_log = EventLog(staging / checkpoints.EVENTS_FILE)
+    earlier: list[dict] = []
+    if state is not None:
+        state = resumable.claim(state, staging)
+        earlier = events_before(staging / checkpoints.EVENTS_FILE, state.step)
+    event_log = EventLog(staging / checkpoints.EVENTS_FILE, earlier)
     emit = fan_out([event_log, *listeners])
     try:
         prepared = prepare(config, source)
-        emit(start_event(run_id, config, prepared))
-        fitted = fit(config, prepared, staging / "trainer", emit, cancel or threading.Event(), progress_bar)
+        if state is None:
+            emit(start_event(run_id, config, prepared))
+        else:
+            check_resumable(state, prepared)
+            replay(earlier or [start_event(run_id, config, prepared)], listeners)
+            emit({"type": "resume", "step": state.step, "max_steps": state.max_steps})
+        fitted = fit(config, prepared, staging, run_id, emit, cancel or threading.Event(), progress_bar, state)
         if not fitted.trainer.is_world_process_zero():  # under `accelerate launch`, only the main process saves
             return RunResult(status="complete", run=None, metrics=fitted.metrics, model=prepared.model)
         info = save(run_id, config, prepared, fitted, staging)
@@ -103,14 +130,23 @@ def train(
         run = checkpoints.commit_run(staging, checkpoints_dir, info)
         return RunResult(status="complete", run=run, metrics=fitted.metrics, model=prepared.model)
     except BaseException as e:
+        saved = resumable_step(staging)
         if isinstance(e, RunCancelled):
-            emit({"type": "end", "status": "cancelled", "reason": str(e), "step": e.step})
-            return RunResult(status="cancelled", run=None, metrics=None)
-        emit({"type": "end", "status": "failed", "reason": f"{type(e).__name__}: {e}"})
+            emit({"type": "end", "status": "cancelled", "reason": str(e), "step": e.step, "resumable_from": saved})
+            result = RunResult(status="cancelled", run=None, metrics=None, resumable_from=saved)
+        else:
+            emit({"type": "end", "status": "failed", "reason": f"{type(e).__name__}: {e}", "resumable_from": saved})
+        event_log.close()
+        if isinstance(e, resumable.ResumeError) and e.damaged:
+            checkpoints.discard(staging)
+        else:  # Stop, Ctrl-C and crashes keep the last evaluated step; resuming trains only the rest
+            resumable.keep_for_resume(staging, checkpoints_dir, reason=str(e) or type(e).__name__)
+        if isinstance(e, RunCancelled):
+            return result
         raise
     finally:
         event_log.close()
-        checkpoints.discard(staging)  # gone already once committed
+        checkpoints.discard(staging)  # gone already once committed or kept for resuming
 
 
 # -- prepare -------------------------------------------------------------------------------------------
@@ -160,32 +196,118 @@ def start_event(run_id: str, config: RunConfig, prepared: Prepared) -> dict:
     }
 
 
+# -- resume --------------------------------------------------------------------------------------------
+def settings_to_resume(state: resumable.ResumableState, asked: RunConfig | None) -> RunConfig:
+    """The stopped run's own settings; settings asked for alongside must be the same ones."""
+    saved = RunConfig(**state.config)
+    if asked is not None and (changed := setting_differences(saved, resolve_config(asked)[0])):
+        raise resumable.ResumeError(
+            f"run {state.run_id} was trained with other settings ({'; '.join(changed)}); resume it with its own "
+            "settings, or start a new run"
+        )
+    return saved
+
+
+def check_resumable(state: resumable.ResumableState, prepared: Prepared) -> None:
+    """The same data and steps as when the run stopped (data folders change; the checkpoint must fit)."""
+    before, now = state.marker.get("train_samples"), len(prepared.encoded["train"])
+    if before != now or state.max_steps != prepared.max_steps:
+        raise resumable.ResumeError(
+            f"run {state.run_id} was trained on {before:,} examples in {state.max_steps} steps; the same settings "
+            f"now give {now:,} examples in {prepared.max_steps} steps (has the training data changed?)"
+        )
+
+
+def events_before(path: Path, step: int) -> list[dict]:
+    """The stopped run's events up to its checkpoint: what the resumed run's curves start from."""
+    try:
+        events = read_events(path)
+    except (OSError, ValueError):
+        return []
+    return [e for e in events if e["type"] not in ("end", "resume") and e.get("step", 0) <= step]
+
+
+def replay(events: list[dict], listeners: Sequence[Listener]) -> None:
+    for event in events:
+        for listener in listeners:
+            listener(event)
+
+
+def resumable_step(staging: Path) -> int | None:
+    try:
+        return resumable.read_state(staging).step
+    except resumable.ResumeError:
+        return None
+
+
+class ResumableCheckpoints(TrainerCallback):
+    """Marks each checkpoint the Trainer saves (at each dev evaluation) as the state to resume from, and
+    skips the Trainer's save at the last step, where the run itself is saved instead."""
+
+    def __init__(self, staging: Path, run_id: str, config: RunConfig, train_samples: int, seconds_before: float):
+        self.staging, self.run_id, self.config = staging, run_id, dataclasses.asdict(config)
+        self.train_samples, self.seconds_before = train_samples, seconds_before
+        self.started = time.monotonic()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:
+            control.should_save = False
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            name = f"checkpoint-{state.global_step}"
+            resumable.mark(
+                self.staging, self.run_id, self.config, name, state.global_step, state.max_steps,
+                train_samples=self.train_samples, seconds=self.seconds(),
+            )  # fmt: skip
+            resumable.drop_other_checkpoints(self.staging, name)  # only the marked one is ever resumed
+
+    def seconds(self) -> float:
+        """Training seconds so far, over every resumed part of the run."""
+        return self.seconds_before + time.monotonic() - self.started
+
+
 # -- fit -----------------------------------------------------------------------------------------------
 def fit(
-    config: RunConfig, prepared: Prepared, output_dir: Path, emit: Listener, cancel: threading.Event, progress_bar: bool
+    config: RunConfig,
+    prepared: Prepared,
+    staging: Path,
+    run_id: str,
+    emit: Listener,
+    cancel: threading.Event,
+    progress_bar: bool,
+    resume_from: resumable.ResumableState | None = None,
 ) -> Fitted:
     collator = DataCollatorWithPadding(prepared.tokenizer)  # pads each batch to its own longest example
     options = prepared.method.options(**config.method_options)
     setup = prepared.method.training_setup(prepared.model, options, prepared.encoded, collator)
-    callback = TrainingEvents(emit, cancel, _batch_size(config))
+    seconds_before = resume_from.marker.get("seconds", 0.0) if resume_from else 0.0
+    events = TrainingEvents(emit, cancel, _batch_size(config), seconds_before=seconds_before)
+    marks = ResumableCheckpoints(staging, run_id, config, len(prepared.encoded["train"]), seconds_before)
     trainer = build_trainer(
         config,
         setup,
         prepared.tokenizer,
-        output_dir,
+        staging / resumable.TRAINER_DIR,
         prepared.max_steps,
-        callbacks=[callback],
+        callbacks=[events, marks],
         progress_bar=progress_bar,
     )
-    output = trainer.train()
-    if callback.cancelled:
+    if resume_from is not None:
+        resumable.verify_checkpoint(resume_from, setup.model)
+    trainer.train(resume_from_checkpoint=str(resume_from.checkpoint) if resume_from else None)
+    train_seconds = marks.seconds()
+    if events.cancelled:
         raise RunCancelled(trainer.state.global_step)
-    if callback.last_eval is None or callback.last_eval_step != trainer.state.global_step:
+    if events.last_eval is None or events.last_eval_step != trainer.state.global_step:
         trainer.evaluate()
-    assert callback.last_eval is not None
-    metrics = {k: callback.last_eval[k] for k in ("accuracy", "f1", "mcc", "headline")}
-    # The Trainer's clock starts after its data loader is built; the setup reports what it spent before.
-    return Fitted(trainer, metrics, output.metrics["train_runtime"] + setup.extra_seconds())
+    assert events.last_eval is not None
+    metrics = {k: events.last_eval[k] for k in ("accuracy", "f1", "mcc", "headline")}
+    # The callbacks' clock starts after the data loader is built; the setup reports what it spent before.
+    return Fitted(trainer, metrics, train_seconds + setup.extra_seconds())
 
 
 def precision() -> str:
@@ -197,7 +319,7 @@ def precision() -> str:
 
 def training_arguments(config: RunConfig, output_dir: Path, max_steps: int, progress_bar: bool = False):
     """The Trainer's arguments for a resolved config: length-grouped batches, several dev evaluations,
-    no checkpoints of its own (train() saves a run once, atomically)."""
+    and a resumable checkpoint at each of them (ResumableCheckpoints keeps the latest; train() saves the run)."""
     method = get_method(config.method)
     batch_size = _batch_size(config)
     return TrainingArguments(
@@ -212,7 +334,8 @@ def training_arguments(config: RunConfig, output_dir: Path, max_steps: int, prog
         eval_strategy="steps",
         eval_steps=max(1, math.ceil(max_steps / config.evaluations)),
         logging_steps=max(1, max_steps // 50),
-        save_strategy="no",
+        save_strategy="steps",
+        save_steps=max(1, math.ceil(max_steps / config.evaluations)),
         report_to="none",
         seed=config.seed,
         train_sampling_strategy="group_by_length",  # similar lengths per batch: little padding
@@ -252,7 +375,8 @@ def build_trainer(
 # -- save ----------------------------------------------------------------------------------------------
 def save(run_id: str, config: RunConfig, prepared: Prepared, fitted: Fitted, staging: Path) -> dict:
     """Compact weights, the tokenizer and the model card into the staging folder; returns run.json's content."""
-    checkpoints.discard(staging / "trainer")
+    checkpoints.discard(staging / resumable.TRAINER_DIR)
+    (staging / resumable.MARKER).unlink(missing_ok=True)
     model_dir = staging / checkpoints.MODEL_DIR
     prepared.method.save(prepared.model, model_dir)
     prepared.tokenizer.save_pretrained(model_dir / "tokenizer")
