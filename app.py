@@ -16,12 +16,12 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home, ever
 
 from finetune.core.checkpoints import default_checkpoints_dir, use_persistent_cache
-from finetune.core.resumable import sweep_stale_staging
 
 use_persistent_cache()  # the Hugging Face cache on persistent storage, when the Space has some
 
 import gradio as gr
 
+from finetune.core.resumable import sweep_stale_staging
 from finetune.engine.estimate import estimate
 from finetune.engine.hub_sync import HubSyncError, pull_runs
 from finetune.engine.predict import Predictor

@@ -203,3 +203,31 @@ def test_errors_show_user_text_as_text_and_no_server_paths(served):
         assert not any(isinstance(v, str) and v.startswith("/") for v in row.values())
     info = client.view_api(print_info=False, return_format="dict")
     assert served["glue"] not in json.dumps(info)  # no environment values in the API's description
+
+
+def test_stop_then_resume_through_the_api(served):
+    """Stop after a dev evaluation: the run is offered for resuming; /resume trains only the rest."""
+    client, runner = served["client"], served["demo"].runner
+    job = client.submit(**tiny_run(served, "lora", max_train_samples=6000, evaluations=6, lora_r=4), api_name="/train")
+
+    def evaluated_once() -> bool:
+        snap = runner.snapshot()
+        ours = snap.state == "running" and snap.config.max_train_samples == 6000
+        return ours and any(e["type"] == "eval" for e in snap.events)
+
+    wait_until(evaluated_once, timeout=120)
+    run_id = next(e["run_id"] for e in runner.snapshot().events if e["type"] == "start")
+    assert client.predict(api_name="/stop") == "stopping"
+    with pytest.raises(Exception, match=r"cancelled: stopped by the user; it can be resumed from step \d+"):
+        job.result(timeout=120)
+    [stopped] = [s for s in runner.stopped_runs() if s.run_id == run_id]
+
+    record = client.predict(run_id, api_name="/resume")
+    assert record["state"] == "complete" and record["run_id"] == run_id and record["method"] == "lora"
+    events = [json.loads(line) for line in (served["root"] / "sst2" / "lora" / run_id / "events.jsonl").open()]
+    [resume] = [e for e in events if e["type"] == "resume"]
+    assert resume["step"] == stopped.step
+    assert all(e["step"] > stopped.step for e in events[events.index(resume) :] if e["type"] == "log")
+    assert run_id not in [s.run_id for s in runner.stopped_runs()]
+    with pytest.raises(Exception, match="no stopped run"):
+        client.predict(run_id, api_name="/resume")

@@ -116,3 +116,36 @@ def test_empty_text_shows_an_error_and_the_app_keeps_serving(browser_page):
     page.locator("#predict-btn").click()
     expect(page.get_by_text("second sentence is empty").first).to_be_visible(timeout=20_000)
     shot(page, "playground-error")
+
+
+def test_stop_and_resume_in_the_browser(browser_page, tiny_bert, glue_dir):
+    """Stop a run after its first dev evaluation; it appears under Stopped runs; Resume finishes it."""
+    from playwright.sync_api import expect
+
+    page, demo = browser_page
+    page.get_by_role("tab", name="Train").click()
+    if not page.get_by_label("Encoder").is_visible():  # open unless an earlier test left it open
+        page.get_by_text("Model and data").click()
+    expect(page.get_by_label("Encoder")).to_be_visible()
+    page.get_by_label("Encoder").fill(str(tiny_bert))
+    page.get_by_label("Local GLUE directory").fill(str(glue_dir))
+    page.get_by_label("Training examples").fill("8000")
+    page.get_by_label("Batch size").fill("8")
+    page.get_by_label("Batch size").press("Tab")
+    page.locator("#start-btn").click()
+    status = page.locator("#run-status .run-status")
+    expect(status).to_have_attribute("data-state", "running", timeout=60_000)
+    expect(page.locator("#final-metrics")).to_contain_text("Dev (step", timeout=120_000)
+    page.locator("#stop-btn").click()
+    expect(status).to_have_attribute("data-state", "cancelled", timeout=60_000)
+    [stopped] = demo.runner.stopped_runs()
+
+    page.locator("#resume-pick input").click()
+    page.get_by_role("option", name=re.compile(rf"step {stopped.step} of {stopped.max_steps:,}")).click()
+    shot(page, "train-stopped-run")
+    page.locator("#resume-btn").click()
+    expect(page.locator(".cm-content")).to_contain_text(f"python -m finetune train --resume {stopped.run_id}")
+    expect(status).to_have_attribute("data-state", "complete", timeout=180_000)
+    assert demo.runner.snapshot().last_run["run_id"] == stopped.run_id
+    assert demo.runner.stopped_runs() == []
+    shot(page, "train-resumed")

@@ -25,7 +25,8 @@ def progress_html(snap: Snapshot) -> str:
         "running": f"Training {snap.config.task} / {snap.config.method}: step {step}/{total}"
         + (f", about {eta:.0f}s left" if eta is not None and snap.state == "running" else ""),
         "complete": f"Finished {snap.config.task} / {snap.config.method}",
-        "cancelled": f"Cancelled {snap.config.task} / {snap.config.method} at step {step}",
+        "cancelled": f"Cancelled {snap.config.task} / {snap.config.method} at step {step}"
+        + (" · resumable: Stopped runs → Resume" if "resumed" in (snap.reason or "") else ""),
         "failed": f"Failed {snap.config.task} / {snap.config.method}: {snap.reason}",
     }.get(snap.state, snap.state)
     queued = f" · then {', '.join(c.method for c in snap.queue)}" if snap.queue and snap.state == "running" else ""

@@ -174,13 +174,13 @@ def build(runner: TrainingRunner, deployment: Deployment) -> gr.State:
             with gr.Row():
                 stop_btn = gr.Button("Stop my run", variant="stop", elem_id="stop-btn")
                 leave_btn = gr.Button("Leave the line", elem_id="leave-btn")
-            with gr.Row(equal_height=True):
+            with gr.Group():
                 stopped = gr.Dropdown(
-                    live_view.stopped_choices(runner), value=None, label="Stopped runs", scale=3,
+                    live_view.stopped_choices(runner), value=None, label="Stopped runs",
                     info="A run stopped after a dev evaluation goes on where it was, with its own settings.",
                     elem_id="resume-pick",
                 )  # fmt: skip
-                resume_btn = gr.Button("Resume", elem_id="resume-btn", scale=1, interactive=deployment.training)
+                resume_btn = gr.Button("Resume", elem_id="resume-btn", interactive=deployment.training)
             command = gr.Code(first_command, label="Same run from a terminal", language="shell", interactive=False)
         with gr.Column(scale=2):
             line = gr.Markdown(elem_id="line-status")
@@ -280,12 +280,12 @@ def resume_job(runner: TrainingRunner, deployment: Deployment, run_id: str | Non
 
 
 def wire_resume(runner: TrainingRunner, deployment: Deployment, stopped, resume_btn, token, command) -> None:
-    def resume(run_id: str | None, token_value: str | None, request: gr.Request):
+    def on_resume(run_id: str | None, token_value: str | None, request: gr.Request):
         resume_job(runner, deployment, run_id, token_value, request)
         gr.Info("The stopped run is in line again; it goes on from its last dev evaluation.")
         return resume_command(run_id or ""), gr.update(choices=live_view.stopped_choices(runner), value=None)
 
-    resume_btn.click(resume, [stopped, token], [command, stopped], api_visibility="private")
+    resume_btn.click(on_resume, [stopped, token], [command, stopped], api_visibility="private")
 
     def resume_api(run_id: str, token: str | None = None, request: gr.Request = None) -> Iterator[dict]:  # type: ignore[assignment]
         """Go on with a stopped run (its id, or 'last') where it was, streaming like /train; the last value

@@ -76,9 +76,11 @@ class ResumableState:
         return self.marker.get("stopped", self.marker["saved"])
 
     def summary(self) -> str:
-        """One line for people: 'sst2 / full, step 40 of 100 (run 20261126-…)'."""
+        """One line for people: 'sst2 / full: step 40 of 100, stopped 14:02 (run 20261126-…)'."""
+        stopped = time.strftime("%H:%M", time.localtime(self.stopped))
         return (
-            f"{self.config['task']} / {self.config['method']}, step {self.step} of {self.max_steps} (run {self.run_id})"
+            f"{self.config['task']} / {self.config['method']}: step {self.step} of {self.max_steps:,}, "
+            f"stopped {stopped} (run {self.run_id})"
         )
 
 

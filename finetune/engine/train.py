@@ -375,8 +375,8 @@ def build_trainer(
 # -- save ----------------------------------------------------------------------------------------------
 def save(run_id: str, config: RunConfig, prepared: Prepared, fitted: Fitted, staging: Path) -> dict:
     """Compact weights, the tokenizer and the model card into the staging folder; returns run.json's content."""
+    (staging / resumable.MARKER).unlink(missing_ok=True)  # from here on, nothing to resume: the run is saved
     checkpoints.discard(staging / resumable.TRAINER_DIR)
-    (staging / resumable.MARKER).unlink(missing_ok=True)
     model_dir = staging / checkpoints.MODEL_DIR
     prepared.method.save(prepared.model, model_dir)
     prepared.tokenizer.save_pretrained(model_dir / "tokenizer")

@@ -1,0 +1,218 @@
+"""Resume: a run stopped after a dev evaluation goes on where it was and ends as if never stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from finetune.core import checkpoints, resumable
+from finetune.core.resumable import ResumeError
+from finetune.engine.events import read_events
+from finetune.engine.train import train
+
+from .conftest import REPO, tiny_config
+
+# 24 steps, a dev evaluation (and a resumable checkpoint) every 8.
+LONGER = dict(max_train_samples=192, epochs=2, evaluations=3)
+
+
+def stop_after_first_evaluation(config, root: Path):
+    """Train `config`, asking it to stop as soon as its first dev evaluation is in."""
+    cancel = threading.Event()
+    events: list[dict] = []
+
+    def listener(event: dict) -> None:
+        events.append(event)
+        if event["type"] == "eval":
+            cancel.set()
+
+    return train(config, listeners=[listener], cancel=cancel, checkpoints_dir=root), events
+
+
+def weights(run: checkpoints.RunRecord) -> dict:
+    return {p.name: load_file(p) for p in sorted((run.path / checkpoints.MODEL_DIR).glob("*.safetensors"))}
+
+
+@pytest.mark.parametrize("method", ["full", "lora", "prompt", "selective"])
+def test_a_resumed_run_trains_only_the_rest_and_ends_like_an_uninterrupted_one(tiny_bert, glue_dir, tmp_path, method):
+    config = tiny_config(tiny_bert, glue_dir, "sst2", method, **LONGER)
+    whole = train(config, checkpoints_dir=tmp_path / "whole").run
+    assert whole is not None
+
+    root = tmp_path / "stopped"
+    stopped, before = stop_after_first_evaluation(config, root)
+    assert stopped.status == "cancelled" and stopped.run is None and stopped.resumable_from == 8
+    assert before[-1]["type"] == "end" and before[-1]["resumable_from"] == 8
+    [state] = resumable.list_states(root)
+    assert state.step == 8 and state.max_steps == 24 and checkpoints.list_runs(root) == []
+
+    after: list[dict] = []
+    resumed = train(None, listeners=[after.append], checkpoints_dir=root, resume="last").run
+    assert resumed is not None and resumed.run_id == state.run_id
+    # The earlier events are replayed first, then training goes on from step 9: no step is trained twice.
+    marker = next(i for i, e in enumerate(after) if e["type"] == "resume")
+    assert after[marker]["step"] == 8
+    new_steps = [e["step"] for e in after[marker:] if e["type"] in ("progress", "log")]
+    assert new_steps and min(new_steps) > 8 and max(new_steps) == 24
+    # Same steps, same optimizer, schedule, data order and random state: the very same weights and metrics.
+    assert resumed.info["metrics"] == whole.info["metrics"]
+    ours, theirs = weights(resumed), weights(whole)
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        for key, tensor in ours[name].items():
+            assert tensor.equal(theirs[name][key]), f"{name}:{key} differs"
+    # The saved run carries one story: events up to step 8, the resume, the rest; no state is left over.
+    logged = read_events(resumed.path / checkpoints.EVENTS_FILE)
+    assert [e["type"] for e in logged].count("start") == 1 and logged[-1]["status"] == "complete"
+    assert resumable.list_states(root) == []
+    assert not (resumed.path / resumable.TRAINER_DIR).exists() and not (resumed.path / resumable.MARKER).exists()
+
+
+def test_resuming_with_other_settings_is_refused_and_keeps_the_state(tiny_bert, glue_dir, tmp_path):
+    config = tiny_config(tiny_bert, glue_dir, **LONGER)
+    stop_after_first_evaluation(config, tmp_path)
+    run_id = resumable.list_states(tmp_path)[0].run_id
+    other = tiny_config(tiny_bert, glue_dir, **LONGER, learning_rate=0.1)
+    with pytest.raises(ResumeError, match=r"other settings \(Learning rate 5e-05, not 0.1\)"):
+        train(other, checkpoints_dir=tmp_path, resume=run_id)
+    assert [s.run_id for s in resumable.list_states(tmp_path)] == [run_id]
+    # The same settings spelled out are fine.
+    assert train(config, checkpoints_dir=tmp_path, resume=run_id).run.run_id == run_id
+
+
+def test_changed_training_data_is_refused_and_keeps_the_state(tiny_bert, glue_dir, tmp_path):
+    data = tmp_path / "glue"
+    shutil.copytree(glue_dir / "SST-2", data / "SST-2")
+    config = tiny_config(tiny_bert, glue_dir, **LONGER, data_dir=str(data))
+    stop_after_first_evaluation(config, tmp_path / "runs")
+    rows = (data / "SST-2" / "train.tsv").read_text(encoding="utf-8").splitlines()
+    (data / "SST-2" / "train.tsv").write_text("\n".join(rows[:101]) + "\n", encoding="utf-8")  # 100 examples
+    with pytest.raises(ResumeError, match=r"192 examples in 24 steps.*100 examples in 14 steps"):
+        train(None, checkpoints_dir=tmp_path / "runs", resume="last")
+    assert len(resumable.list_states(tmp_path / "runs")) == 1
+
+
+@pytest.mark.parametrize("damage", ["optimizer.pt", "model.safetensors", "trainer_state.json", "resume.json"])
+def test_a_damaged_state_is_refused_in_words_and_dropped(tiny_bert, glue_dir, tmp_path, damage):
+    stop_after_first_evaluation(tiny_config(tiny_bert, glue_dir, "sst2", "full", **LONGER), tmp_path)
+    [state] = resumable.list_states(tmp_path)
+    target = state.folder / damage if damage == "resume.json" else state.checkpoint / damage
+    target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2])  # a disk that filled up
+    with pytest.raises(ResumeError, match=r"damaged|no stopped run") as refused:
+        train(None, checkpoints_dir=tmp_path, resume=state.run_id)
+    assert str(tmp_path) not in str(refused.value)  # words, not server paths
+    assert resumable.list_states(tmp_path) == [] and checkpoints.list_runs(tmp_path) == []
+
+
+def test_nothing_to_resume_is_said_plainly(tmp_path):
+    with pytest.raises(ResumeError, match="no stopped run to resume"):
+        resumable.find_state(tmp_path, "last")
+    for which in ("20260101-000000-000000-abcd", "../../etc", ".staging", ""):
+        with pytest.raises(ResumeError, match="no stopped run"):
+            resumable.find_state(tmp_path, which)
+
+
+def test_a_run_stopped_before_its_first_evaluation_leaves_nothing(tiny_bert, glue_dir, tmp_path):
+    cancel = threading.Event()
+    cancel.set()  # stops at the first step, long before a dev evaluation
+    result = train(tiny_config(tiny_bert, glue_dir, **LONGER), cancel=cancel, checkpoints_dir=tmp_path)
+    assert result.status == "cancelled" and result.resumable_from is None
+    assert resumable.list_states(tmp_path) == [] and not list((tmp_path / checkpoints.STAGING).iterdir())
+
+
+def test_a_dead_process_leaves_a_resumable_state_and_only_so_many_are_kept(tmp_path):
+    def dead_staging(n: int) -> Path:
+        folder = tmp_path / checkpoints.STAGING / f"run-{n}.owner999999999-1"  # no such process
+        (folder / resumable.TRAINER_DIR / "checkpoint-8").mkdir(parents=True)
+        (folder / resumable.TRAINER_DIR / "checkpoint-8" / "trainer_state.json").write_text("{}")
+        (folder / resumable.TRAINER_DIR / "checkpoint-16").mkdir()  # cut off mid-save: no marker names it
+        resumable.mark(folder, f"run-{n}", {"task": "sst2", "method": "full"}, "checkpoint-8", 8, 24)
+        return folder
+
+    dead_staging(0)
+    resumable.sweep_stale_staging(tmp_path)
+    [state] = resumable.list_states(tmp_path)
+    assert state.run_id == "run-0" and state.marker["reason"] == "the process training it ended"
+    assert sorted(p.name for p in (state.folder / resumable.TRAINER_DIR).iterdir()) == ["checkpoint-8"]
+    for n in range(1, resumable.MAX_KEPT + 3):
+        dead_staging(n)
+        resumable.sweep_stale_staging(tmp_path)
+    kept = [s.run_id for s in resumable.list_states(tmp_path)]
+    assert len(kept) == resumable.MAX_KEPT and kept[-1] == f"run-{resumable.MAX_KEPT + 2}" and "run-0" not in kept
+
+
+# -- as a user would: the CLI, Ctrl-C and kill -9 ----------------------------------------------------------
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "finetune", *args]
+
+
+def _wait_for_marker(staging_root: Path, after_step: int, child: subprocess.Popen, timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for marker in staging_root.glob(f"*/{resumable.MARKER}"):
+            try:
+                step = json.loads(marker.read_text())["step"]
+            except (OSError, ValueError):
+                continue
+            if step > after_step:
+                return step
+        assert child.poll() is None, "the run ended before it could be stopped"
+        time.sleep(0.02)
+    raise AssertionError("no resumable checkpoint appeared")
+
+
+@pytest.mark.slow
+def test_cli_ctrl_c_then_kill_9_then_resume_ends_like_an_uninterrupted_run(tiny_bert, glue_dir, tmp_path):
+    flags = ["--task", "sst2", "--method", "lora", "--model", str(tiny_bert), "--data-dir", str(glue_dir),
+             "--max-train-samples", "4000", "--batch-size", "4", "--epochs", "1", "--evaluations", "10",
+             "--max-eval-samples", "48", "--max-seq-length", "64", "--lora-r", "4", "--seed", "3"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FINETUNE_CHECKPOINTS": str(tmp_path / "runs")}
+    staging = tmp_path / "runs" / checkpoints.STAGING
+
+    whole = subprocess.run(_cli("train", *flags, "--json"), env={**env, "FINETUNE_CHECKPOINTS": str(
+        tmp_path / "whole")}, capture_output=True, text=True, timeout=600, cwd=tmp_path)  # fmt: skip
+    assert whole.returncode == 0, whole.stderr
+    expected = json.loads(whole.stdout)
+
+    # Ctrl-C after the first dev evaluation: exit 130, and the command that resumes it.
+    child = subprocess.Popen(_cli("train", *flags), env=env, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    first = _wait_for_marker(staging, 0, child)
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130
+    [state] = resumable.list_states(tmp_path / "runs")
+    assert state.step >= first and f"resume with: python -m finetune train --resume {state.run_id}" in stderr
+
+    # Resumed, then killed with -9 after its next checkpoint: the next start (here `runs`) finds it.
+    child = subprocess.Popen(_cli("train", "--resume", "last"), env=env, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    killed_at = _wait_for_marker(staging, state.step, child)
+    child.kill()
+    child.wait(timeout=30)
+    listed = subprocess.run(_cli("runs"), env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert f"python -m finetune train --resume {state.run_id}" in listed.stderr
+    assert resumable.list_states(tmp_path / "runs")[0].step >= killed_at
+
+    # Other settings are refused (exit 2, one line); the run's own settings finish it.
+    refused = subprocess.run(_cli("train", "--resume", "last", "--seed", "4"), env=env, capture_output=True,
+                             text=True, timeout=120, cwd=tmp_path)  # fmt: skip
+    assert refused.returncode == 2 and "other settings (Seed 3, not 4)" in refused.stderr
+    done = subprocess.run(_cli("train", "--resume", state.run_id, "--json"), env=env, capture_output=True,
+                          text=True, timeout=600, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["run_id"] == state.run_id and record["metrics"] == expected["metrics"]
+    events = read_events(tmp_path / "runs" / "sst2" / "lora" / state.run_id / checkpoints.EVENTS_FILE)
+    resumes = [e["step"] for e in events if e["type"] == "resume"]
+    assert len(resumes) == 1 and resumes[0] >= killed_at  # the kill -9'd part's events up to its checkpoint
+    steps = [e["step"] for e in events if e["type"] == "log"]
+    assert steps == sorted(steps) and steps[-1] <= 1000  # one story, no step twice
