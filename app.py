@@ -73,7 +73,7 @@ def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | Non
             with gr.Tab("Train", id="train"):
                 runs_saved = train_tab.build(runner, deployment)
             with gr.Tab("Results", id="results") as results_page:
-                results = results_tab.build(checkpoints_dir)
+                results = results_tab.build(checkpoints_dir, deployment)
             with gr.Tab("Playground", id="playground"):
                 playground_tab.build(predictor)
         # Results follow the runs: on opening the app or the tab, and whenever a run is saved.

@@ -91,6 +91,14 @@ def test_train_watch_and_predict_in_the_browser(browser_page, tiny_bert, glue_di
     page.get_by_role("tab", name="Results").click()
     expect(page.locator("#results-table")).to_contain_text("selective", timeout=20_000)
     shot(page, "results-tab")
+    # Moving runs: the task's runs as a bundle to download; the trained run offered for a Hub push.
+    page.get_by_text("Move runs: download a bundle, import one, push to the Hub").click()
+    page.locator("#make-bundle").click()
+    expect(page.locator("#bundle-file")).to_contain_text(re.compile(r"sst2-runs\s*\.zip"), timeout=30_000)
+    page.locator("#push-run input").click()
+    expect(page.get_by_role("option", name=re.compile(r"sst2 \/ selective · headline"))).to_be_visible()
+    page.keyboard.press("Escape")
+    shot(page, "results-move-runs")
 
     # Playground: a prediction from the trained method, and "not trained" for the other three.
     page.get_by_role("tab", name="Playground").click()

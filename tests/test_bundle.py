@@ -219,3 +219,60 @@ def test_merged_export_loads_with_plain_transformers(trained_store, tmp_path, ca
         main(["export", "--task", "sst2", "--methods", "prompt", "--merged", str(out / "p"),
               "--checkpoints-dir", str(trained_store)])  # fmt: skip
     assert exit_code.value.code == 2 and "prompt tuning cannot be merged" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_results_tab_moves_runs_between_two_labs(trained_store, exported, tmp_path, monkeypatch):
+    """Home lab: Make bundle. The class's public Space: only the instructor imports it; the Playground then
+    answers like at home; a bad bundle changes nothing; a push offline says so in seconds."""
+    from gradio_client import Client, handle_file
+
+    import app as lab
+    from webui.deployment import Deployment
+
+    from .conftest import free_port
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    served = []
+
+    def serve(store, deployment):
+        demo = lab.create_app(store, deployment=deployment)
+        port = free_port()
+        demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+        served.append(demo)
+        return Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=str(tmp_path / "downloads"))
+
+    try:
+        home = serve(trained_store, Deployment(public=False, training=True, instructor_token=None, encoders=()))
+        bundle_path = home.predict("sst2", api_name="/export_bundle")
+        with zipfile.ZipFile(bundle_path) as made:
+            assert sorted({n.split("/")[1] for n in made.namelist()}) == sorted(METHODS)
+
+        class_store = tmp_path / "space-store"
+        space = serve(class_store, Deployment(public=True, training=True, instructor_token="s3cret", encoders=()))
+        with pytest.raises(Exception, match="only the instructor can import or push"):
+            space.predict(handle_file(bundle_path), "", api_name="/import_bundle")
+        bad = with_extra(exported, tmp_path, "../evil.json")
+        with pytest.raises(Exception, match=r"was not imported: .*climbs out of the bundle.*Nothing was changed"):
+            space.predict(handle_file(str(bad)), "s3cret", api_name="/import_bundle")
+        assert space.predict(api_name="/runs") == []
+        report = space.predict(handle_file(bundle_path), "s3cret", api_name="/import_bundle")
+        assert f"Imported {len(METHODS)} run(s)" in report
+        assert sorted(r["method"] for r in space.predict(api_name="/runs")) == sorted(METHODS)
+        sentence = TASKS["sst2"].examples[0][0]
+        at_home = {a.method: a.probabilities for a in Predictor(trained_store).predict("sst2", sentence)}
+        in_class = space.predict("sst2", sentence, "", api_name="/predict")
+        assert {card["method"]: card["probabilities"] for card in in_class} == at_home
+
+        run_id = checkpoints.list_runs(trained_store)[-1].run_id
+        started = time.monotonic()
+        with pytest.raises(Exception, match=r"unreachable.*python -m finetune export"):
+            home.predict(run_id, "teacher/sst2", True, "", api_name="/push")
+        assert time.monotonic() - started < 10
+        public_without_token = serve(tmp_path / "open", Deployment(public=True, training=True, instructor_token=None,
+                                                                     encoders=()))  # fmt: skip
+        with pytest.raises(Exception, match="off in a public lab without an instructor token"):
+            public_without_token.predict(handle_file(bundle_path), "", api_name="/import_bundle")
+    finally:
+        for demo in served:
+            demo.close()

@@ -52,6 +52,17 @@ class Deployment:
         if self.instructor_token is not None and not self.is_instructor(token):
             raise user_error("only the instructor can train here: enter the instructor token (API: token=...)")
 
+    def check_may_change_store(self, token: object) -> None:
+        """gr.Error unless this visitor may add runs to the store or push them with the server's Hub token:
+        the instructor (by token), or anyone on a private lab without an instructor token."""
+        if self.is_instructor(token):
+            return
+        if self.instructor_token is not None:
+            raise user_error("only the instructor can import or push runs here: enter the instructor token")
+        if self.public:
+            raise user_error("importing and pushing runs are off in a public lab without an instructor token "
+                             "(the Space's owner sets LAB_INSTRUCTOR_TOKEN)")  # fmt: skip
+
     def check_sources(self, model: str | None, data_dir: str | None) -> None:
         """On a public deployment: an allow-listed encoder, and no server folders."""
         if not self.public:

@@ -1,4 +1,5 @@
-"""Results tab: every saved run, the study's picture (headline metric vs trainable parameters), CSV."""
+"""Results tab: every saved run, the study's picture (headline metric vs trainable parameters), CSV, and
+moving runs (bundles, Hub push: webui/sharing.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from finetune.core.checkpoints import list_runs, results_dir, runs_table, scan_r
 from finetune.core.methods import METHODS
 from finetune.core.tasks import METRIC_TITLES, TASKS
 
+from . import sharing
 from .common import TASK_CHOICES, ZERO_SHOT_COLOR, headline_frame, runs_frame
+from .deployment import Deployment
 
 TABLE_COLUMNS = [
     "task", "method", "model", "accuracy", "f1", "mcc", "trainable_params", "trainable_percent",
@@ -27,7 +30,7 @@ class ResultsTab:
     inputs: list
 
 
-def build(checkpoints_dir: Path | None) -> ResultsTab:
+def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
     # The CSV is rewritten on every refresh; the folder goes away with the app (TemporaryDirectory's finalizer).
     exports = tempfile.TemporaryDirectory(prefix="glue-tune-lab-results-")
     study_file = results_dir(checkpoints_dir) / "table.md"
@@ -50,6 +53,7 @@ def build(checkpoints_dir: Path | None) -> ResultsTab:
     table = gr.Dataframe(headers=TABLE_COLUMNS, interactive=False, wrap=True, elem_id="results-table")
     with gr.Accordion("The study's table over seeds (python -m finetune reproduce)", open=False):
         study = gr.Markdown(elem_id="study-table")
+    moving = sharing.build(checkpoints_dir, deployment)
 
     def refresh(task_name: str):
         """Every saved run (a table and CSV), and the chosen task's runs as points on the chart."""
@@ -73,11 +77,13 @@ def build(checkpoints_dir: Path | None) -> ResultsTab:
             study_table,
             gr.ScatterPlot(value=points, y=metric, title=f"{TASKS[task_name].title}: {metric} vs trainable parameters"),
             gr.DownloadButton(value=str(csv_path)),
+            gr.update(choices=sharing.run_choices(scan.runs)),
         )
 
-    outputs = [notice, table, study, plot, download]
+    outputs = [notice, table, study, plot, download, moving.push_run]
     refresh_btn.click(refresh, task, outputs, api_visibility="private")
     task.change(refresh, task, outputs, api_visibility="private")
+    moving.imported.success(refresh, task, outputs, api_visibility="private")  # imported runs show at once
 
     def runs_api() -> list[dict]:
         """Every saved run: task, method, model, metrics, trainable parameters, size, training time."""

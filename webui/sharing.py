@@ -1,0 +1,109 @@
+"""Moving runs, in the Results tab: a task's runs as a bundle to download, a bundle to import, a run pushed
+to the Hugging Face Hub. Downloading is for everyone; importing (which changes what the whole class sees)
+and pushing (with the server's Hub token) are for the instructor (Deployment.check_may_change_store).
+Every check is the engine's: the same as ``python -m finetune export / import / push``."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from finetune.core.checkpoints import RunRecord, list_runs
+from finetune.engine.bundle import BundleError, export_runs, import_bundle
+from finetune.engine.hub_sync import HubSyncError, push_run
+
+from .common import TASK_CHOICES
+from .deployment import Deployment, user_error
+
+BUNDLE_TTL_S = 15 * 60  # a made bundle stays downloadable this long
+
+
+@dataclass
+class Sharing:
+    imported: Any  # the import's event: the Results tab refreshes once it succeeded
+    push_run: gr.Dropdown  # which run to push: its choices follow the saved runs
+
+
+def run_choices(runs: list[RunRecord]) -> list[tuple[str, str]]:
+    """(label, run id), newest first: 'sst2 / lora · Accuracy 0.830 · 20261126-…'."""
+    return [
+        (f"{r.task} / {r.method} · headline {r.info['metrics']['headline']:.3f} · {r.run_id}", r.run_id)
+        for r in sorted(runs, key=lambda r: r.run_id, reverse=True)
+    ]
+
+
+def build(checkpoints_dir: Path | None, deployment: Deployment) -> Sharing:
+    bundles = tempfile.TemporaryDirectory(prefix="glue-tune-lab-bundles-")  # goes away with the app
+    with gr.Accordion("Move runs: download a bundle, import one, push to the Hub", open=False):
+        with gr.Row():
+            task = gr.Dropdown(TASK_CHOICES, value="sst2", label="Task to download", scale=2)
+            make = gr.Button("Make bundle", scale=1, elem_id="make-bundle")
+            bundle = gr.File(label="Bundle (python -m finetune import it elsewhere)", interactive=False, scale=2,
+                             elem_id="bundle-file")  # fmt: skip
+        token = gr.Textbox(label="Instructor token", type="password", elem_id="sharing-token",
+                           visible=deployment.instructor_token is not None)  # fmt: skip
+        with gr.Row():
+            upload = gr.File(
+                label="Bundle to import (.zip made by Make bundle or python -m finetune export)",
+                file_types=[".zip"], type="filepath", scale=3, height=120, elem_id="bundle-upload",
+            )  # fmt: skip
+            import_btn = gr.Button("Import", scale=1, elem_id="import-btn")
+        with gr.Row():
+            run = gr.Dropdown(run_choices(list_runs(checkpoints_dir)), label="Run to push", scale=3,
+                              elem_id="push-run")  # fmt: skip
+            repo = gr.Textbox(label="Hub model repository", placeholder="user/name", scale=2, elem_id="push-repo")
+            private = gr.Checkbox(label="Private", value=True, scale=1)
+            push_btn = gr.Button("Push", scale=1, elem_id="push-btn")
+        status = gr.Markdown(elem_id="sharing-status")
+
+    def make_bundle(task_name: str) -> str:
+        """The newest run of each method of the task, as a zip bundle to download."""
+        _forget_old(Path(bundles.name))
+        out = Path(tempfile.mkdtemp(dir=bundles.name)) / f"{task_name}-runs.zip"
+        try:
+            export_runs(out, task_name, checkpoints_dir=checkpoints_dir)
+        except BundleError as e:
+            raise user_error(str(e)) from None
+        return str(out)
+
+    def import_runs(path: str | None, token_value: str | None) -> str:
+        """Add the runs of a bundle to the lab (checked whole before anything is written)."""
+        deployment.check_may_change_store(token_value)
+        if not path:
+            raise user_error("Choose a bundle (.zip) to import first.")
+        try:
+            report = import_bundle(Path(path), checkpoints_dir)
+        except BundleError as e:
+            raise user_error(f"This bundle was not imported: {e}. Nothing was changed.") from None
+        added = ", ".join(report.imported) or "none"
+        return f"**Imported {len(report.imported)} run(s)**: {added}. Already here: {len(report.already_there)}."
+
+    def push(run_id: str | None, repo_id: str, private_repo: bool, token_value: str | None) -> str:
+        """Upload a run folder (model card, weights, settings) as a model repository on the Hub."""
+        deployment.check_may_change_store(token_value)
+        if not run_id or not (repo_id or "").strip():
+            raise user_error("Choose a run and name a Hub repository (user/name) to push to.")
+        try:
+            url = push_run(run_id, repo_id.strip(), private=bool(private_repo), checkpoints_dir=checkpoints_dir)
+        except HubSyncError as e:
+            raise user_error(str(e)) from None
+        except Exception as e:  # the Hub's own refusals (a name taken, a token without write access)
+            raise user_error(f"the Hub refused the push ({type(e).__name__}); check the name and the token") from None
+        return f"**Pushed** to [{repo_id.strip()}]({url})."
+
+    make.click(make_bundle, task, bundle, api_name="export_bundle", concurrency_limit=1)
+    imported = import_btn.click(import_runs, [upload, token], status, api_name="import_bundle", concurrency_limit=1)
+    push_btn.click(push, [run, repo, private, token], status, api_name="push", concurrency_limit=1)
+    return Sharing(imported=imported, push_run=run)
+
+
+def _forget_old(folder: Path) -> None:
+    for made in folder.iterdir():
+        if time.time() - made.stat().st_mtime > BUNDLE_TTL_S:
+            shutil.rmtree(made, ignore_errors=True)
