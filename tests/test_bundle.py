@@ -201,13 +201,17 @@ def test_merged_export_loads_with_plain_transformers(trained_store, tmp_path, ca
         "from transformers import AutoModelForSequenceClassification, AutoTokenizer\n"
         "model = AutoModelForSequenceClassification.from_pretrained(sys.argv[1]).eval()\n"
         "tokenizer = AutoTokenizer.from_pretrained(sys.argv[1])\n"
-        f"print(json.dumps(model(**tokenizer({sentence!r}, return_tensors='pt')).logits.softmax(-1)[0].tolist()))"
+        "import torch\n"  # in the arithmetic the run was trained in, as its model card says
+        "with torch.autocast('cpu', dtype=torch.bfloat16, enabled=sys.argv[2] == 'bf16'):\n"
+        f"    logits = model(**tokenizer({sentence!r}, return_tensors='pt')).logits\n"
+        "print(json.dumps(logits.float().softmax(-1)[0].tolist()))"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     answers = {a.method: a for a in Predictor(trained_store).predict("sst2", sentence)}
     for folder in folders:
         assert not any(p.suffix in (".bin", ".pt", ".pkl") for p in folder.iterdir())
-        done = subprocess.run([sys.executable, "-c", program, str(folder)], cwd=tmp_path, env=env,
+        precision = checkpoints.list_runs(trained_store, "sst2", folder.name.split("-")[1])[-1].info["precision"]
+        done = subprocess.run([sys.executable, "-c", program, str(folder), precision], cwd=tmp_path, env=env,
                               capture_output=True, text=True)  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
         method = folder.name.split("-")[1]

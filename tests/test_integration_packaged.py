@@ -37,8 +37,9 @@ def test_packaged_encoder_trains_reloads_and_scores_every_method_and_task(glue_d
     pairs = list(dev[spec.text_keys[1]]) if spec.is_pair else None
     tokenizer = run_tokenizer(run)
     reloaded = load_trained(run)
-    probs, _ = classify(reloaded, tokenizer, spec, texts, pairs, 96)
-    in_memory, _ = classify(result.model.eval(), tokenizer, spec, texts, pairs, 96)
+    precision = result.run.info["precision"]
+    probs, _ = classify(reloaded, tokenizer, spec, texts, pairs, 96, precision)
+    in_memory, _ = classify(result.model.eval(), tokenizer, spec, texts, pairs, 96, precision)
     np.testing.assert_allclose(probs, in_memory, atol=1e-5)  # the saved run is the trained model
     recount = classification_metrics(probs.argmax(-1), dev["label"])
     for name in ("accuracy", "f1", "mcc"):

@@ -68,9 +68,11 @@ def test_a_damaged_run_json_is_skipped_and_reported(two_runs, checkpoints_dir, c
 
     # Results: the table lists the good runs, with a note naming the broken one.
     from webui import results_tab
+    from webui.deployment import Deployment
 
+    local = Deployment(public=False, training=True, instructor_token=None, encoders=())
     with gr.Blocks():
-        tab = results_tab.build(checkpoints_dir)
+        tab = results_tab.build(checkpoints_dir, local)
     notice, table, *_ = tab.refresh("sst2")
     assert reason in notice and newer.run_id in notice
     assert sorted(table["run_id"]) == sorted([older.run_id, two_runs[2].run_id])

@@ -71,7 +71,9 @@ def test_cached_training_changes_only_the_top_and_reloads_exactly(tiny_bert, glu
     from finetune.engine.predict import classify, run_tokenizer
 
     dev = load_glue(get_task("sst2"), glue_dir, max_eval_samples=48)["validation"]
-    probs, _ = classify(reloaded, run_tokenizer(result.run), get_task("sst2"), dev["sentence"], None, 64)
+    probs, _ = classify(
+        reloaded, run_tokenizer(result.run), get_task("sst2"), dev["sentence"], None, 64, result.run.info["precision"]
+    )
     recount = classification_metrics(probs.argmax(-1), dev["label"])
     assert {k: result.metrics[k] for k in recount} == pytest.approx(recount, abs=1e-9)
 

@@ -57,11 +57,12 @@ def test_train_save_reload_gives_identical_logits(tiny_bert, glue_dir, checkpoin
     tokenizer = run_tokenizer(run)
     texts, pairs = sample_inputs(tokenizer, task)
     trained = result.model.eval()
-    expected_probs, _ = classify(trained, tokenizer, TASKS[task], texts, pairs, 64)
-    reloaded_probs, _ = classify(load_trained(run), tokenizer, TASKS[task], texts, pairs, 64)
+    precision = run.info["precision"]  # the arithmetic the run was trained and evaluated in
+    expected_probs, _ = classify(trained, tokenizer, TASKS[task], texts, pairs, 64, precision)
+    reloaded_probs, _ = classify(load_trained(run), tokenizer, TASKS[task], texts, pairs, 64, precision)
     np.testing.assert_allclose(reloaded_probs, expected_probs, atol=1e-6)
     predictor_model, predictor_tokenizer = Predictor(checkpoints_dir).model_for(run)
-    shared_probs, _ = classify(predictor_model, predictor_tokenizer, TASKS[task], texts, pairs, 64)
+    shared_probs, _ = classify(predictor_model, predictor_tokenizer, TASKS[task], texts, pairs, 64, precision)
     np.testing.assert_allclose(shared_probs, expected_probs, atol=1e-6)
 
     # Metrics were computed on real predictions of the dev slice.
@@ -80,7 +81,8 @@ def test_reported_metrics_match_a_recount_with_the_reloaded_model(tiny_bert, glu
     result = train(tiny_config(tiny_bert, glue_dir, "sst2", "selective", max_train_samples=200))
     dev = load_glue(TASKS["sst2"], glue_dir, max_eval_samples=48)["validation"]
     model, tokenizer = load_trained(result.run), run_tokenizer(result.run)
-    probs, _ = classify(model, tokenizer, TASKS["sst2"], dev["sentence"], None, 64)
+    # Predicted as the Playground predicts: in the run's precision (bf16 where the CPU has it).
+    probs, _ = classify(model, tokenizer, TASKS["sst2"], dev["sentence"], None, 64, result.run.info["precision"])
     recount = classification_metrics(probs.argmax(-1), dev["label"])
     for name in ("accuracy", "f1", "mcc"):
         assert result.metrics[name] == pytest.approx(recount[name], abs=1e-9)

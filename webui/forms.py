@@ -16,6 +16,8 @@ def input_for(item: Setting, elem_id: str, value: Any = None) -> gr.components.C
     common: dict[str, Any] = {"label": item.label, "info": help_text(item), "elem_id": elem_id}
     if item.kind is bool:
         return gr.Checkbox(value=bool(initial), **common)
+    if item.kind is str and item.spec.choices is not None:
+        return gr.Dropdown(item.spec.choices(), value=initial, **common)
     if item.kind is str:
         return gr.Textbox(value=initial or "", max_lines=1, **common)
     # No `precision`: gr.Number would round 2.5 to 2 silently; the setting's parser says "a whole number".

@@ -35,8 +35,14 @@ def loading_code(info: dict) -> str | None:
     text = repr(task.examples[0][0]) + (f", {task.examples[0][1]!r}" if task.is_pair else "")
     head = """from transformers import AutoModelForSequenceClassification, AutoTokenizer
 tokenizer = AutoTokenizer.from_pretrained("model/tokenizer")"""
-    tail = f"""probabilities = model(**tokenizer({text}, return_tensors="pt")).logits.softmax(-1)
+    tail = f"""probabilities = model(**tokenizer({text}, return_tensors="pt")).logits.float().softmax(-1)
 print(dict(zip({list(task.label_names)!r}, probabilities[0].tolist())))"""
+    if info.get("precision") in ("bf16", "fp16"):  # the arithmetic the run was trained and scored in
+        dtype = {"bf16": "bfloat16", "fp16": "float16"}[info["precision"]]
+        device = "cpu" if info["precision"] == "bf16" else "cuda"
+        tail = f"""import torch
+with torch.autocast("{device}", dtype=torch.{dtype}):  # as trained and scored ({info["precision"]})
+    {tail.replace(chr(10), chr(10) + "    ")}"""
     if method == "full":
         return f"""{head}
 model = AutoModelForSequenceClassification.from_pretrained("model").eval()

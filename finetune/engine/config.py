@@ -21,6 +21,7 @@ from ..core.data import task_files
 from ..core.fields import SettingError, cli_flag, parse, parse_all, setting, setting_named, settings_of
 from ..core.methods import METHODS, Method, get_method
 from ..core.models import ModelSource, resolve_model
+from ..core.precision import PRECISIONS, resolve_precision
 from ..core.tasks import TASKS, get_task
 
 ALL = 0  # max_train_samples=ALL trains on the whole training set
@@ -79,6 +80,11 @@ class RunConfig:
     evaluations: int = setting(
         3, label="Dev evaluations", help="dev evaluations spread over the run, the last at the end",
         minimum=1, maximum=50, form="advanced",
+    )  # fmt: skip
+    precision: str = setting(
+        "auto", label="Precision", help="arithmetic for training and predicting: auto = bf16 where this machine "
+        "computes it natively (recent CPUs and GPUs), fp16 on older GPUs, else fp32",
+        choices=lambda: list(PRECISIONS), form="advanced",
     )  # fmt: skip
     method_options: dict = field(default_factory=dict)  # the method's Options, by field name
 
@@ -187,6 +193,7 @@ def resolve_config(config: RunConfig) -> tuple[RunConfig, ModelSource]:
     try:
         if config.data_dir:
             task_files(task, config.data_dir)
+        resolve_precision(config.precision)
         source = resolve_model(config.model)
         model_config = transformers.AutoConfig.from_pretrained(source.path, trust_remote_code=False)
         options = method.resolve(method.options(**config.method_options), model_config)

@@ -21,6 +21,7 @@ from transformers import AutoTokenizer
 from ..core.checkpoints import CheckpointError, RunRecord, default_checkpoints_dir, display_model, scan_runs
 from ..core.methods import METHODS, get_method
 from ..core.models import load_classifier, resolve_model, shared_clone
+from ..core.precision import autocast, serving_precision
 from ..core.tasks import Task, get_task
 
 # A few paragraphs. Checked before any tokenizer sees the text, so an oversized request costs nothing;
@@ -195,8 +196,9 @@ class Predictor:
         run, model, tokenizer, skipped = found
         max_length = run.info["config"].get("max_seq_length", 128)
         probabilities, truncated = classify(
-            model, tokenizer, task, [text], [text_pair] if text_pair else None, max_length
-        )
+            model, tokenizer, task, [text], [text_pair] if text_pair else None, max_length,
+            precision=serving_precision(run.info.get("precision")),
+        )  # fmt: skip
         probs = probabilities[0]
         notes = [f"input truncated to {max_length} tokens"] if truncated[0] else []
         if skipped:
@@ -217,11 +219,15 @@ class Predictor:
 
 
 @torch.inference_mode()
-def classify(model, tokenizer, task: Task, texts: list[str], pairs: list[str] | None, max_length: int):
-    """Class probabilities for a batch, and whether each input had to be truncated to `max_length`."""
+def classify(
+    model, tokenizer, task: Task, texts: list[str], pairs: list[str] | None, max_length: int, precision: str = "fp32"
+):
+    """Class probabilities for a batch, and whether each input had to be truncated to `max_length`; in the
+    `precision` the run was trained and evaluated in (core/precision.py)."""
     args = (list(texts), list(pairs)) if pairs is not None else (list(texts),)
     full_lengths = [len(ids) for ids in tokenizer(*args, truncation=False, verbose=False)["input_ids"]]
     batch = tokenizer(*args, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
     device = next(model.parameters()).device
-    logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
+    with autocast(precision, device.type):
+        logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
     return logits.float().softmax(-1).cpu().numpy(), [n > max_length for n in full_lengths]

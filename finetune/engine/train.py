@@ -41,6 +41,7 @@ from ..core.metrics import majority_baseline, trainer_metrics
 from ..core.model_card import write_model_card
 from ..core.models import ModelSource, load_classifier, load_tokenizer
 from ..core.params import count_parameters
+from ..core.precision import autocast, resolve_precision
 from ..core.tasks import Task, get_task
 from .config import RunConfig, cli_command, resolve_config, setting_differences, steps_for
 from .events import EventLog, Listener, TrainingEvents, fan_out, read_events
@@ -283,7 +284,8 @@ def fit(
 ) -> Fitted:
     collator = DataCollatorWithPadding(prepared.tokenizer)  # pads each batch to its own longest example
     options = prepared.method.options(**config.method_options)
-    setup = prepared.method.training_setup(prepared.model, options, prepared.encoded, collator)
+    with autocast(resolve_precision(config.precision)):  # what the setup computes, in the run's arithmetic
+        setup = prepared.method.training_setup(prepared.model, options, prepared.encoded, collator)
     seconds_before = resume_from.marker.get("seconds", 0.0) if resume_from else 0.0
     events = TrainingEvents(emit, cancel, _batch_size(config), seconds_before=seconds_before)
     marks = ResumableCheckpoints(staging, run_id, config, len(prepared.encoded["train"]), seconds_before)
@@ -308,13 +310,6 @@ def fit(
     metrics = {k: events.last_eval[k] for k in ("accuracy", "f1", "mcc", "headline")}
     # The callbacks' clock starts after the data loader is built; the setup reports what it spent before.
     return Fitted(trainer, metrics, train_seconds + setup.extra_seconds())
-
-
-def precision() -> str:
-    """Mixed precision on a CUDA GPU (bf16 where supported, else fp16 with loss scaling); fp32 on a CPU."""
-    if not torch.cuda.is_available():
-        return "fp32"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
 
 def training_arguments(config: RunConfig, output_dir: Path, max_steps: int, progress_bar: bool = False):
@@ -343,8 +338,9 @@ def training_arguments(config: RunConfig, output_dir: Path, max_steps: int, prog
         disable_tqdm=not progress_bar,
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
-        bf16=precision() == "bf16",
-        fp16=precision() == "fp16",
+        use_cpu=not torch.cuda.is_available(),  # transformers asks for it before bf16 autocast on a CPU
+        bf16=resolve_precision(config.precision) == "bf16",  # the Trainer's autocast, dev evaluations included
+        fp16=resolve_precision(config.precision) == "fp16",
     )
 
 
@@ -396,7 +392,7 @@ def save(run_id: str, config: RunConfig, prepared: Prepared, fitted: Fitted, sta
         train_samples=train_samples,
         eval_samples=len(prepared.encoded["validation"]),
         train_samples_per_s=round(train_samples * _epochs(config) / fitted.train_seconds, 2),
-        precision=precision(),
+        precision=resolve_precision(config.precision),
     )
     write_model_card(staging, info, cli_command(config))  # the run folder is a Hub-ready model repository
     return info

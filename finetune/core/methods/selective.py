@@ -191,6 +191,12 @@ class FrozenOutputs(torch.utils.data.Dataset):
         self.bottom, self.collator, self.device_of, self.batch_size = bottom, collator, device_of, batch_size
         self.hidden: list[torch.Tensor] | None = None
         self.compute_seconds = 0.0
+        # Computed later, outside any autocast: remember the arithmetic of the run that made this dataset
+        # (train.fit builds the setup inside the run's autocast), so the cache holds what the frozen layers
+        # would have computed in training.
+        self.autocast = {
+            device: torch.get_autocast_dtype(device) for device in ("cpu", "cuda") if torch.is_autocast_enabled(device)
+        }
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -210,10 +216,12 @@ class FrozenOutputs(torch.utils.data.Dataset):
         bottom = self.bottom if device.type == "cpu" else copy.deepcopy(self.bottom).to(device)
         hidden: list[torch.Tensor] = [torch.empty(0)] * len(self.rows)
         order = sorted(range(len(self.rows)), key=lambda i: len(self.rows[i]["input_ids"]))
+        dtype = self.autocast.get(device.type)
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
             batch = self.collator([{k: self.rows[i][k] for k in MODEL_INPUTS if k in self.rows[i]} for i in chunk])
-            out = bottom(**{k: v.to(device) for k, v in batch.items()}).last_hidden_state.cpu()
+            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                out = bottom(**{k: v.to(device) for k, v in batch.items()}).last_hidden_state.float().cpu()
             for row, i in enumerate(chunk):
                 hidden[i] = out[row, : len(self.rows[i]["input_ids"])].clone()
         return hidden
