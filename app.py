@@ -49,6 +49,7 @@ CSS = """
 .card .label { font-size: 1.35em; font-weight: 700; margin-bottom: 6px; }
 .card .prob .fill { background: var(--c); height: 100%; }
 .card .prob-caption, .card .run, .card .note, .card .hint { font-size: .85em; color: #6b7280; margin: 4px 0 0 0; }
+.card .dev-score { font-size: .95em; color: #111827; margin: 6px 0 0 0; }
 .card.missing { opacity: .75; border-style: dashed; }
 .banner { background: #fef3c7; border-radius: 8px; padding: 6px 10px; margin-bottom: 10px; font-weight: 600; }
 """

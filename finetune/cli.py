@@ -193,7 +193,9 @@ def _config_to_resume(args: argparse.Namespace, root: Path) -> RunConfig | None:
 
 # -- train ---------------------------------------------------------------------------------------------
 def cmd_train(args, parser) -> int:
-    from .engine.train import train
+    from .engine.train import process_layout, train
+
+    main_process, _ = process_layout()  # under `accelerate launch`, only the main process reports
 
     root = args.checkpoints_dir or default_checkpoints_dir()
     try:
@@ -206,17 +208,18 @@ def cmd_train(args, parser) -> int:
             resolve_config(config)  # every argument checked before any work or any file
     except (ConfigError, ResumeError) as e:
         _fail(parser, str(e))
-    if not args.model and not args.resume:
+    if not args.model and not args.resume and main_process:
         print(f"note: encoder: {default_model_name()[1]} (--model to choose another)", file=sys.stderr)
     try:
-        result = train(config, listeners=[ProgressPrinter()], checkpoints_dir=root, resume=args.resume)
+        listeners = [ProgressPrinter()] if main_process else []
+        result = train(config, listeners=listeners, checkpoints_dir=root, resume=args.resume)
     except (ConfigError, ResumeError) as e:
         _fail(parser, str(e))
     except KeyboardInterrupt:
         return 130  # the state is kept; ProgressPrinter has said how to resume
     run = result.run
     if run is None:
-        return 1
+        return 0 if result.status == "complete" else 1  # complete without a run: a helper process
     if args.json:
         print(json.dumps(run.info, indent=2))
         return 0

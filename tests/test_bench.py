@@ -9,6 +9,7 @@ import pytest
 
 from finetune.bench.efficiency import training_flops_per_token
 from finetune.bench.run import main as bench_main
+from finetune.core.methods import METHODS
 
 
 @pytest.mark.slow
@@ -17,21 +18,30 @@ def test_bench_writes_json_and_markdown(tiny_bert, glue_dir, tmp_path):
     environment = dict(os.environ)
     bench_main([
         "--data-dir", str(glue_dir), "--model", str(tiny_bert), "--methods", "full", "selective",
-        "--repeats", "1", "--throughput-samples", "32", "--skip-classroom", "--out", str(out), "--markdown", str(md),
+        "--repeats", "1", "--throughput-samples", "32", "--classroom-tasks", "sst2", "--precisions", "auto", "fp32",
+        "--latency-samples", "3", "--out", str(out), "--markdown", str(md),
     ])  # fmt: skip
     report = json.loads(out.read_text())
+    assert report["machine"]["auto_precision"] in ("bf16", "fp32") and "cpu_native_bf16" in report["machine"]
     for name in ("full", "selective"):
         r = report["methods"][name]
-        assert r["samples_per_s"] > 0 and r["baseline_samples_per_s"] > 0
-        # the speed-up is the ratio of the two throughputs (each rounded to 2 places for the report)
+        assert r["samples_per_s"] > 0 and r["fp32_samples_per_s"] > 0 and r["baseline_samples_per_s"] > 0
+        # each ratio is the ratio of its two throughputs (each rounded to 2 places for the report)
         assert r["speedup"] == pytest.approx(r["samples_per_s"] / r["baseline_samples_per_s"], rel=0.02, abs=0.01)
-    assert 0 < report["efficiency"]["fraction_of_peak"] < 1.5
+        assert r["auto_vs_fp32"] == pytest.approx(r["samples_per_s"] / r["fp32_samples_per_s"], rel=0.02, abs=0.01)
+    precisions = report["efficiency"]["precisions"]
+    assert "fp32" in precisions and all(0 < p["fraction_of_peak"] < 1.5 for p in precisions.values())
     cache = report["selective_cache"]
     assert cache["epochs"] == 3 and cache["cached_samples_per_s"] > 0 and cache["recomputed_samples_per_s"] > 0
+    # "Train all" side by side in both precisions, with dev metrics; predictions timed on the auto runs.
+    assert [(c["task"], c["precision"]) for c in report["classroom"]] == [("sst2", "auto"), ("sst2", "fp32")]
+    assert all(set(c["methods"]) == set(METHODS) and c["total_wall_seconds"] > 0 for c in report["classroom"])
+    assert all(0 <= r["accuracy"] <= 1 for c in report["classroom"] for r in c["methods"].values())
+    assert report["inference"]["four_way_latency_p50_ms"] > 0
     assert dict(os.environ) == environment  # the benchmark passes options, it never edits the environment
     text = md.read_text()
-    assert "frozen layers cached vs recomputed" in text
-    assert "| full |" in text and "run_glue-style baseline" in text
+    assert "frozen layers cached vs recomputed" in text and "auto vs fp32" in text
+    assert "| full |" in text and "run_glue-style baseline" in text and "| sst2 | fp32 (fp32) | full |" in text
 
 
 def test_flop_count_matches_a_hand_count():

@@ -53,12 +53,14 @@ def metric_frame(snap: Snapshot) -> pd.DataFrame:
 
 
 def parts_frame(snap: Snapshot) -> pd.DataFrame:
+    """Trainable parameters per part of the network, each with its share of that part. Only the trainable
+    ones are drawn: next to 12M frozen embedding parameters, LoRA's 74K would be an invisible sliver."""
     start = next((e for e in snap.events if e["type"] == "start"), None)
     rows = []
     for part, (trainable, total) in start["params"]["by_part"].items() if start else []:
-        rows.append({"part": part, "parameters": trainable, "kind": "trainable"})
-        rows.append({"part": part, "parameters": total - trainable, "kind": "frozen"})
-    return pd.DataFrame(rows, columns=["part", "parameters", "kind"])
+        share = f"{100 * trainable / total:.2g}% of {format_count(total)}" if total else "-"
+        rows.append({"part": part, "trainable parameters": trainable, "share of the part": share})
+    return pd.DataFrame(rows, columns=["part", "trainable parameters", "share of the part"])
 
 
 def parameter_card(snap: Snapshot) -> str:
@@ -128,9 +130,9 @@ def build(snap: Snapshot) -> View:
         )  # fmt: skip
     card = gr.Markdown(parameter_card(snap), elem_id="param-card")
     parts_plot = gr.BarPlot(
-        parts_frame(snap), x="part", y="parameters", color="kind",
-        color_map={"trainable": "#d62728", "frozen": "#c7c7c7"}, title="Parameters per part of the network",
-        sort=None, elem_id="parts-plot",
+        parts_frame(snap), x="part", y="trainable parameters", title="Trainable parameters per part of the network "
+        "(hover: share of the part)", tooltip=["part", "trainable parameters", "share of the part"], sort=None,
+        elem_id="parts-plot",
     )  # fmt: skip
     log = gr.Textbox(label="Log", lines=6, max_lines=10, autoscroll=True, interactive=False)
     return View(status, metrics, loss_plot, metric_plot, card, parts_plot, log)

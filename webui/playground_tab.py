@@ -37,13 +37,15 @@ def cards_html(task_name: str, results: list[MethodPrediction]) -> str:
         positive = r.probabilities[task.label_names[1]]
         odd = " disagree" if disagree and r.label != majority else ""
         note = f"<p class='note'>{html.escape(r.message)}</p>" if r.message else ""
+        scores = (r.dev_score or {}).items()  # how far to trust this card: its run's dev-set score
+        score = "".join(f"<p class='dev-score'>dev {html.escape(k)} <b>{v:.3f}</b></p>" for k, v in scores)
         color = method_color(r.method)
         cards.append(
             f"<div class='card ok{odd}' data-method='{r.method}' data-status='ok' style='--c:{color}'>"
             f"<h4>{title}</h4><div class='label'>{html.escape(r.label)}</div>"
             f"<div class='prob'><div class='fill' style='width:{100 * positive:.1f}%'></div></div>"
             f"<div class='prob-caption'>P({html.escape(task.label_names[1])}) = {positive:.3f}</div>"
-            f"<p class='run'>run {html.escape(r.run_id or '')}</p>{note}</div>"
+            f"{score}<p class='run'>run {html.escape(r.run_id or '')}</p>{note}</div>"
         )
     banner = "<div class='banner'>The methods disagree on this input.</div>" if disagree else ""
     return f"{banner}<div class='cards'>{''.join(cards)}</div>"
@@ -84,11 +86,12 @@ def build(predictor: Predictor) -> None:
     with gr.Row():
         text = gr.Textbox(label="Sentence", lines=2, max_length=None, elem_id="text-1", scale=3)
         text_pair = gr.Textbox(label="Second sentence", lines=2, visible=False, elem_id="text-2", scale=3)
-    examples = gr.Dataset(
-        components=[text, text_pair],
-        samples=[[*e, ""][:2] for e in TASKS["sst2"].examples],
-        label="Examples (click one)",
-    )
+    # Two example lists, one shown at a time, so a one-sentence task has no empty "Second sentence" column.
+    single = gr.Dataset(components=[text], samples=[[e[0]] for e in TASKS["sst2"].examples],
+                        label="Examples (click one)", elem_id="examples-single")  # fmt: skip
+    pairs = gr.Dataset(components=[text, text_pair], samples=[[*e][:2] for t in TASKS.values() if t.is_pair
+                       for e in t.examples][:1], label="Examples (click one)", visible=False,
+                       elem_id="examples-pair")  # fmt: skip
     with gr.Row():
         predict_btn = gr.Button(f"Predict with all {len(METHODS)}", variant="primary", elem_id="predict-btn", scale=3)
         with_zeroshot = gr.Checkbox(
@@ -102,12 +105,14 @@ def build(predictor: Predictor) -> None:
         return (
             gr.update(visible=t.is_pair, value=""),
             gr.update(label="First sentence" if t.is_pair else "Sentence"),
-            gr.Dataset(samples=[[*e, ""][:2] for e in t.examples]),
+            gr.Dataset(samples=[[e[0]] for e in t.examples], visible=not t.is_pair),
+            gr.Dataset(samples=[list(e[:2]) for e in t.examples] if t.is_pair else [["", ""]], visible=t.is_pair),
             "",
         )
 
-    task.change(on_task, task, [text_pair, text, examples, output], api_visibility="private")
-    examples.click(lambda sample: (sample[0], sample[1]), examples, [text, text_pair], api_visibility="private")
+    task.change(on_task, task, [text_pair, text, single, pairs, output], api_visibility="private")
+    single.click(lambda sample: sample[0], single, text, api_visibility="private")
+    pairs.click(lambda sample: (sample[0], sample[1]), pairs, [text, text_pair], api_visibility="private")
 
     def answer(task_name: object, first: object, second: object, ask_zero_shot: object) -> list[MethodPrediction]:
         """Every method's prediction (and the zero-shot LM's when asked), or an error popup in words."""

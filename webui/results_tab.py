@@ -14,7 +14,7 @@ from finetune.core.methods import METHODS
 from finetune.core.tasks import METRIC_TITLES, TASKS
 
 from . import sharing
-from .common import TASK_CHOICES, ZERO_SHOT_COLOR, headline_frame, runs_frame
+from .common import CHART_X_LIM, COLUMN_TITLES, MAJORITY, TASK_CHOICES, ZERO_SHOT_COLOR, headline_frame, runs_frame
 from .deployment import Deployment
 
 TABLE_COLUMNS = [
@@ -43,14 +43,20 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
         x="log10_trainable_params",
         y="Accuracy",
         color="method",
-        color_map={**{m.title: m.color for m in METHODS.values()}, "Zero-shot LM": ZERO_SHOT_COLOR},
-        x_title="trainable parameters (log10)",
+        color_map={
+            **{m.title: m.color for m in METHODS.values()},
+            "Zero-shot LM": ZERO_SHOT_COLOR,
+            MAJORITY: "#9ca3af",
+        },
+        x_title="trainable parameters, log scale (3 = 1K · 4 = 10K · 5 = 100K · 6 = 1M · 7 = 10M)",
+        x_lim=CHART_X_LIM,
         title="Headline metric vs trainable parameters",
         tooltip=["method", "run_id", "trainable_params"],
         elem_id="results-plot",
     )
     notice = gr.Markdown(elem_id="results-notice")
-    table = gr.Dataframe(headers=TABLE_COLUMNS, interactive=False, wrap=True, elem_id="results-table")
+    table = gr.Dataframe(headers=[COLUMN_TITLES[c] for c in TABLE_COLUMNS], interactive=False, wrap=True,
+                         elem_id="results-table")  # fmt: skip
     with gr.Accordion("The study's table over seeds (python -m finetune reproduce)", open=False):
         study = gr.Markdown(elem_id="study-table")
     moving = sharing.build(checkpoints_dir, deployment)
@@ -62,7 +68,9 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
         csv_path = Path(exports.name) / "glue-tune-lab-runs.csv"
         frame[TABLE_COLUMNS].to_csv(csv_path, index=False)
         metric = METRIC_TITLES[TASKS[task_name].headline_metric]
-        points = headline_frame(frame, task_name)
+        newest = next((r for r in reversed(scan.runs) if r.task == task_name), None)
+        majority = newest.info["majority_baseline"]["headline"] if newest else None
+        points = headline_frame(frame, task_name, majority)
         study_table = (
             study_file.read_text()
             if study_file.is_file()
@@ -73,7 +81,7 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
         )
         return (
             f"**Skipped:** {scan.summary()}" if scan.broken else "",
-            frame[TABLE_COLUMNS],
+            frame[TABLE_COLUMNS].rename(columns=COLUMN_TITLES),
             study_table,
             gr.ScatterPlot(value=points, y=metric, title=f"{TASKS[task_name].title}: {metric} vs trainable parameters"),
             gr.DownloadButton(value=str(csv_path)),

@@ -6,14 +6,15 @@ import sys
 import time
 from pathlib import Path
 
+from ..core.precision import resolve_precision
 from ..engine.config import classroom_configs
 from ..engine.train import train
 
 
-def train_all(checkpoints_dir: Path, model: str, data_dir: str, task: str = "sst2") -> dict:
+def train_all(checkpoints_dir: Path, model: str, data_dir: str, task: str = "sst2", precision: str = "auto") -> dict:
     started = time.perf_counter()
     per_method = {}
-    for config in classroom_configs(task, model=model, data_dir=data_dir):
+    for config in classroom_configs(task, model=model, data_dir=data_dir, precision=precision):
         t0 = time.perf_counter()
         result = train(config, checkpoints_dir=checkpoints_dir)
         assert result.run is not None and result.metrics is not None
@@ -26,5 +27,12 @@ def train_all(checkpoints_dir: Path, model: str, data_dir: str, task: str = "sst
             "mcc": round(result.metrics["mcc"], 4),
             "trainable_percent": round(result.run.info["params"]["trainable_percent"], 3),
         }
-        print(f"[classroom] {config.method}: {per_method[config.method]}", file=sys.stderr, flush=True)
-    return {"total_wall_seconds": round(time.perf_counter() - started, 1), "methods": per_method}
+        print(f"[classroom {task} {precision}] {config.method}: {per_method[config.method]}", file=sys.stderr,
+              flush=True)  # fmt: skip
+    return {
+        "task": task,
+        "precision": precision,
+        "resolved_precision": resolve_precision(precision),
+        "total_wall_seconds": round(time.perf_counter() - started, 1),
+        "methods": per_method,
+    }

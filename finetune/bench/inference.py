@@ -12,6 +12,7 @@ from ..core.checkpoints import latest_run
 from ..core.data import load_glue, tokenize
 from ..core.methods import METHODS
 from ..core.methods.base import plain_setup
+from ..core.precision import serving_precision
 from ..core.tasks import get_task
 from ..engine.config import RunConfig
 from ..engine.predict import Predictor, classify, load_trained, run_tokenizer
@@ -35,7 +36,7 @@ def four_way_latency(checkpoints_dir: Path, data_dir: str, samples: int) -> dict
         run = latest_run("sst2", name, checkpoints_dir)
         assert run is not None, f"no {name} run to time"
         model, tokenizer = predictor.model_for(run)
-        classify(model, tokenizer, task, batch, None, 128)
+        classify(model, tokenizer, task, batch, None, 128, serving_precision(run.info.get("precision")))
     batch_seconds = time.perf_counter() - started
     return {
         "four_way_latency_p50_ms": round(1000 * latencies[len(latencies) // 2], 2),

@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-import platform
-from pathlib import Path
-
 
 def markdown(report: dict) -> str:
+    machine = report["machine"]
+    bf16 = ", ".join(machine.get("cpu_bf16_flags") or []) or "no native bf16"
     lines = [
         "# Benchmarks",
         "",
-        f"Machine: {report['machine']['cpu']}, {report['machine']['threads']} torch threads, "
-        f"torch {report['machine']['torch']}. Command: `{report['command']}`",
+        f"Machine: {machine['cpu']} ({bf16}; torch CPU capability {machine['cpu_capability']}), "
+        f"{machine['cpu_threads']} torch threads, torch {machine['torch']}"
+        + (f", GPU {machine['gpu']}" if machine.get("gpu") else "")
+        + f"; `auto` precision here = **{machine['auto_precision']}**. Command: `{report['command']}`",
         f"Model: `{report['config']['model']}`; data: real SST-2; batch size {report['config']['batch_size']}; "
         f"throughput over {report['config']['throughput_samples']} training examples, median of "
         f"{report['config']['repeats']} interleaved repeats.",
         "",
-        "## Training throughput vs the run_glue-style baseline (pad to 128, random batches)",
+        "## Training throughput: auto precision vs fp32, and vs the run_glue-style baseline",
         "",
-        "| method | samples/s | tokens/s | baseline samples/s | speed-up | classroom dev accuracy |",
+        "Baseline: run_glue's defaults (pad every example to 128 tokens, random batches, fp32).",
+        "",
+        "| method | auto samples/s | fp32 samples/s | auto vs fp32 | baseline samples/s | auto vs baseline |",
         "|---|---|---|---|---|---|",
     ]
-    class_methods = report.get("classroom", {}).get("methods", {})
     for name, r in report["methods"].items():
-        acc = class_methods.get(name, {}).get("accuracy", "")
         lines.append(
-            f"| {name} | {r['samples_per_s']} | {r['tokens_per_s']} | {r['baseline_samples_per_s']} | "
-            f"{r['speedup']}x | {acc} |"
+            f"| {name} | {r['samples_per_s']} ({r['precision']}) | {r['fp32_samples_per_s']} | {r['auto_vs_fp32']}x | "
+            f"{r['baseline_samples_per_s']} | {r['speedup']}x |"
         )
     if "selective_cache" in report:
         c = report["selective_cache"]
@@ -42,11 +43,17 @@ def markdown(report: dict) -> str:
         e = report["efficiency"]
         lines += [
             "",
-            "## Hardware efficiency (full fine-tuning)",
+            "## Hardware efficiency (full fine-tuning), against the matmul peak of the precision used",
             "",
-            f"Measured fp32 matmul peak {e['matmul_peak_gflops']} GFLOP/s; full fine-tuning achieves "
-            f"{e['full_ft_achieved_gflops']} GFLOP/s = **{100 * e['fraction_of_peak']:.1f}% of peak** "
-            f"({e['note']}; {e['avg_tokens_per_example']} tokens per example on average).",
+            "| precision | measured matmul peak GFLOP/s | achieved GFLOP/s | share of peak |",
+            "|---|---|---|---|",
+            *[
+                f"| {p} | {r['matmul_peak_gflops']} | {r['full_ft_achieved_gflops']} | "
+                f"{100 * r['fraction_of_peak']:.1f}% |"
+                for p, r in e["precisions"].items()
+            ],
+            "",
+            f"({e['note']}; {e['avg_tokens_per_example']} tokens per example on average.)",
         ]
     if "inference" in report:
         i, m = report["inference"], report["memory"]
@@ -77,27 +84,19 @@ def markdown(report: dict) -> str:
             *[f"| {n} | {r['seconds']} | {r['accuracy']} |" for n, r in report["evaluation"].items()],
         ]
     if "classroom" in report:
-        c = report["classroom"]
         lines += [
             "",
-            f"## Classroom budget: train all four on SST-2 — {c['total_wall_seconds']} s in total",
+            '## Classroom defaults: "Train all four" per task and precision',
             "",
-            "| method | train examples | wall s | accuracy | F1 | MCC | trainable % |",
-            "|---|---|---|---|---|---|---|",
-            *[
-                f"| {n} | {r['train_samples']} | {r['wall_seconds']} | {r['accuracy']} | {r['f1']} | {r['mcc']} | "
-                f"{r['trainable_percent']} |"
-                for n, r in c["methods"].items()
-            ],
+            "| task | precision | method | train examples | wall s | accuracy | F1 | MCC | trainable % |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
+        for c in report["classroom"]:
+            precision = f"{c['precision']} ({c['resolved_precision']})"
+            lines += [
+                f"| {c['task']} | {precision} | {n} | {r['train_samples']} | {r['wall_seconds']} | {r['accuracy']} | "
+                f"{r['f1']} | {r['mcc']} | {r['trainable_percent']} |"
+                for n, r in c["methods"].items()
+            ]
+            lines.append(f"| {c['task']} | {precision} | **all four** | | **{c['total_wall_seconds']}** | | | | |")
     return "\n".join(lines) + "\n"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()

@@ -7,6 +7,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import DataCollatorWithPadding, TrainerCallback
@@ -15,6 +16,7 @@ from ..core.data import load_glue, tokenize
 from ..core.methods import get_method
 from ..core.methods.base import TrainingSetup, plain_setup
 from ..core.models import ModelSource, load_classifier
+from ..core.precision import autocast, resolve_precision
 from ..core.tasks import get_task
 from ..engine.config import RunConfig, resolve_config, steps_for
 from ..engine.train import build_trainer
@@ -50,11 +52,12 @@ def train_once(config: RunConfig, source: ModelSource, tokenizer, data, setup_ki
     options = method.options(**config.method_options)
     model = method.prepare(load_classifier(source, task), options, source)
     collator = DataCollatorWithPadding(tokenizer)
-    setup: TrainingSetup = (
-        method.training_setup(model, options, encoded, collator)
-        if setup_kind == "engine"
-        else plain_setup(model, encoded, collator)
-    )
+    with autocast(resolve_precision(config.precision)):  # as train.fit builds it
+        setup: TrainingSetup = (
+            method.training_setup(model, options, encoded, collator)
+            if setup_kind == "engine"
+            else plain_setup(model, encoded, collator)
+        )
     assert config.batch_size is not None and config.epochs is not None
     clock = TrainingLoopClock()
     with tempfile.TemporaryDirectory() as out:
@@ -76,21 +79,29 @@ def train_once(config: RunConfig, source: ModelSource, tokenizer, data, setup_ki
 def training_throughput(
     methods: list[str], source: ModelSource, tokenizer, data_dir: str, samples: int, batch_size: int, repeats: int
 ) -> dict:
+    """Per method: the engine in the lab's default precision (auto) and in fp32, and the run_glue-style
+    baseline (fp32, as run_glue trains by default), interleaved so drift hits all three alike."""
     data = load_glue(get_task("sst2"), data_dir, max_train_samples=samples, max_eval_samples=8, seed=0)
     results = {}
     for name in methods:
-        config, _ = resolve_config(
-            RunConfig(task="sst2", method=name, model=source.name, batch_size=batch_size, epochs=1)
-        )
-        ours, base = [], []
-        for _ in range(repeats):  # interleaved, so drift hits both alike
-            ours.append(train_once(config, source, tokenizer, data, "engine"))
-            base.append(train_once(config, source, tokenizer, data, "baseline"))
+        common: dict[str, Any] = dict(task="sst2", method=name, model=source.name, batch_size=batch_size, epochs=1)
+        auto, _ = resolve_config(RunConfig(**common, precision="auto"))
+        fp32, _ = resolve_config(RunConfig(**common, precision="fp32"))
+        ours, ours_fp32, base = [], [], []
+        for _ in range(repeats):
+            ours.append(train_once(auto, source, tokenizer, data, "engine"))
+            ours_fp32.append(train_once(fp32, source, tokenizer, data, "engine"))
+            base.append(train_once(fp32, source, tokenizer, data, "baseline"))
         med = {key: statistics.median(r[key] for r in ours) for key in ("samples_per_s", "tokens_per_s")}
+        med_fp32 = {key: statistics.median(r[key] for r in ours_fp32) for key in ("samples_per_s", "tokens_per_s")}
         med_base = {key: statistics.median(r[key] for r in base) for key in ("samples_per_s", "tokens_per_s")}
         results[name] = {
+            "precision": resolve_precision("auto"),
             "samples_per_s": round(med["samples_per_s"], 2),
             "tokens_per_s": round(med["tokens_per_s"], 1),
+            "fp32_samples_per_s": round(med_fp32["samples_per_s"], 2),
+            "fp32_tokens_per_s": round(med_fp32["tokens_per_s"], 1),
+            "auto_vs_fp32": round(med["samples_per_s"] / med_fp32["samples_per_s"], 2),
             "baseline_samples_per_s": round(med_base["samples_per_s"], 2),
             "baseline_tokens_per_s": round(med_base["tokens_per_s"], 1),
             "speedup": round(med["samples_per_s"] / med_base["samples_per_s"], 2),

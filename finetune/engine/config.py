@@ -22,6 +22,7 @@ from ..core.fields import SettingError, cli_flag, parse, parse_all, setting, set
 from ..core.methods import METHODS, Method, get_method
 from ..core.models import ModelSource, resolve_model
 from ..core.precision import PRECISIONS, resolve_precision
+from ..core.recipes import recipe_for
 from ..core.tasks import TASKS, get_task
 
 ALL = 0  # max_train_samples=ALL trains on the whole training set
@@ -152,15 +153,16 @@ def steps_for(train_samples: int, batch_size: int, epochs: float) -> int:
 
 
 def classroom_defaults(task_name: str, method_name: str) -> dict:
-    """The hyperparameters a (task, method) run uses when none are given: the method's, with as many
-    passes over the training set as the task needs (see Task.classroom_epochs), and at most the task's
-    training set (ALL when the method's size is larger)."""
+    """The hyperparameters a (task, method) run uses when none are given: the task's recipe where a sweep
+    chose one (core/recipes.py), else the method's, with as many passes over the training set as the task
+    needs (see Task.classroom_epochs), and at most the task's training set (ALL when larger)."""
     defaults, task = get_method(method_name).defaults, get_task(task_name)
-    samples = defaults.max_train_samples
+    recipe = recipe_for(task_name, method_name)
+    samples = recipe.max_train_samples or defaults.max_train_samples
     return {
-        "epochs": defaults.epochs * task.classroom_epochs,
-        "learning_rate": defaults.learning_rate,
-        "batch_size": defaults.batch_size,
+        "epochs": recipe.epochs or defaults.epochs * task.classroom_epochs,
+        "learning_rate": recipe.learning_rate or defaults.learning_rate,
+        "batch_size": recipe.batch_size or defaults.batch_size,
         "max_train_samples": ALL if samples is None or samples >= task.train_size else samples,
     }
 
@@ -179,7 +181,10 @@ def checked(config: RunConfig) -> RunConfig:
         for item in settings_of(RunConfig):
             value = parse(item, getattr(config, item.name))
             values[item.name] = item.default if value is None else value
-        options = dataclasses.asdict(get_method(config.method).options(**config.method_options))
+        method = get_method(config.method)
+        method.options(**config.method_options)  # unknown options and bad values refused here
+        # Only the options the run names: the others come from the task's recipe or the method (resolve_config).
+        options = parse_all(method.Options, config.method_options)
     except (SettingError, ValueError) as e:
         raise ConfigError(str(e)) from None
     return dataclasses.replace(config, **values, method_options=options)
@@ -196,7 +201,9 @@ def resolve_config(config: RunConfig) -> tuple[RunConfig, ModelSource]:
         resolve_precision(config.precision)
         source = resolve_model(config.model)
         model_config = transformers.AutoConfig.from_pretrained(source.path, trust_remote_code=False)
-        options = method.resolve(method.options(**config.method_options), model_config)
+        # The recipe's options (e.g. prompt tuning's init text) unless the run names its own.
+        asked = {**recipe_for(task.name, method.name).options, **config.method_options}
+        options = method.resolve(method.options(**asked), model_config)
         method.validate(options, model_config, config.max_seq_length)
     except (ValueError, TypeError, OSError) as e:
         raise ConfigError(str(e)) from None

@@ -17,33 +17,34 @@ import transformers
 
 from ..core.methods import get_method
 from ..core.models import forward_flops_per_token
+from ..core.precision import autocast, device_type, resolve_precision
 from ..core.tasks import get_task
 from .config import RunConfig, resolve_config
 
-# The share of the measured matmul speed that work achieves, fitted to the four classroom runs on SST-2
-# (packaged encoder, 2-core CPU): training steps 40-55% (optimizer, dropout, norms and small matrices
-# cost the rest), forward-only passes (dev evaluations, selective's cache) about 80%.
-TRAINING_EFFICIENCY = 0.45
-INFERENCE_EFFICIENCY = 0.8
+# The share of the measured matmul speed (in the run's precision) that work achieves, fitted to the four
+# classroom runs on SST-2 (packaged encoder, 2-core CPU). fp32: training steps 40-55% (optimizer, dropout,
+# norms and small matrices cost the rest), forward-only passes (dev evaluations, selective's cache) about
+# 80%. bf16 matmuls are ~2.5-4x faster, but the rest of a step is not, so a smaller share of them is achieved.
+TRAINING_EFFICIENCY = {"fp32": 0.45, "bf16": 0.45, "fp16": 0.45}
+INFERENCE_EFFICIENCY = {"fp32": 0.8, "bf16": 0.8, "fp16": 0.8}
 RUN_OVERHEAD_S = 6.0  # loading data, tokenizing, building the model and the Trainer, saving
 LONG_S = 10 * 60  # longer than this is flagged as long for a class
 
 
 @functools.cache
-def machine_flops() -> float:
-    """Matmul FLOP/s of this machine, measured once per process (~0.2 s): fp32 on a CPU, bf16/fp16 on a GPU."""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.float32
-    if device == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+def machine_flops(precision: str = "fp32") -> float:
+    """Matmul FLOP/s of this machine in a concrete precision ('fp32', 'bf16', 'fp16'), through the autocast
+    training uses; measured once per process and precision (~0.2 s)."""
+    device = device_type()
     n = 1024
-    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    (a @ b).sum().item()  # warm-up: thread pools, kernels
-    best = float("inf")
-    for _ in range(6):
-        started = time.perf_counter()
-        (a @ b).sum().item()  # .item() waits for the GPU
-        best = min(best, time.perf_counter() - started)
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    with autocast(precision):
+        (a @ b).sum().item()  # warm-up: thread pools, kernels
+        best = float("inf")
+        for _ in range(6):
+            started = time.perf_counter()
+            (a @ b).sum().item()  # .item() waits for the GPU
+            best = min(best, time.perf_counter() - started)
     return 2 * n**3 / best
 
 
@@ -71,8 +72,11 @@ def estimate(config: RunConfig) -> Estimate:
     dev_flops = forward_flops_per_token(model_config, dev_len) * dev_n * dev_len
     training = train_flops * shape.train * epochs
     forward_only = dev_flops * shape.evaluate * config.evaluations + (train_flops + dev_flops) * shape.once
-    speed = machine_flops()
-    seconds = training / (speed * TRAINING_EFFICIENCY) + forward_only / (speed * INFERENCE_EFFICIENCY)
+    precision = resolve_precision(config.precision)
+    speed = machine_flops(precision)
+    seconds = training / (speed * TRAINING_EFFICIENCY[precision]) + forward_only / (
+        speed * INFERENCE_EFFICIENCY[precision]
+    )
     return Estimate(seconds=seconds + RUN_OVERHEAD_S, flops=training + forward_only)
 
 

@@ -22,7 +22,7 @@ from ..core.checkpoints import CheckpointError, RunRecord, default_checkpoints_d
 from ..core.methods import METHODS, get_method
 from ..core.models import load_classifier, resolve_model, shared_clone
 from ..core.precision import autocast, serving_precision
-from ..core.tasks import Task, get_task
+from ..core.tasks import METRIC_TITLES, Task, get_task
 
 # A few paragraphs. Checked before any tokenizer sees the text, so an oversized request costs nothing;
 # within the cap, inputs are truncated to the run's max_seq_length (and the answer says so).
@@ -48,6 +48,7 @@ class MethodPrediction:
     model: str | None = None
     message: str | None = None
     truncated: bool = False
+    dev_score: dict[str, float] | None = None  # the run's dev-set headline metric: {"Accuracy": 0.851}
 
 
 def run_tokenizer(run: RunRecord):
@@ -213,6 +214,7 @@ class Predictor:
             probabilities={name: round(float(p), 6) for name, p in zip(task.label_names, probs, strict=True)},
             run_id=run.run_id,
             model=display_model(run.info),
+            dev_score={METRIC_TITLES[task.headline_metric]: round(float(run.info["metrics"]["headline"]), 4)},
             truncated=truncated[0],
             message="; ".join(notes) or None,
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -43,7 +44,7 @@ from ..core.models import ModelSource, load_classifier, load_tokenizer
 from ..core.params import count_parameters
 from ..core.precision import autocast, resolve_precision
 from ..core.tasks import Task, get_task
-from .config import RunConfig, cli_command, resolve_config, setting_differences, steps_for
+from .config import ConfigError, RunConfig, cli_command, resolve_config, setting_differences, steps_for
 from .events import EventLog, Listener, TrainingEvents, fan_out, read_events
 
 
@@ -99,14 +100,24 @@ def train(
     evaluation stays resumable: `resume` = its run id or "last" trains only the remaining steps, with
     `config` None (its saved settings) or the same settings (anything else raises ResumeError)."""
     checkpoints_dir = Path(checkpoints_dir or checkpoints.default_checkpoints_dir())
-    resumable.sweep_stale_staging(checkpoints_dir)
+    main_process, processes = process_layout()
+    if resume and processes > 1:
+        raise resumable.ResumeError("a stopped run resumes in one process: run it without accelerate launch")
+    if main_process:
+        resumable.sweep_stale_staging(checkpoints_dir)
     state = resumable.find_state(checkpoints_dir, resume) if resume else None
     if state is not None:
         config = settings_to_resume(state, config)
     assert config is not None, "train() needs a config or a run to resume"
     config, source = resolve_config(config)
     run_id = state.run_id if state else checkpoints.new_run_id()
-    staging = checkpoints.staging_dir(checkpoints_dir, run_id)
+    # Under `accelerate launch`, only the main process writes into the store; the others work in a folder
+    # of their own that goes away with them.
+    staging = (
+        checkpoints.staging_dir(checkpoints_dir, run_id)
+        if main_process
+        else Path(tempfile.mkdtemp(prefix="glue-tune-lab-worker-"))
+    )
     earlier: list[dict] = []
     if state is not None:
         state = resumable.claim(state, staging)
@@ -131,14 +142,14 @@ def train(
         run = checkpoints.commit_run(staging, checkpoints_dir, info)
         return RunResult(status="complete", run=run, metrics=fitted.metrics, model=prepared.model)
     except BaseException as e:
-        saved = resumable_step(staging)
+        saved = resumable_step(staging) if main_process else None
         if isinstance(e, RunCancelled):
             emit({"type": "end", "status": "cancelled", "reason": str(e), "step": e.step, "resumable_from": saved})
             result = RunResult(status="cancelled", run=None, metrics=None, resumable_from=saved)
         else:
             emit({"type": "end", "status": "failed", "reason": f"{type(e).__name__}: {e}", "resumable_from": saved})
         event_log.close()
-        if isinstance(e, resumable.ResumeError) and e.damaged:
+        if not main_process or (isinstance(e, resumable.ResumeError) and e.damaged):
             checkpoints.discard(staging)
         else:  # Stop, Ctrl-C and crashes keep the last evaluated step; resuming trains only the rest
             resumable.keep_for_resume(staging, checkpoints_dir, reason=str(e) or type(e).__name__)
@@ -148,6 +159,15 @@ def train(
     finally:
         event_log.close()
         checkpoints.discard(staging)  # gone already once committed or kept for resuming
+
+
+def process_layout() -> tuple[bool, int]:
+    """(is this the main process, how many processes train together): (True, 1) unless under
+    `accelerate launch --num_processes N` (or torchrun)."""
+    from accelerate import PartialState
+
+    state = PartialState()
+    return state.is_main_process, state.num_processes
 
 
 # -- prepare -------------------------------------------------------------------------------------------
@@ -317,20 +337,27 @@ def training_arguments(config: RunConfig, output_dir: Path, max_steps: int, prog
     and a resumable checkpoint at each of them (ResumableCheckpoints keeps the latest; train() saves the run)."""
     method = get_method(config.method)
     batch_size = _batch_size(config)
+    _, processes = process_layout()
+    if batch_size % processes:
+        raise ConfigError(f"Batch size {batch_size} does not split evenly over {processes} processes")
+    evaluations = max(1, math.ceil(max_steps / config.evaluations))
     return TrainingArguments(
         output_dir=str(output_dir),
         num_train_epochs=_epochs(config),
         learning_rate=config.learning_rate or method.defaults.learning_rate,
-        per_device_train_batch_size=batch_size,
+        # The batch size is per optimizer step, whatever the number of processes: the same settings give
+        # the same training on one CPU or under `accelerate launch --num_processes N`.
+        per_device_train_batch_size=batch_size // processes,
         per_device_eval_batch_size=max(64, batch_size),
         weight_decay=method.defaults.weight_decay,
         warmup_steps=method.defaults.warmup_ratio,  # < 1: a fraction of the total steps
         lr_scheduler_type="linear",
         eval_strategy="steps",
-        eval_steps=max(1, math.ceil(max_steps / config.evaluations)),
+        eval_steps=evaluations,
         logging_steps=max(1, max_steps // 50),
-        save_strategy="steps",
-        save_steps=max(1, math.ceil(max_steps / config.evaluations)),
+        # A resumable state at each dev evaluation (one process only: see process_layout).
+        save_strategy="steps" if processes == 1 else "no",
+        save_steps=evaluations,
         report_to="none",
         seed=config.seed,
         train_sampling_strategy="group_by_length",  # similar lengths per batch: little padding

@@ -12,13 +12,15 @@ from .base import ComputeShape, TrainingDefaults
 from .peft_common import PeftMethod
 from .registry import register_method
 
+RANDOM = "random"  # init text that asks for a random start, where the task's recipe would give words
+
 
 @dataclass
 class PromptOptions:
     num_virtual_tokens: int = setting(20, label="Virtual tokens", help="trainable prompt tokens prepended to "
                                       "every input", minimum=1, maximum=128)  # fmt: skip
     init_text: str = setting("", label="Init text", help="start the prompt as these words' embeddings "
-                             "(empty: random)", max_length=200)  # fmt: skip
+                             "(empty: the task's recipe; 'random': random embeddings)", max_length=200)  # fmt: skip
 
 
 @register_method
@@ -45,6 +47,7 @@ class PromptTuning(PeftMethod):
 
     def prepare(self, model, options: PromptOptions, source):
         text = options.init_text.strip()
+        text = "" if text.lower() == RANDOM else text
         config = PromptTuningConfig(
             task_type=TaskType.SEQ_CLS,
             num_virtual_tokens=options.num_virtual_tokens,

@@ -1,0 +1,142 @@
+"""``python -m finetune.bench.sweep``: try candidate classroom recipes for a (task, method) over several
+seeds, and say which hold the floors on every seed and how long they take.
+
+Every run is appended to ``benchmarks/sweeps/<task>-<method>.jsonl`` (candidate, seed, precision, wall
+seconds, dev metrics, machine) so a sweep can be stopped and continued, and read again later; the
+summary table (worst seed per candidate against core/recipes.FLOORS) is printed and appended to
+``benchmarks/sweeps/README.md``. Candidates are named overrides of the classroom defaults: the current
+recipe is always ``current``.
+
+    python -m finetune.bench.sweep --task sst2 --method prompt --seeds 0 1 2 3 4
+    python -m finetune.bench.sweep --task mrpc --method lora --candidate lr2e-3=learning_rate:2e-3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ..core.methods import METHODS
+from ..core.precision import machine_capabilities
+from ..core.recipes import FLOORS, below_floor
+from ..core.tasks import TASKS
+from ..engine.config import RunConfig, config_from_values
+from ..engine.train import train
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Candidates worth trying per (task, method), beside the current recipe; `--candidate` adds others.
+CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+    ("sst2", "prompt"): {
+        "random-init": {"prompt_init_text": "random"},  # the method's own default: a random start
+        "lr1e-1": {"learning_rate": 0.1},
+        "8000-examples": {"max_train_samples": 8000},
+        "lr1e-1-8000-examples": {"learning_rate": 0.1, "max_train_samples": 8000},
+    },
+}
+
+
+def parse_candidate(text: str) -> tuple[str, dict[str, Any]]:
+    """'name=key:value,key:value' (form names: learning_rate, epochs, lora_r ...)."""
+    name, _, body = text.partition("=")
+    if not name or not body:
+        raise argparse.ArgumentTypeError(f"expected name=key:value[,key:value], got {text!r}")
+    pairs = [item.split(":", 1) for item in body.split(",")]
+    if any(len(pair) != 2 for pair in pairs):
+        raise argparse.ArgumentTypeError(f"expected key:value pairs, got {body!r}")
+    return name, dict(pairs)
+
+
+def config_for(task: str, method: str, overrides: dict[str, Any], seed: int, precision: str, **common) -> RunConfig:
+    return config_from_values({"task": task, "method": method, "seed": seed, "precision": precision, **common,
+                               **overrides})  # fmt: skip
+
+
+def done_runs(log: Path) -> set[tuple[str, int, str]]:
+    if not log.is_file():
+        return set()
+    return {(r["candidate"], r["seed"], r["precision"]) for r in map(json.loads, log.read_text().splitlines())}
+
+
+def summary(log: Path, task: str, method: str) -> str:
+    rows: dict[tuple[str, str], list[dict]] = {}
+    for record in map(json.loads, log.read_text().splitlines()):
+        rows.setdefault((record["candidate"], record["precision"]), []).append(record)
+    floors = FLOORS.get((task, method), {})
+    metric = next(iter(floors), TASKS[task].headline_metric)
+    lines = [
+        f"### {task} / {method} ({time.strftime('%Y-%m-%d')}, {machine_capabilities()['cpu']})",
+        "",
+        f"| candidate | precision | seeds | worst {metric} | mean {metric} | max wall s | floors on every seed |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (candidate, precision), records in sorted(rows.items()):
+        values = [r["metrics"][metric] for r in records]
+        misses = [
+            f"seed {r['seed']}: {', '.join(m)}" for r in records if (m := below_floor(task, method, r["metrics"]))
+        ]
+        lines.append(
+            f"| {candidate} | {precision} | {','.join(str(r['seed']) for r in records)} | {min(values):.3f} | "
+            f"{statistics.mean(values):.3f} | {max(r['wall_seconds'] for r in records):.0f} | "
+            f"{'yes' if not misses else '; '.join(misses)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m finetune.bench.sweep", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", required=True, choices=list(TASKS))
+    parser.add_argument("--method", required=True, choices=list(METHODS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--candidate", action="append", type=parse_candidate, default=[],
+                        help="name=key:value,... (form field names); repeatable")  # fmt: skip
+    parser.add_argument("--only", nargs="+", help="run only these candidates")
+    parser.add_argument("--data-dir", default=os.environ.get("GLUE_DIR"))
+    parser.add_argument("--model")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "sweeps")
+    args = parser.parse_args(argv)
+
+    candidates = {"current": {}, **CANDIDATES.get((args.task, args.method), {}), **dict(args.candidate)}
+    if args.only:
+        candidates = {name: c for name, c in candidates.items() if name in args.only}
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = args.out / f"{args.task}-{args.method}.jsonl"
+    done = done_runs(log)
+    common = {k: v for k, v in (("data_dir", args.data_dir), ("model", args.model)) if v}
+    for name, overrides in candidates.items():
+        for seed in args.seeds:
+            if (name, seed, args.precision) in done:
+                continue
+            config = config_for(args.task, args.method, overrides, seed, args.precision, **common)
+            started = time.perf_counter()
+            with tempfile.TemporaryDirectory() as store:
+                result = train(config, checkpoints_dir=Path(store))
+            assert result.run is not None
+            record = {
+                "candidate": name, "overrides": overrides, "seed": seed, "precision": args.precision,
+                "resolved_precision": result.run.info["precision"],
+                "wall_seconds": round(time.perf_counter() - started, 1),
+                "train_seconds": result.run.info["train_seconds"], "metrics": result.run.info["metrics"],
+                "config": result.run.info["config"], "machine": machine_capabilities()["cpu"],
+            }  # fmt: skip
+            with log.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+            print(f"[sweep] {name} seed {seed}: {record['metrics']} in {record['wall_seconds']} s", file=sys.stderr,
+                  flush=True)  # fmt: skip
+    table = summary(log, args.task, args.method)
+    with (args.out / "README.md").open("a", encoding="utf-8") as f:
+        f.write("\n" + table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
