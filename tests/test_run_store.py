@@ -75,7 +75,7 @@ def test_a_damaged_run_json_is_skipped_and_reported(two_runs, checkpoints_dir, c
         tab = results_tab.build(checkpoints_dir, local)
     notice, table, *_ = tab.refresh("sst2")
     assert reason in notice and newer.run_id in notice
-    assert sorted(table["run_id"]) == sorted([older.run_id, two_runs[2].run_id])
+    assert sorted(table["Run"]) == sorted([older.run_id, two_runs[2].run_id])  # the table shows human headings
 
 
 def test_missing_weights_are_reported_and_never_loaded(two_runs, checkpoints_dir):

@@ -34,11 +34,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Candidates worth trying per (task, method), beside the current recipe; `--candidate` adds others.
 CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
-    ("sst2", "prompt"): {
-        "random-init": {"prompt_init_text": "random"},  # the method's own default: a random start
-        "lr1e-1": {"learning_rate": 0.1},
-        "8000-examples": {"max_train_samples": 8000},
-        "lr1e-1-8000-examples": {"learning_rate": 0.1, "max_train_samples": 8000},
+    ("sst2", "prompt"): {  # "current" is lr 0.1 on 8,000 examples (benchmarks/sweeps/README.md)
+        "lr3e-2-4000-examples": {"learning_rate": 3e-2, "max_train_samples": 4000},  # the earlier recipe
+        "12000-examples": {"max_train_samples": 12000},
+        "50-tokens": {"prompt_num_virtual_tokens": 50},
+        "task-words": {"prompt_init_text": "Is this movie review positive or negative?"},
     },
 }
 

@@ -29,9 +29,11 @@ class Recipe:
 
 RECIPES: dict[tuple[str, str], Recipe] = {
     ("sst2", "prompt"): Recipe(
-        options={"init_text": "Is this movie review positive or negative?"},
-        chosen_by="benchmarks/sweeps/sst2-prompt.jsonl: random initialisation fails some seeds (0.555 on seed 0); "
-        "starting the prompt from the task's words holds on seeds 0-4",
+        learning_rate=0.1,
+        max_train_samples=8000,
+        chosen_by="benchmarks/sweeps/sst2-prompt.jsonl (bf16, 2-core EPYC): mean dev accuracy 0.743 over seeds 0-4 "
+        "against 0.67 for lr 3e-2 on 4,000 examples (random or task-word init alike), in 87 s instead of 50 s; "
+        "seed 2 still ends at 0.671, under the 0.72 floor",
     ),
 }
 

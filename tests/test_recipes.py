@@ -1,0 +1,52 @@
+"""Recipes: a sweep's choice for a (task, method) is what a run with nothing changed trains with; the sweep
+script trains candidates over seeds and reports the worst seed against the floors."""
+
+from __future__ import annotations
+
+import json
+
+from finetune.bench.sweep import main as sweep
+from finetune.core.recipes import FLOORS, RECIPES, below_floor, recipe_for
+from finetune.engine.config import RunConfig, classroom_defaults, resolve_config
+
+
+def test_a_recipe_is_the_default_and_a_typed_setting_wins():
+    (task, method), recipe = next(iter(RECIPES.items()))
+    defaults = classroom_defaults(task, method)
+    for name in ("learning_rate", "epochs", "batch_size", "max_train_samples"):
+        if getattr(recipe, name) is not None:
+            assert defaults[name] == getattr(recipe, name)
+    resolved, _ = resolve_config(RunConfig(task=task, method=method))
+    assert resolved.learning_rate == defaults["learning_rate"]
+    resolved, _ = resolve_config(RunConfig(task=task, method=method, learning_rate=0.5))
+    assert resolved.learning_rate == 0.5
+    assert recipe_for("cola", "nonexistent").learning_rate is None  # no recipe: the method's defaults
+
+
+def test_prompt_init_text_random_overrides_a_recipe_with_words(monkeypatch):
+    from finetune.core import recipes
+
+    monkeypatch.setitem(recipes.RECIPES, ("mrpc", "prompt"), recipes.Recipe(options={"init_text": "same meaning?"}))
+    assert resolve_config(RunConfig(task="mrpc", method="prompt"))[0].method_options["init_text"] == "same meaning?"
+    asked = RunConfig(task="mrpc", method="prompt", method_options={"init_text": "random"})
+    assert resolve_config(asked)[0].method_options["init_text"] == "random"
+
+
+def test_floors_are_named_in_words():
+    assert below_floor("sst2", "prompt", {"accuracy": 0.70, "f1": 0.7, "mcc": 0.4}) == ["accuracy 0.700 < 0.72"]
+    assert below_floor("sst2", "prompt", {"accuracy": 0.80, "f1": 0.8, "mcc": 0.6}) == []
+    assert all(set(floors) <= {"accuracy", "f1", "mcc"} for floors in FLOORS.values())
+
+
+def test_the_sweep_trains_each_candidate_on_each_seed_and_continues(tiny_bert, glue_dir, tmp_path, capsys):
+    args = ["--task", "sst2", "--method", "lora", "--seeds", "0", "1", "--model", str(tiny_bert), "--data-dir",
+            str(glue_dir), "--out", str(tmp_path), "--only", "small", "--candidate",
+            "small=max_train_samples:64,max_eval_samples:32,max_seq_length:32,lora_r:2"]  # fmt: skip
+    assert sweep(args) == 0
+    records = [json.loads(line) for line in (tmp_path / "sst2-lora.jsonl").read_text().splitlines()]
+    assert [(r["candidate"], r["seed"]) for r in records] == [("small", 0), ("small", 1)]
+    assert all(r["config"]["max_train_samples"] == 64 and r["config"]["method_options"]["r"] == 2 for r in records)
+    assert "| small | auto | 0,1 |" in capsys.readouterr().out
+    assert sweep(args) == 0  # done already: nothing trained again
+    assert len((tmp_path / "sst2-lora.jsonl").read_text().splitlines()) == 2
+    assert (tmp_path / "README.md").read_text().count("### sst2 / lora") == 2
