@@ -64,6 +64,7 @@ def train_once(config: RunConfig, source: ModelSource, tokenizer, data, setup_ki
         max_steps = steps_for(len(encoded["train"]), config.batch_size, config.epochs)
         trainer = build_trainer(config, setup, tokenizer, Path(out), max_steps, callbacks=[clock])
         trainer.args.eval_strategy = "no"
+        trainer.args.save_strategy = "no"  # no resumable checkpoints: only the steps are timed
         if setup_kind == "baseline":
             trainer.args.train_sampling_strategy = "random"
         trainer.train()

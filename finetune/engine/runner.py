@@ -24,7 +24,7 @@ from ..core.models import ModelSourceError
 from ..core.resumable import ResumableState, ResumeError, find_state, list_states
 from .config import ConfigError, RunConfig, resolve_config
 from .events import describe
-from .train import train
+from .train import saved_settings, train
 
 MAX_LOG_LINES = 200
 MAX_EVENTS = 2_000  # a long run's progress events are thinned beyond this; start, evals and end are kept
@@ -127,7 +127,7 @@ class TrainingRunner:
         with self._lock:
             if any(job.resume == state.run_id for job in self._line):
                 raise ResumeError(f"run {state.run_id} is already waiting in line to be resumed")
-        config = RunConfig(**state.config)
+        config = saved_settings(state)
         remaining = 1 - state.step / state.max_steps
         return self._enqueue(Job(0, owner, [config], [self._estimate(config) * remaining], resume=state.run_id))
 

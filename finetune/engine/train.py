@@ -220,13 +220,21 @@ def start_event(run_id: str, config: RunConfig, prepared: Prepared) -> dict:
 # -- resume --------------------------------------------------------------------------------------------
 def settings_to_resume(state: resumable.ResumableState, asked: RunConfig | None) -> RunConfig:
     """The stopped run's own settings; settings asked for alongside must be the same ones."""
-    saved = RunConfig(**state.config)
+    saved = saved_settings(state)
     if asked is not None and (changed := setting_differences(saved, resolve_config(asked)[0])):
         raise resumable.ResumeError(
             f"run {state.run_id} was trained with other settings ({'; '.join(changed)}); resume it with its own "
             "settings, or start a new run"
         )
     return saved
+
+
+def saved_settings(state: resumable.ResumableState) -> RunConfig:
+    """The RunConfig a stopped run was trained with (refused in words if another version saved it)."""
+    unknown = set(state.config) - {f.name for f in dataclasses.fields(RunConfig)}
+    if unknown:
+        raise resumable.ResumeError(f"run {state.run_id} was saved by another version of the lab ({sorted(unknown)})")
+    return RunConfig(**state.config)
 
 
 def check_resumable(state: resumable.ResumableState, prepared: Prepared) -> None:
