@@ -48,7 +48,7 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
             "Zero-shot LM": ZERO_SHOT_COLOR,
             MAJORITY: "#9ca3af",
         },
-        x_title="trainable parameters, log scale (3 = 1K · 4 = 10K · 5 = 100K · 6 = 1M · 7 = 10M)",
+        x_title="trainable parameters, log10 (4 = 10K, 6 = 1M)",
         x_lim=CHART_X_LIM,
         title="Headline metric vs trainable parameters",
         tooltip=["method", "run_id", "trainable_params"],
@@ -83,7 +83,12 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
             f"**Skipped:** {scan.summary()}" if scan.broken else "",
             frame[TABLE_COLUMNS].rename(columns=COLUMN_TITLES),
             study_table,
-            gr.ScatterPlot(value=points, y=metric, title=f"{TASKS[task_name].title}: {metric} vs trainable parameters"),
+            gr.ScatterPlot(
+                value=points,
+                y=metric,
+                y_lim=_padded(points[metric]) if len(points) else None,
+                title=f"{TASKS[task_name].title}: {metric} vs trainable parameters",
+            ),
             gr.DownloadButton(value=str(csv_path)),
             gr.update(choices=sharing.run_choices(scan.runs)),
         )
@@ -99,3 +104,11 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
 
     gr.api(runs_api, api_name="runs")
     return ResultsTab(refresh=refresh, outputs=outputs, inputs=[task])
+
+
+def _padded(values) -> list[float]:
+    """The y range of the chart: the points and the majority line with a margin, so that close scores
+    stay apart without making a 0.002 difference look like a chasm."""
+    low, high = float(values.min()), float(values.max())
+    margin = max(0.05, (high - low) * 0.1)
+    return [round(low - margin, 2), round(min(1.0, high + margin), 2)]
