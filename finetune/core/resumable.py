@@ -116,7 +116,9 @@ def read_state(folder: Path) -> ResumableState:
     if not isinstance(marker, dict) or any(not isinstance(marker.get(k), kind) for k, kind in fields.items()):
         raise ResumeError("its resume.json is not in the expected shape")
     state = ResumableState(folder, marker)
-    if "/" in state.marker["checkpoint"] or not (state.checkpoint / "trainer_state.json").is_file():
+    if any("/" in name or name.startswith(".") for name in (state.run_id, state.marker["checkpoint"])):
+        raise ResumeError("its resume.json names folders outside its own")
+    if not (state.checkpoint / "trainer_state.json").is_file():
         raise ResumeError(f"its checkpoint at step {state.step} is missing")
     return state
 
