@@ -185,7 +185,10 @@ def test_cli_ctrl_c_then_kill_9_then_resume_ends_like_an_uninterrupted_run(tiny_
     expected = json.loads(whole.stdout)
 
     # Ctrl-C after the first dev evaluation: exit 130, and the command that resumes it.
-    child = subprocess.Popen(_cli("train", *flags), env=env, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    # A terminal's Ctrl-C: SIGINT handled as Python does by default (a test runner started in the background
+    # passes SIGINT on as ignored, which Python would keep).
+    child = subprocess.Popen(_cli("train", *flags), env=env, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     first = _wait_for_marker(staging, 0, child)
     child.send_signal(signal.SIGINT)
     _, stderr = child.communicate(timeout=60)
