@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
-import torch
 import transformers
 
 from ..core.data import load_glue
 from ..core.models import ModelSource, forward_flops_per_token
-from ..core.precision import autocast, device_type
+from ..core.precision import matmul_flops, resolve_precision
 from ..core.tasks import get_task
-
-
-def matmul_peak_flops(precision: str = "fp32", n: int = 2048, repeats: int = 10) -> float:
-    """The machine's matmul FLOP/s in `precision` (bf16/fp16 through the same autocast training uses)."""
-    device = device_type()
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    with autocast(precision):
-        return _best_matmul(a, b, n, repeats)
-
-
-def _best_matmul(a: torch.Tensor, b: torch.Tensor, n: int, repeats: int) -> float:
-    (a @ b).sum().item()  # warm-up (.item() waits for a GPU)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        (a @ b).sum().item()
-        times.append(time.perf_counter() - started)
-    return 2 * n**3 / min(times)
 
 
 def training_flops_per_token(model_config, avg_len: float) -> float:
@@ -49,7 +28,7 @@ def hardware_efficiency(
     avg_len = sum(lengths) / len(lengths)
     per_precision = {}
     for precision, speed in tokens_per_s.items():
-        peak = matmul_peak_flops(precision)
+        peak = matmul_flops(resolve_precision(precision), n=2048, repeats=10)
         achieved = training_flops_per_token(config, avg_len) * speed
         per_precision[precision] = {
             "matmul_peak_gflops": round(peak / 1e9, 1),

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import os
 import platform
+import time
 from collections.abc import Iterator
 
 import torch
@@ -81,6 +82,21 @@ def autocast(precision: str, device: str | None = None) -> Iterator[None]:
         return
     with torch.autocast(device_type=device or device_type(), dtype=_DTYPES[precision]):
         yield
+
+
+def matmul_flops(precision: str, n: int = 1024, repeats: int = 12) -> float:
+    """This machine's matmul FLOP/s for n x n matrices in `precision`, through the autocast training uses:
+    the best of `repeats` after 3 warm-ups (thread pools; bf16's kernels are compiled on first use)."""
+    a, b = torch.randn(n, n, device=device_type()), torch.randn(n, n, device=device_type())
+    with autocast(precision):
+        for _ in range(3):
+            (a @ b).sum().item()  # .item() waits for a GPU
+        best = float("inf")
+        for _ in range(repeats):
+            started = time.perf_counter()
+            (a @ b).sum().item()
+            best = min(best, time.perf_counter() - started)
+    return 2 * n**3 / best
 
 
 def machine_capabilities() -> dict:
