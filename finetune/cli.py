@@ -12,7 +12,7 @@ import json
 import sys
 import typing
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from .core.checkpoints import default_checkpoints_dir, results_dir, runs_table, scan_runs
@@ -184,11 +184,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 def _config_to_resume(args: argparse.Namespace, root: Path) -> RunConfig | None:
     """None (the stopped run's own settings), or its settings with those typed alongside --resume, which
     the engine then requires to be the same."""
-    saved = find_state(root, args.resume).config
-    general, options = _typed_settings(args, args.method or saved["method"])
+    from .engine.train import saved_settings
+
+    saved = saved_settings(find_state(root, args.resume))  # refuses, in words, a state of another lab version
+    general, options = _typed_settings(args, args.method or saved.method)
     if not general and not options:
         return None
-    return RunConfig(**{**saved, **general, "method_options": {**saved["method_options"], **options}})
+    return replace(saved, **general, method_options={**saved.method_options, **options})
 
 
 # -- train ---------------------------------------------------------------------------------------------
