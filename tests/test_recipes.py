@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from finetune.bench.sweep import as_record, machine_name, summary
 from finetune.bench.sweep import main as sweep
 from finetune.core.recipes import FLOORS, RECIPES, below_floor, recipe_for
 from finetune.engine.config import RunConfig, classroom_defaults, resolve_config
@@ -46,7 +47,21 @@ def test_the_sweep_trains_each_candidate_on_each_seed_and_continues(tiny_bert, g
     records = [json.loads(line) for line in (tmp_path / "sst2-lora.jsonl").read_text().splitlines()]
     assert [(r["candidate"], r["seed"]) for r in records] == [("small", 0), ("small", 1)]
     assert all(r["config"]["max_train_samples"] == 64 and r["config"]["method_options"]["r"] == 2 for r in records)
-    assert "| small | auto | 0,1 |" in capsys.readouterr().out
+    assert f"| small | {machine_name()} | auto | 0,1 |" in capsys.readouterr().out
     assert sweep(args) == 0  # done already: nothing trained again
     assert len((tmp_path / "sst2-lora.jsonl").read_text().splitlines()) == 2
     assert (tmp_path / "README.md").read_text().count("### sst2 / lora") == 2
+
+
+def test_the_summary_tells_the_present_recipe_from_an_earlier_one(tmp_path):
+    present = as_record(resolve_config(RunConfig(task="sst2", method="prompt", seed=0))[0])
+    earlier = {**present, "learning_rate": 0.03}
+    log = tmp_path / "sst2-prompt.jsonl"
+    log.write_text("".join(
+        json.dumps({"candidate": "current", "seed": seed, "precision": "auto", "machine": "m", "wall_seconds": 1.0,
+                    "metrics": {"accuracy": accuracy}, "config": config}) + "\n"
+        for seed, accuracy, config in [(0, 0.75, present), (1, 0.66, earlier), (2, 0.73, present)]
+    ))  # fmt: skip
+    table = summary(log, "sst2", "prompt")
+    assert "| current | m | auto | 0,2 | 0.730 | 0.740 | 1 | yes |" in table
+    assert "| current (an earlier recipe) | m | auto | 1 | 0.660 |" in table

@@ -14,8 +14,10 @@ recipe is always ``current``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -27,7 +29,7 @@ from ..core.methods import METHODS
 from ..core.precision import machine_capabilities
 from ..core.recipes import FLOORS, below_floor
 from ..core.tasks import TASKS
-from ..engine.config import RunConfig, config_from_values
+from ..engine.config import RunConfig, config_from_values, resolve_config
 from ..engine.train import train
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,7 +50,8 @@ def parse_candidate(text: str) -> tuple[str, dict[str, Any]]:
     name, _, body = text.partition("=")
     if not name or not body:
         raise argparse.ArgumentTypeError(f"expected name=key:value[,key:value], got {text!r}")
-    pairs = [item.split(":", 1) for item in body.split(",")]
+    # A comma starts the next pair only before `key:`, so values may hold commas (lora_target_modules:query,value).
+    pairs = [item.split(":", 1) for item in re.split(r",(?=\w+:)", body)]
     if any(len(pair) != 2 for pair in pairs):
         raise argparse.ArgumentTypeError(f"expected key:value pairs, got {body!r}")
     return name, dict(pairs)
@@ -59,35 +62,60 @@ def config_for(task: str, method: str, overrides: dict[str, Any], seed: int, pre
                                **overrides})  # fmt: skip
 
 
-def done_runs(log: Path) -> set[tuple[str, int, str]]:
+def machine_name() -> str:
+    facts = machine_capabilities()
+    return facts.get("gpu") or facts["cpu"]
+
+
+def settings_key(config: dict) -> str:
+    """A run's resolved settings without its seed and local paths: which recipe it trained."""
+    return json.dumps({k: v for k, v in config.items() if k not in ("seed", "data_dir", "model")}, sort_keys=True)
+
+
+def done_runs(log: Path) -> set[tuple[str, int, str, str]]:
+    """(candidate's settings, seed, precision, machine) of the runs already in the log: a rerun skips them, and
+    a changed recipe or another machine runs again."""
     if not log.is_file():
         return set()
-    return {(r["candidate"], r["seed"], r["precision"]) for r in map(json.loads, log.read_text().splitlines())}
+    records = map(json.loads, log.read_text().splitlines())
+    return {(settings_key(r["config"]), r["seed"], r["precision"], r["machine"]) for r in records}
 
 
 def summary(log: Path, task: str, method: str) -> str:
-    rows: dict[tuple[str, str], list[dict]] = {}
+    """One row per candidate, machine and precision: worst and mean dev metric over its seeds, against the
+    floors. 'current' rows trained with an earlier recipe are marked so."""
+    present = settings_key(as_record(resolve_config(config_for(task, method, {}, 0, "auto"))[0]))
+    rows: dict[tuple[str, str, str], list[dict]] = {}
     for record in map(json.loads, log.read_text().splitlines()):
-        rows.setdefault((record["candidate"], record["precision"]), []).append(record)
+        name = record["candidate"]
+        if name == "current" and settings_key({**record["config"], "precision": "auto"}) != present:
+            name = "current (an earlier recipe)"
+        rows.setdefault((name, record["machine"], record["precision"]), []).append(record)
     floors = FLOORS.get((task, method), {})
     metric = next(iter(floors), TASKS[task].headline_metric)
     lines = [
-        f"### {task} / {method} ({time.strftime('%Y-%m-%d')}, {machine_capabilities()['cpu']})",
+        f"### {task} / {method} ({time.strftime('%Y-%m-%d')})",
         "",
-        f"| candidate | precision | seeds | worst {metric} | mean {metric} | max wall s | floors on every seed |",
-        "|---|---|---|---|---|---|---|",
+        f"| candidate | machine | precision | seeds | worst {metric} | mean {metric} | max wall s "
+        "| floors on every seed |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for (candidate, precision), records in sorted(rows.items()):
+    for (candidate, machine, precision), records in sorted(rows.items()):
+        records.sort(key=lambda r: r["seed"])
         values = [r["metrics"][metric] for r in records]
         misses = [
             f"seed {r['seed']}: {', '.join(m)}" for r in records if (m := below_floor(task, method, r["metrics"]))
         ]
         lines.append(
-            f"| {candidate} | {precision} | {','.join(str(r['seed']) for r in records)} | {min(values):.3f} | "
-            f"{statistics.mean(values):.3f} | {max(r['wall_seconds'] for r in records):.0f} | "
+            f"| {candidate} | {machine} | {precision} | {','.join(str(r['seed']) for r in records)} | "
+            f"{min(values):.3f} | {statistics.mean(values):.3f} | {max(r['wall_seconds'] for r in records):.0f} | "
             f"{'yes' if not misses else '; '.join(misses)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def as_record(config: RunConfig) -> dict:
+    return dataclasses.asdict(config)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,13 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         candidates = {name: c for name, c in candidates.items() if name in args.only}
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / f"{args.task}-{args.method}.jsonl"
-    done = done_runs(log)
+    done, machine = done_runs(log), machine_name()
     common = {k: v for k, v in (("data_dir", args.data_dir), ("model", args.model)) if v}
     for name, overrides in candidates.items():
         for seed in args.seeds:
-            if (name, seed, args.precision) in done:
-                continue
             config = config_for(args.task, args.method, overrides, seed, args.precision, **common)
+            if (settings_key(as_record(resolve_config(config)[0])), seed, args.precision, machine) in done:
+                continue
             started = time.perf_counter()
             with tempfile.TemporaryDirectory() as store:
                 result = train(config, checkpoints_dir=Path(store))
@@ -125,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 "resolved_precision": result.run.info["precision"],
                 "wall_seconds": round(time.perf_counter() - started, 1),
                 "train_seconds": result.run.info["train_seconds"], "metrics": result.run.info["metrics"],
-                "config": result.run.info["config"], "machine": machine_capabilities()["cpu"],
+                "config": result.run.info["config"], "machine": machine,
             }  # fmt: skip
             with log.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")

@@ -389,15 +389,22 @@ def build_trainer(
     progress_bar: bool = False,
 ) -> Trainer:
     """The Trainer for a resolved config on a method's training setup, scoring with the task's metrics."""
+    args = training_arguments(config, output_dir, max_steps, progress_bar)
+    method = get_method(config.method)
+    groups = method.learning_rates(setup.model, method.options(**config.method_options), args.learning_rate)
+    # The Trainer's own AdamW (same betas, eps and decay) unless the method gives its parts their own rates;
+    # the schedule scales every group alike.
+    optimizer = torch.optim.AdamW(groups, lr=args.learning_rate, weight_decay=args.weight_decay) if groups else None
     trainer = Trainer(
         model=setup.model,
-        args=training_arguments(config, output_dir, max_steps, progress_bar),
+        args=args,
         train_dataset=setup.train_dataset,
         eval_dataset=setup.eval_dataset,
         data_collator=setup.data_collator,
         processing_class=tokenizer,
         compute_metrics=trainer_metrics(get_task(config.task)),
         callbacks=list(callbacks),
+        optimizers=(optimizer, None),
     )
     trainer.remove_callback(PrinterCallback)  # events are the log
     return trainer

@@ -101,6 +101,11 @@ class Method(ABC):
         """How much compute a run costs relative to full fine-tuning (see ComputeShape)."""
         return ComputeShape()
 
+    def learning_rates(self, model: nn.Module, options: Any, learning_rate: float) -> list[dict] | None:
+        """Optimizer parameter groups with their own learning rates (torch's `{"params", "lr"}` dicts), or
+        None to train every trainable parameter at the run's learning rate (the Trainer's own optimizer)."""
+        return None
+
     def training_setup(self, model: nn.Module, options: Any, encoded, collator: Callable) -> TrainingSetup:
         """How the Trainer trains `model` on the tokenized `encoded` splits. The default is the model
         itself on the tokenized data; a method may substitute an equivalent, cheaper setup."""

@@ -21,6 +21,11 @@ class PromptOptions:
                                       "every input", minimum=1, maximum=128)  # fmt: skip
     init_text: str = setting("", label="Init text", help="start the prompt as these words' embeddings "
                              "(empty: the task's recipe; 'random': random embeddings)", max_length=200)  # fmt: skip
+    head_learning_rate: float | None = setting(
+        None, label="Head learning rate", help="learning rate of the classification head, which starts "
+        "random (empty: the task's recipe, else the run's learning rate)", minimum=0, exclusive_minimum=True,
+        maximum=1, form="advanced",
+    )  # fmt: skip
 
 
 @register_method
@@ -56,6 +61,16 @@ class PromptTuning(PeftMethod):
             tokenizer_name_or_path=source.path if text else None,
         )
         return get_peft_model(model, config)
+
+    def learning_rates(self, model, options: PromptOptions, learning_rate: float) -> list[dict] | None:
+        # The prompt needs a large step (its embeddings must travel far from their start); the same step
+        # on the freshly initialised head makes it overshoot, and the run then depends on the seed.
+        if options.head_learning_rate is None:
+            return None
+        trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+        head = [p for name, p in trainable if "prompt_encoder" not in name]
+        prompt = [p for name, p in trainable if "prompt_encoder" in name]
+        return [{"params": prompt, "lr": learning_rate}, {"params": head, "lr": options.head_learning_rate}]
 
     def merged(self, model):
         raise ValueError(
