@@ -51,6 +51,13 @@ CSS = """
 .card .prob-caption, .card .run, .card .note, .card .hint { font-size: .85em; color: #6b7280; margin: 4px 0 0 0; }
 .card .dev-score { font-size: .95em; color: #111827; margin: 6px 0 0 0; }
 .card.missing { opacity: .75; border-style: dashed; }
+.matrices { display: grid; grid-template-columns: repeat(auto-fit, minmax(210px, 1fr)); gap: 12px; }
+.matrix { border: 2px solid var(--c); border-radius: 10px; padding: 8px 10px; }
+.matrix h4 { margin: 0 0 6px 0; }
+.matrix table { border-collapse: collapse; width: 100%; }
+.matrix th, .matrix td { border: 1px solid #e5e7eb; padding: 4px 6px; text-align: center; font-size: .95em; }
+.matrix td { font-weight: 700; color: #111827; }
+.matrix p { margin: 6px 0 0 0; font-size: .9em; color: #374151; }
 .banner { background: #fef3c7; border-radius: 8px; padding: 6px 10px; margin-bottom: 10px; font-weight: 600; }
 """
 
@@ -70,19 +77,34 @@ def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | Non
     predictor = Predictor(checkpoints_dir)
     with gr.Blocks(title="glue-tune-lab", analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Train", id="train"):
                 runs_saved = train_tab.build(runner, deployment)
             with gr.Tab("Results", id="results") as results_page:
                 results = results_tab.build(checkpoints_dir, deployment)
             with gr.Tab("Playground", id="playground"):
-                playground_tab.build(predictor)
+                playground = playground_tab.build(predictor)
+        send_to_playground(results, playground, tabs)
         # Results follow the runs: on opening the app or the tab, and whenever a run is saved.
         demo.load(results.refresh, results.inputs, results.outputs, api_visibility="private")
         results_page.select(results.refresh, results.inputs, results.outputs, api_visibility="private")
         runs_saved.change(results.refresh, results.inputs, results.outputs, api_visibility="private")
     demo.runner = runner  # for tests and embedding
     return demo
+
+
+def send_to_playground(results: results_tab.ResultsTab, playground: playground_tab.PlaygroundTab, tabs) -> None:
+    """A dev example clicked in Results opens in the Playground with the methods' predictions."""
+    table = results.differ.table
+
+    def fill(task_name: str, rows, evt: gr.SelectData):
+        row = rows.iloc[evt.index[0]]
+        texts = [row[c] for c in rows.columns if c in ("Sentence", "First sentence", "Second sentence")]
+        return task_name, texts[0], texts[1] if len(texts) > 1 else "", gr.Tabs(selected="playground")
+
+    table.select(fill, [results.inputs[0], table], [playground.task, playground.text, playground.text_pair, tabs],
+                 api_visibility="private").then(playground.show, playground.inputs, playground.output,
+                                                api_visibility="private")  # fmt: skip
 
 
 def pull_class_runs(checkpoints_dir: Path | None) -> None:

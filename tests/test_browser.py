@@ -157,3 +157,44 @@ def test_stop_and_resume_in_the_browser(browser_page, tiny_bert, glue_dir):
     assert demo.runner.snapshot().last_run["run_id"] == stopped.run_id
     assert demo.runner.stopped_runs() == []
     shot(page, "train-resumed")
+
+
+def test_where_the_methods_differ_and_one_click_to_the_playground(browser_page, tiny_bert, glue_dir):
+    from playwright.sync_api import expect
+
+    from finetune.engine.compare import compare
+    from finetune.engine.train import train
+
+    from .conftest import tiny_config
+
+    page, demo = browser_page
+    root = demo.runner.checkpoints_dir
+    for method, lr in (("full", 5e-4), ("lora", 5e-3)):
+        train(tiny_config(tiny_bert, glue_dir, method=method, learning_rate=lr, max_train_samples=160,
+                          max_eval_samples=64), checkpoints_dir=root)  # fmt: skip
+    comparison = compare("sst2", root)
+    # A filter with something to show: some method right where another is wrong, else one method's errors.
+    pairs = [(a, b) for a in comparison.methods for b in comparison.methods if a != b]
+    right, wrong = next(((a, b) for a, b in pairs if comparison.rows(right=a, wrong=b)), ("", "full"))
+    expected = comparison.rows(right=right or None, wrong=wrong)
+    assert expected, "the tiny full run gets every dev example right"
+    page.get_by_role("tab", name="Results").click()
+    page.locator("#results-refresh").click()
+    expect(page.locator(".matrix")).to_have_count(len(comparison.methods), timeout=30_000)
+    expect(page.locator("#curves-plot canvas, #curves-plot svg").first).to_be_visible(timeout=20_000)
+    page.locator("#filter-disagree input").uncheck()
+    condition = []
+    for box, method in (("#filter-right", right), ("#filter-wrong", wrong)):
+        if method:
+            page.locator(f"{box} input").click()
+            page.get_by_role("option", name=METHODS[method].title).click()
+            condition.append(f"{METHODS[method].title} {'right' if box == '#filter-right' else 'wrong'}")
+    summary = page.locator("#differences-summary")
+    expect(summary).to_contain_text(f"{', '.join(condition)}: {len(expected)} of 64", timeout=20_000)
+    first = comparison.texts[expected[0]][0]
+    expect(page.locator("#differences-table")).to_contain_text(first)
+    shot(page, "results-differences")
+    page.locator("#differences-table").get_by_text(first, exact=True).click()
+    expect(page.locator("#text-1 textarea")).to_have_value(first, timeout=20_000)
+    expect(page.locator(".card[data-status='ok']")).to_have_count(3, timeout=60_000)
+    shot(page, "playground-from-results")

@@ -45,6 +45,16 @@ def headline_frame(frame: pd.DataFrame, task: str, majority: float | None = None
     return pd.concat([subset, line], ignore_index=True)
 
 
+def with_every_category(frame: pd.DataFrame, column: str, categories: list[str]) -> pd.DataFrame:
+    """`frame` plus one empty row (no x, no y) for each category it lacks. Gradio's plots fix their colour
+    domain at the first data they draw and never draw a category added later, so every chart that can gain
+    a method carries all of them from the start (the legend then lists every method, in its colour)."""
+    absent = [c for c in categories if c not in set(frame[column])]
+    if not absent:
+        return frame
+    return pd.concat([frame, pd.DataFrame({column: absent})], ignore_index=True)
+
+
 # Column headings people read (the CSV keeps the field names, for scripts).
 COLUMN_TITLES = {
     "task": "Task", "method": "Method", "model": "Encoder", "accuracy": "Accuracy", "f1": "F1", "mcc": "MCC",

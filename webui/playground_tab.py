@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 import threading
 from collections import Counter
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 import gradio as gr
 
@@ -81,7 +82,17 @@ class ZeroShotColumn:
         )
 
 
-def build(predictor: Predictor) -> None:
+@dataclass
+class PlaygroundTab:
+    task: gr.Radio
+    text: gr.Textbox
+    text_pair: gr.Textbox
+    show: Callable  # (task, text, text_pair, zero_shot) -> the cards' HTML
+    inputs: list
+    output: gr.HTML
+
+
+def build(predictor: Predictor) -> PlaygroundTab:
     task = gr.Radio(TASK_CHOICES, value="sst2", label="Task")
     with gr.Row():
         text = gr.Textbox(label="Sentence", lines=2, max_length=None, elem_id="text-1", scale=3)
@@ -103,7 +114,8 @@ def build(predictor: Predictor) -> None:
     def on_task(task_name):
         t = get_task(task_name)
         return (
-            gr.update(visible=t.is_pair, value=""),
+            # A pair task keeps a second sentence that came with the task (an example sent from Results).
+            gr.update(visible=t.is_pair) if t.is_pair else gr.update(visible=False, value=""),
             gr.update(label="First sentence" if t.is_pair else "Sentence"),
             gr.Dataset(samples=[[e[0]] for e in t.examples], visible=not t.is_pair),
             gr.Dataset(samples=[list(e[:2]) for e in t.examples] if t.is_pair else [["", ""]], visible=t.is_pair),
@@ -140,3 +152,4 @@ def build(predictor: Predictor) -> None:
         return [asdict(r) for r in answer(task, text, text_pair, zero_shot_lm)]
 
     gr.api(predict_api, api_name="predict", **limits)
+    return PlaygroundTab(task, text, text_pair, show, inputs, output)

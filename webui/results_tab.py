@@ -13,8 +13,17 @@ from finetune.core.checkpoints import list_runs, results_dir, runs_table, scan_r
 from finetune.core.methods import METHODS
 from finetune.core.tasks import METRIC_TITLES, TASKS
 
-from . import sharing
-from .common import CHART_X_LIM, COLUMN_TITLES, MAJORITY, TASK_CHOICES, ZERO_SHOT_COLOR, headline_frame, runs_frame
+from . import differences, sharing
+from .common import (
+    CHART_X_LIM,
+    COLUMN_TITLES,
+    MAJORITY,
+    TASK_CHOICES,
+    ZERO_SHOT_COLOR,
+    headline_frame,
+    runs_frame,
+    with_every_category,
+)
 from .deployment import Deployment
 
 TABLE_COLUMNS = [
@@ -28,6 +37,7 @@ class ResultsTab:
     refresh: callable
     outputs: list
     inputs: list
+    differ: differences.DifferencesView
 
 
 def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
@@ -37,7 +47,7 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
 
     with gr.Row():
         task = gr.Radio(TASK_CHOICES, value="sst2", label="Task for the chart")
-        refresh_btn = gr.Button("Refresh", scale=0)
+        refresh_btn = gr.Button("Refresh", scale=0, elem_id="results-refresh")
         download = gr.DownloadButton("Download CSV", scale=0, elem_id="download-csv")
     plot = gr.ScatterPlot(
         x="log10_trainable_params",
@@ -55,14 +65,16 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
         elem_id="results-plot",
     )
     notice = gr.Markdown(elem_id="results-notice")
+    differ = differences.build(checkpoints_dir, task)
     table = gr.Dataframe(headers=[COLUMN_TITLES[c] for c in TABLE_COLUMNS], interactive=False, wrap=True,
                          elem_id="results-table")  # fmt: skip
     with gr.Accordion("The study's table over seeds (python -m finetune reproduce)", open=False):
         study = gr.Markdown(elem_id="study-table")
     moving = sharing.build(checkpoints_dir, deployment)
 
-    def refresh(task_name: str):
-        """Every saved run (a table and CSV), and the chosen task's runs as points on the chart."""
+    def refresh(task_name: str, curve: str = "headline", right: str = "", wrong: str = "", disagreements: bool = True):
+        """Every saved run (a table and CSV), the chosen task's runs as points on the chart, its curves and
+        where its methods differ."""
         scan = scan_runs(checkpoints_dir)
         frame = runs_frame(scan.runs)
         csv_path = Path(exports.name) / "glue-tune-lab-runs.csv"
@@ -71,6 +83,8 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
         newest = next((r for r in reversed(scan.runs) if r.task == task_name), None)
         majority = newest.info["majority_baseline"]["headline"] if newest else None
         points = headline_frame(frame, task_name, majority)
+        # Every category the chart may ever show, from the first draw (see with_every_category).
+        points = with_every_category(points, "method", [m.title for m in METHODS.values()] + [MAJORITY, "Zero-shot LM"])
         study_table = (
             study_file.read_text()
             if study_file.is_file()
@@ -86,24 +100,26 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
             gr.ScatterPlot(
                 value=points,
                 y=metric,
-                y_lim=_padded(points[metric]) if len(points) else None,
+                y_lim=_padded(points[metric].dropna()) if points[metric].notna().any() else None,
                 title=f"{TASKS[task_name].title}: {metric} vs trainable parameters",
             ),
             gr.DownloadButton(value=str(csv_path)),
             gr.update(choices=sharing.run_choices(scan.runs)),
+            *differ.refresh(task_name, curve, right, wrong, disagreements),
         )
 
-    outputs = [notice, table, study, plot, download, moving.push_run]
-    refresh_btn.click(refresh, task, outputs, api_visibility="private")
-    task.change(refresh, task, outputs, api_visibility="private")
-    moving.imported.success(refresh, task, outputs, api_visibility="private")  # imported runs show at once
+    inputs = [task, *differ.inputs[1:]]
+    outputs = [notice, table, study, plot, download, moving.push_run, *differ.outputs]
+    refresh_btn.click(refresh, inputs, outputs, api_visibility="private")
+    task.change(refresh, inputs, outputs, api_visibility="private")
+    moving.imported.success(refresh, inputs, outputs, api_visibility="private")  # imported runs show at once
 
     def runs_api() -> list[dict]:
         """Every saved run: task, method, model, metrics, trainable parameters, size, training time."""
         return runs_table(list_runs(checkpoints_dir))
 
     gr.api(runs_api, api_name="runs")
-    return ResultsTab(refresh=refresh, outputs=outputs, inputs=[task])
+    return ResultsTab(refresh=refresh, outputs=outputs, inputs=inputs, differ=differ)
 
 
 def _padded(values) -> list[float]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
@@ -30,13 +32,21 @@ def majority_baseline(labels, task: Task) -> dict[str, float]:
     return with_headline(classification_metrics(np.full_like(labels, majority), labels), task)
 
 
-def trainer_metrics(task: Task):
-    """A ``compute_metrics`` callable for transformers' Trainer."""
+def trainer_metrics(task: Task, on_predictions: Callable[[np.ndarray, np.ndarray], None] | None = None):
+    """A ``compute_metrics`` callable for transformers' Trainer; `on_predictions(probabilities, labels)` is
+    told each evaluation's softmax probabilities (the run keeps the last: core/dev_predictions.py)."""
 
     def compute(eval_prediction) -> dict[str, float]:
         logits, labels = eval_prediction.predictions, eval_prediction.label_ids
         if isinstance(logits, tuple):
             logits = logits[0]
+        if on_predictions is not None:
+            on_predictions(softmax(np.asarray(logits, dtype=np.float64)), np.asarray(labels))
         return with_headline(classification_metrics(np.argmax(logits, axis=-1), labels), task)
 
     return compute
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from ..core.checkpoints import EVENTS_FILE
+
 Listener = Callable[[dict], None]
 
 
@@ -41,6 +43,24 @@ def read_events(path: Path) -> list[dict]:
         return []
     with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def run_curves(run_dir: Path, config: dict) -> list[dict]:
+    """A saved run's curves as points {curve, examples, value}: training loss ("loss"), dev headline metric
+    ("headline") and dev loss ("eval_loss"), against training examples seen (steps x batch size), so that
+    runs with other batch sizes and budgets line up honestly."""
+    batch_size = config.get("batch_size") or 1
+    points = []
+    for event in read_events(Path(run_dir) / EVENTS_FILE):
+        examples = event.get("step", 0) * batch_size
+        if event["type"] == "log" and event.get("loss") is not None:
+            points.append({"curve": "loss", "examples": examples, "value": event["loss"]})
+        elif event["type"] == "eval":
+            if event.get("headline") is not None:
+                points.append({"curve": "headline", "examples": examples, "value": event["headline"]})
+            if event.get("loss") is not None:
+                points.append({"curve": "eval_loss", "examples": examples, "value": event["loss"]})
+    return points
 
 
 def describe(event: dict) -> str | None:

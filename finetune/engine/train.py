@@ -19,12 +19,14 @@ import math
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from torch.utils.data import SequentialSampler
 from transformers import (
     DataCollatorWithPadding,
     PrinterCallback,
@@ -34,8 +36,9 @@ from transformers import (
     set_seed,
 )
 
-from ..core import checkpoints, resumable
+from ..core import checkpoints, dev_predictions, resumable
 from ..core.data import load_glue, tokenize
+from ..core.dev_predictions import DevPredictions
 from ..core.methods import Method, get_method
 from ..core.methods.base import TrainingSetup
 from ..core.metrics import majority_baseline, trainer_metrics
@@ -85,6 +88,7 @@ class Fitted:
     trainer: Trainer
     metrics: dict
     train_seconds: float
+    dev_probabilities: np.ndarray  # the last dev evaluation's, per example and label (in the dev set's order)
 
 
 def train(
@@ -317,6 +321,7 @@ def fit(
     seconds_before = resume_from.marker.get("seconds", 0.0) if resume_from else 0.0
     events = TrainingEvents(emit, cancel, _batch_size(config), seconds_before=seconds_before)
     marks = ResumableCheckpoints(staging, run_id, config, len(prepared.encoded["train"]), seconds_before)
+    last_dev: dict[str, np.ndarray] = {}  # the latest evaluation's probabilities and gold labels
     trainer = build_trainer(
         config,
         setup,
@@ -325,6 +330,7 @@ def fit(
         prepared.max_steps,
         callbacks=[events, marks],
         progress_bar=progress_bar,
+        on_predictions=lambda probabilities, labels: last_dev.update(probabilities=probabilities, labels=labels),
     )
     if resume_from is not None:
         resumable.verify_checkpoint(resume_from, setup.model)
@@ -336,8 +342,11 @@ def fit(
         trainer.evaluate()
     assert events.last_eval is not None
     metrics = {k: events.last_eval[k] for k in ("accuracy", "f1", "mcc", "headline")}
+    # The dev set in its own order: the stored predictions must line up with its texts.
+    if list(last_dev["labels"]) != list(prepared.data["validation"]["label"]):
+        raise RuntimeError("the dev evaluation's examples are not in the dev set's order")
     # The callbacks' clock starts after the data loader is built; the setup reports what it spent before.
-    return Fitted(trainer, metrics, train_seconds + setup.extra_seconds())
+    return Fitted(trainer, metrics, train_seconds + setup.extra_seconds(), last_dev["probabilities"])
 
 
 def training_arguments(config: RunConfig, output_dir: Path, max_steps: int, progress_bar: bool = False):
@@ -379,6 +388,16 @@ def training_arguments(config: RunConfig, output_dir: Path, max_steps: int, prog
     )
 
 
+class LabTrainer(Trainer):
+    """The Trainer, scoring the dev set in its own order: length-grouped batches are for training only, so
+    that each run's stored dev predictions line up with the dev examples (core/dev_predictions.py)."""
+
+    def _get_eval_sampler(self, eval_dataset):
+        if eval_dataset is None or self.args.world_size > 1:
+            return None  # several processes: accelerate shards the dev set in order and gathers it back in order
+        return SequentialSampler(eval_dataset)
+
+
 def build_trainer(
     config: RunConfig,
     setup: TrainingSetup,
@@ -387,6 +406,7 @@ def build_trainer(
     max_steps: int,
     callbacks: Sequence[Any] = (),
     progress_bar: bool = False,
+    on_predictions: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> Trainer:
     """The Trainer for a resolved config on a method's training setup, scoring with the task's metrics."""
     args = training_arguments(config, output_dir, max_steps, progress_bar)
@@ -395,14 +415,14 @@ def build_trainer(
     # The Trainer's own AdamW (same betas, eps and decay) unless the method gives its parts their own rates;
     # the schedule scales every group alike.
     optimizer = torch.optim.AdamW(groups, lr=args.learning_rate, weight_decay=args.weight_decay) if groups else None
-    trainer = Trainer(
+    trainer = LabTrainer(
         model=setup.model,
         args=args,
         train_dataset=setup.train_dataset,
         eval_dataset=setup.eval_dataset,
         data_collator=setup.data_collator,
         processing_class=tokenizer,
-        compute_metrics=trainer_metrics(get_task(config.task)),
+        compute_metrics=trainer_metrics(get_task(config.task), on_predictions),
         callbacks=list(callbacks),
         optimizers=(optimizer, None),
     )
@@ -436,6 +456,9 @@ def save(run_id: str, config: RunConfig, prepared: Prepared, fitted: Fitted, sta
         train_samples_per_s=round(train_samples * _epochs(config) / fitted.train_seconds, 2),
         precision=resolve_precision(config.precision),
     )
+    validation = prepared.data["validation"]
+    texts = [list(row) for row in zip(*(validation[key] for key in prepared.task.text_keys), strict=True)]
+    dev_predictions.write(staging, DevPredictions.from_arrays(texts, validation["label"], fitted.dev_probabilities))
     write_model_card(staging, info, cli_command(config))  # the run folder is a Hub-ready model repository
     return info
 

@@ -1,0 +1,224 @@
+"""Results tab, "where the methods differ": a confusion matrix per method, the dev examples a chosen method
+gets wrong (and another right), the examples on which they disagree, and each method's loss and dev
+curves overlaid by training examples seen. A row clicked goes to the Playground."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from finetune.core.checkpoints import latest_run
+from finetune.core.methods import METHODS
+from finetune.core.tasks import METRIC_TITLES, get_task
+from finetune.engine.compare import Comparison, compare, score_run
+from finetune.engine.events import run_curves
+
+from .common import with_every_category
+from .deployment import user_error
+
+ANY = "any method"
+MAX_ROWS = 200  # a class reads a few dozen; the count above the table says how many matched
+# Colour-blind-safe pair (blue / orange) for right and wrong answers.
+RIGHT_BG, WRONG_BG = "#dbeafe", "#fed7aa"
+
+
+@dataclass
+class DifferencesView:
+    refresh: callable
+    inputs: list
+    outputs: list
+    table: gr.Dataframe
+
+
+def method_choices() -> list[tuple[str, str]]:
+    return [(ANY, "")] + [(m.title, m.name) for m in METHODS.values()]
+
+
+def matrices_html(comparison: Comparison) -> str:
+    """One 2x2 (gold x predicted) table per method with its dev accuracy; right cells blue, wrong orange."""
+    if not comparison.columns:
+        return "<p class='diff-empty'>No trained run with dev predictions for this task yet.</p>"
+    task = get_task(comparison.task)
+    cards = []
+    for column in comparison.columns:
+        counts = column.predictions.confusion(task.num_labels)
+        method = METHODS[column.method]
+        head = "".join(f"<th>{html.escape(name)}</th>" for name in task.label_names)
+        body = ""
+        for gold, row in enumerate(counts):
+            cells = "".join(
+                f"<td style='background:{RIGHT_BG if gold == guess else WRONG_BG}'>{n}</td>"
+                for guess, n in enumerate(row)
+            )
+            body += f"<tr><th>{html.escape(task.label_names[gold])}</th>{cells}</tr>"
+        right = sum(counts[i][i] for i in range(task.num_labels))
+        total = sum(map(sum, counts))
+        cards.append(
+            f"<div class='matrix' data-method='{column.method}' style='--c:{method.color}'>"
+            f"<h4>{html.escape(method.title)}</h4><table><tr><th>gold \\ said</th>{head}</tr>{body}</table>"
+            f"<p>{right} of {total} right ({right / total:.1%})</p></div>"
+        )
+    return f"<div class='matrices'>{''.join(cards)}</div>"
+
+
+def examples_frame(comparison: Comparison, indices: list[int]) -> pd.DataFrame:
+    """The chosen dev examples: text(s), gold label, and each method's label and confidence (✓ / ✗)."""
+    task = get_task(comparison.task)
+    text_titles = ["First sentence", "Second sentence"] if task.is_pair else ["Sentence"]
+    rows = []
+    for i in indices[:MAX_ROWS]:
+        row = {"#": i, **dict(zip(text_titles, comparison.texts[i], strict=True))}
+        row["Gold"] = task.label_names[comparison.labels[i]]
+        for column in comparison.columns:
+            p = column.predictions
+            guess = p.predicted[i]
+            mark = "✓" if guess == comparison.labels[i] else "✗"
+            row[METHODS[column.method].title] = f"{mark} {task.label_names[guess]} {p.confidence[i]:.2f}"
+        rows.append(row)
+    columns = ["#", *text_titles, "Gold", *(METHODS[c.method].title for c in comparison.columns)]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def column_widths(frame: pd.DataFrame) -> list[str]:
+    """Room for the text; the gold label and each method's answer stay readable beside it."""
+    texts = [c for c in frame.columns if "entence" in c]
+    answers = len(frame.columns) - len(texts) - 1
+    text_share = max(30, 100 - 5 - 13 * answers)
+    return [
+        f"{share}%"
+        for share in [5, *[text_share // len(texts)] * len(texts), *[(95 - text_share) // answers] * answers]
+    ]
+
+
+def describe(comparison: Comparison, matched: int, right: str, wrong: str, disagreements: bool) -> str:
+    if not comparison.columns:
+        notes = ""
+    else:
+        what = []
+        if right:
+            what.append(f"{METHODS[right].title} right")
+        if wrong:
+            what.append(f"{METHODS[wrong].title} wrong")
+        if disagreements:
+            what.append("the methods disagree")
+        condition = ", ".join(what) or "all examples"
+        absent = [METHODS[m].title for m in (right, wrong) if m and m not in comparison.methods]
+        if absent:
+            return f"**{' and '.join(absent)}: no run with dev predictions on this task yet.** Train it first."
+        shown = f" (the first {MAX_ROWS} shown)" if matched > MAX_ROWS else ""
+        notes = (
+            f"**{condition}: {matched} of {len(comparison.labels)} dev examples**{shown}. "
+            "Click a row to try it in the Playground."
+        )
+    if comparison.missing:
+        titles = ", ".join(METHODS[m].title for m in comparison.missing)
+        notes += f"\n\nNo stored dev predictions for {titles} (trained before they were kept): **Score older runs**."
+    for problem in comparison.problems:
+        notes += f"\n\n{problem}"
+    return notes
+
+
+def curves_frame(task_name: str, checkpoints_dir: Path | None, curve: str) -> pd.DataFrame:
+    """Each method's newest run: training loss or the dev headline metric against training examples seen."""
+    rows = []
+    for method in METHODS.values():
+        run = latest_run(task_name, method.name, checkpoints_dir)
+        if run is None:
+            continue
+        for point in run_curves(run.path, run.info["config"]):
+            if point["curve"] == curve:
+                rows.append({"examples seen": point["examples"], "value": point["value"], "method": method.title})
+    frame = pd.DataFrame(rows, columns=["examples seen", "value", "method"])
+    return with_every_category(frame, "method", [m.title for m in METHODS.values()])
+
+
+def value_range(values) -> list[float]:
+    """The y range around every point, so that no method's line sits outside the drawn area."""
+    low, high = float(values.min()), float(values.max())
+    margin = max(0.02, (high - low) * 0.1)
+    return [round(low - margin, 3), round(high + margin, 3)]
+
+
+def curve_choices(task_name: str) -> list[tuple[str, str]]:
+    metric = METRIC_TITLES[get_task(task_name).headline_metric]
+    return [("Training loss", "loss"), (f"Dev {metric}", "headline"), ("Dev loss", "eval_loss")]
+
+
+def build(checkpoints_dir: Path | None, task: gr.Radio) -> DifferencesView:
+    with gr.Accordion("Curves side by side (newest run of each method)", open=True):
+        curve = gr.Radio(curve_choices("sst2"), value="headline", label="Curve", elem_id="curve-choice")
+        curves = gr.LinePlot(
+            x="examples seen", y="value", color="method",
+            color_map={m.title: m.color for m in METHODS.values()},
+            x_title="training examples seen", y_title="", elem_id="curves-plot",
+        )  # fmt: skip
+    with gr.Accordion("Where the methods differ (dev set)", open=True):
+        matrices = gr.HTML(elem_id="confusion-matrices")
+        with gr.Row():
+            right = gr.Dropdown(method_choices(), value="", label="Right", elem_id="filter-right")
+            wrong = gr.Dropdown(method_choices(), value="", label="Wrong", elem_id="filter-wrong")
+            disagreements = gr.Checkbox(True, label="Only where the methods disagree", elem_id="filter-disagree")
+            score = gr.Button("Score older runs", scale=0, elem_id="score-older")
+        summary = gr.Markdown(elem_id="differences-summary")
+        table = gr.Dataframe(interactive=False, wrap=True, elem_id="differences-table", max_height=480)
+
+    def refresh_differences(task_name: str, right_name: str, wrong_name: str, only_disagreements: bool):
+        comparison = compare(task_name, checkpoints_dir)
+        indices = comparison.rows(right_name or None, wrong_name or None, bool(only_disagreements))
+        if not comparison.columns:
+            indices = []
+        frame = examples_frame(comparison, indices)
+        return (
+            matrices_html(comparison),
+            describe(comparison, len(indices), right_name, wrong_name, bool(only_disagreements)),
+            gr.Dataframe(value=frame, column_widths=column_widths(frame)),
+        )
+
+    def refresh_curves(task_name: str, curve_name: str):
+        metric = dict((value, label) for label, value in curve_choices(task_name))
+        chosen = curve_name if curve_name in metric else "headline"
+        frame = curves_frame(task_name, checkpoints_dir, chosen)
+        return (
+            gr.Radio(choices=curve_choices(task_name), value=chosen),
+            gr.LinePlot(
+                value=frame,
+                y_title=metric[chosen],
+                y_lim=value_range(frame["value"]) if frame["value"].notna().any() else None,
+            ),
+        )
+
+    filters = [task, right, wrong, disagreements]
+    shown = [matrices, summary, table]
+    for control in (right, wrong, disagreements):
+        control.change(refresh_differences, filters, shown, api_visibility="private")
+    curve.change(refresh_curves, [task, curve], [curve, curves], api_visibility="private")
+
+    def score_older(task_name: str, right_name: str, wrong_name: str, only_disagreements: bool,
+                    progress=gr.Progress()):  # noqa: B008 - how Gradio asks for a bar  # fmt: skip
+        """Score, once, the newest run of each method that has no stored dev predictions."""
+        comparison = compare(task_name, checkpoints_dir)
+        if not comparison.missing:
+            gr.Info("Every method's newest run already has its dev predictions.")
+        for i, method in enumerate(comparison.missing):
+            progress(i / len(comparison.missing), desc=f"Scoring {METHODS[method].title} on the dev set")
+            run = latest_run(task_name, method, checkpoints_dir)
+            if run is None:
+                continue
+            try:
+                score_run(run)
+            except Exception as e:  # a run that no longer loads, or dev data out of reach: say which
+                raise user_error(f"{METHODS[method].title}'s run {run.run_id} could not be scored: {e}") from None
+        return refresh_differences(task_name, right_name, wrong_name, only_disagreements)
+
+    score.click(score_older, filters, shown, api_visibility="private", concurrency_limit=1,
+                concurrency_id="score")  # fmt: skip
+
+    def refresh(task_name: str, curve_name: str, right_name: str, wrong_name: str, only_disagreements: bool):
+        return (*refresh_curves(task_name, curve_name), *refresh_differences(task_name, right_name, wrong_name,
+                                                                            only_disagreements))  # fmt: skip
+
+    return DifferencesView(refresh, [task, curve, right, wrong, disagreements], [curve, curves, *shown], table)
