@@ -58,6 +58,11 @@ CSS = """
 .matrix th, .matrix td { border: 1px solid #e5e7eb; padding: 4px 6px; text-align: center; font-size: .95em; }
 .matrix td { font-weight: 700; color: #111827; }
 .matrix p { margin: 6px 0 0 0; font-size: .9em; color: #374151; }
+.why { margin-top: 8px; line-height: 1.9; font-size: .95em; color: #111827; }
+.why-word { border-radius: 4px; padding: 1px 3px; }
+.why-sep { color: #6b7280; margin: 0 4px; }
+.why-legend { font-size: .9em; color: #374151; margin-bottom: 8px; }
+.why-legend span { border-radius: 4px; padding: 1px 4px; color: #111827; }
 .banner { background: #fef3c7; border-radius: 8px; padding: 6px 10px; margin-bottom: 10px; font-weight: 600; }
 """
 

@@ -198,3 +198,11 @@ def test_where_the_methods_differ_and_one_click_to_the_playground(browser_page, 
     expect(page.locator("#text-1 textarea")).to_have_value(first, timeout=20_000)
     expect(page.locator(".card[data-status='ok']")).to_have_count(3, timeout=60_000)
     shot(page, "playground-from-results")
+
+    # Why: each trained card shades the sentence's words; the legend says what the colours mean.
+    page.locator("#why-btn").click()
+    expect(page.locator(".why-legend")).to_contain_text("Integrated Gradients", timeout=60_000)
+    expect(page.locator(".card[data-status='ok'] .why")).to_have_count(3)
+    words = len(first.split())
+    assert page.locator(".card[data-method='full'] .why-word").count() >= words - 2  # punctuation splits differ
+    shot(page, "playground-why")

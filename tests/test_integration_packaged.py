@@ -54,3 +54,32 @@ def test_full_fine_tuning_really_learns_sentiment(glue_dir, checkpoints_dir):
     result = train(config)
     majority = result.run.info["majority_baseline"]["accuracy"]
     assert result.metrics["accuracy"] > majority + 0.15, result.metrics  # well above the 0.5 floor
+
+    # Why: removing the word Integrated Gradients ranks first moves the probability of the predicted label
+    # more than removing a random word (the attributions point at what the model really uses).
+    import random
+    import statistics
+
+    from finetune.engine.explain import explain
+
+    model, tokenizer = result.model.eval(), run_tokenizer(result.run)
+    dev = load_glue(TASKS["sst2"], glue_dir, max_eval_samples=200)["validation"]
+    chooser = random.Random(0)
+    top_moves, random_moves = [], []
+    for sentence in dev["sentence"][:34]:
+        e = explain(model, tokenizer, TASKS["sst2"], sentence, steps=24)
+        words = [w.word for w in e.words]
+        if len(words) < 4:
+            continue
+
+        def probability(kept: list[str], label: int = e.label) -> float:
+            probs, _ = classify(model, tokenizer, TASKS["sst2"], [" ".join(kept)], None, 128, "fp32")
+            return float(probs[0][label])
+
+        top = max(range(len(words)), key=lambda i: e.words[i].score)
+        other = chooser.randrange(len(words))
+        whole = probability(words)
+        top_moves.append(whole - probability(words[:top] + words[top + 1 :]))
+        random_moves.append(whole - probability(words[:other] + words[other + 1 :]))
+    assert len(top_moves) >= 28
+    assert statistics.mean(top_moves) > statistics.mean(random_moves) + 0.02, (top_moves, random_moves)

@@ -18,9 +18,34 @@ from finetune.engine.predict import InputError, MethodPrediction, Predictor, val
 from .common import TASK_CHOICES, method_color
 from .deployment import user_error
 
+# Colour-blind-safe pair: blue pushed towards the card's label, orange pushed away from it.
+TOWARDS, AWAY = "37, 99, 235", "234, 88, 12"
+WHY_LEGEND = (
+    "<div class='why-legend'>Why: each word's push on the card's label (Integrated Gradients). "
+    f"<span style='background: rgba({TOWARDS}, .45)'>towards</span> "
+    f"<span style='background: rgba({AWAY}, .45)'>away from</span>; the stronger the colour, the stronger the push."
+    "</div>"
+)
 
-def cards_html(task_name: str, results: list[MethodPrediction]) -> str:
-    """One card per method: label, a probability bar, the run it came from; disagreeing methods stand out."""
+
+def why_html(explanation) -> str:
+    """The input with each word shaded by how much it pushed the prediction (engine/explain.py)."""
+    strongest = max((abs(w.score) for w in explanation.words), default=0.0) or 1.0
+    parts, sequence = [], 0
+    for w in explanation.words:
+        if w.sequence != sequence:
+            parts.append("<span class='why-sep'>‖</span>")
+            sequence = w.sequence
+        color = TOWARDS if w.score >= 0 else AWAY
+        alpha = 0.08 + 0.62 * abs(w.score) / strongest
+        parts.append(f"<span class='why-word' data-score='{w.score:.4f}' title='{w.score:+.3f}' "
+                     f"style='background: rgba({color}, {alpha:.2f})'>{html.escape(w.word)}</span>")  # fmt: skip
+    return f"<div class='why'>{' '.join(parts)}</div>"
+
+
+def cards_html(task_name: str, results: list[MethodPrediction], explanations: dict | None = None) -> str:
+    """One card per method: label, a probability bar, the run it came from; disagreeing methods stand out;
+    with `explanations`, each card's words shaded by their push on its label."""
     task = get_task(task_name)
     labels = [r.label for r in results if r.status == "ok"]
     majority = Counter(labels).most_common(1)[0][0] if labels else None
@@ -41,15 +66,17 @@ def cards_html(task_name: str, results: list[MethodPrediction]) -> str:
         scores = (r.dev_score or {}).items()  # how far to trust this card: its run's dev-set score
         score = "".join(f"<p class='dev-score'>dev {html.escape(k)} <b>{v:.3f}</b></p>" for k, v in scores)
         color = method_color(r.method)
+        why = why_html(explanations[r.method]) if explanations and r.method in explanations else ""
         cards.append(
             f"<div class='card ok{odd}' data-method='{r.method}' data-status='ok' style='--c:{color}'>"
             f"<h4>{title}</h4><div class='label'>{html.escape(r.label)}</div>"
             f"<div class='prob'><div class='fill' style='width:{100 * positive:.1f}%'></div></div>"
             f"<div class='prob-caption'>P({html.escape(task.label_names[1])}) = {positive:.3f}</div>"
-            f"{score}<p class='run'>run {html.escape(r.run_id or '')}</p>{note}</div>"
+            f"{score}<p class='run'>run {html.escape(r.run_id or '')}</p>{note}{why}</div>"
         )
     banner = "<div class='banner'>The methods disagree on this input.</div>" if disagree else ""
-    return f"{banner}<div class='cards'>{''.join(cards)}</div>"
+    legend = WHY_LEGEND if explanations else ""
+    return f"{banner}{legend}<div class='cards'>{''.join(cards)}</div>"
 
 
 class ZeroShotColumn:
@@ -105,6 +132,7 @@ def build(predictor: Predictor) -> PlaygroundTab:
                        elem_id="examples-pair")  # fmt: skip
     with gr.Row():
         predict_btn = gr.Button(f"Predict with all {len(METHODS)}", variant="primary", elem_id="predict-btn", scale=3)
+        why_btn = gr.Button("Why? Shade the words", elem_id="why-btn", scale=1)
         with_zeroshot = gr.Checkbox(
             False, label="Also ask a zero-shot LM (SmolLM2-135M, no training)", elem_id="zeroshot-box", scale=2
         )
@@ -145,6 +173,25 @@ def build(predictor: Predictor) -> PlaygroundTab:
     inputs = [task, text, text_pair, with_zeroshot]
     predict_btn.click(show, inputs, output, api_visibility="private", **limits)
     text.submit(show, inputs, output, api_visibility="private", **limits)
+
+    def why(task_name, first, second, ask_zero_shot, progress=gr.Progress()):  # noqa: B008 - Gradio's bar
+        """The predictions with each trained method's word attributions (a few seconds: on request only)."""
+        results = answer(task_name, first, second, ask_zero_shot)
+        progress(0.3, desc="Attributing each word (Integrated Gradients)")
+        return cards_html(task_name, results, predictor.explain(task_name, first, second or None))
+
+    why_btn.click(why, inputs, output, api_visibility="private", **limits)
+
+    def explain_api(task: str, text: str, text_pair: str | None = None) -> dict[str, dict]:
+        """Each trained method's word attributions for one input: the predicted label they explain, each word's
+        push towards it (Integrated Gradients over the word embeddings) and the completeness check."""
+        try:
+            explained = predictor.explain(task, text, text_pair or None)
+        except (InputError, ValueError) as e:
+            raise user_error(str(e)) from None
+        return {method: asdict(e) for method, e in explained.items()}
+
+    gr.api(explain_api, api_name="explain", **limits)
 
     def predict_api(task: str, text: str, text_pair: str | None = None, zero_shot_lm: bool = False) -> list[dict]:
         """Every method's prediction for one input: label, probabilities, and the run it came from

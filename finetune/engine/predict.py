@@ -13,6 +13,7 @@ import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -23,6 +24,9 @@ from ..core.methods import METHODS, get_method
 from ..core.models import load_classifier, resolve_model, shared_clone
 from ..core.precision import autocast, serving_precision
 from ..core.tasks import METRIC_TITLES, Task, get_task
+
+if TYPE_CHECKING:
+    from .explain import Explanation
 
 # A few paragraphs. Checked before any tokenizer sees the text, so an oversized request costs nothing;
 # within the cap, inputs are truncated to the run's max_seq_length (and the answer says so).
@@ -126,6 +130,9 @@ class Predictor:
         self._loaded: dict[tuple[str, str], tuple[str, nn.Module, object]] = {}  # -> (run_id, model, tokenizer)
         self._listed: dict[tuple[str, str], tuple[int, list[RunRecord], list[str]]] = {}  # -> (mtime, runs, broken)
         self._unloadable: dict[str, str] = {}  # run id -> why its model did not load
+        # Held by every forward pass: an explanation hooks the shared embeddings for a moment, and a prediction
+        # running through them meanwhile would read its interpolated inputs.
+        self._forward = threading.Lock()
 
     def candidates(self, task: str, method: str) -> tuple[list[RunRecord], list[str]]:
         """The method's good runs newest first, and what was skipped as broken. Re-listed only when the
@@ -183,6 +190,23 @@ class Predictor:
         text, text_pair = validate_input(task, text, text_pair)
         return [self._predict_one(task, method.name, method.title, text, text_pair) for method in METHODS.values()]
 
+    def explain(self, task_name: str, text: object, text_pair: object = None) -> dict[str, Explanation]:
+        """Each trained method's word attributions for one input (engine/explain.py), by method name."""
+        from .explain import explain  # captum loads on the first explanation, not with the app
+
+        task = get_task(task_name)
+        text, text_pair = validate_input(task, text, text_pair)
+        explained = {}
+        for method in METHODS:
+            found = self.serving(task.name, method)
+            if found is None:
+                continue
+            run, model, tokenizer, _ = found
+            with self._forward:
+                explained[method] = explain(model, tokenizer, task, text, text_pair,
+                                            run.info["config"].get("max_seq_length", 128))  # fmt: skip
+        return explained
+
     def _predict_one(self, task: Task, method: str, title: str, text: str, text_pair: str | None) -> MethodPrediction:
         found = self.serving(task.name, method)
         if found is None:
@@ -196,10 +220,11 @@ class Predictor:
             )
         run, model, tokenizer, skipped = found
         max_length = run.info["config"].get("max_seq_length", 128)
-        probabilities, truncated = classify(
-            model, tokenizer, task, [text], [text_pair] if text_pair else None, max_length,
-            precision=serving_precision(run.info.get("precision")),
-        )  # fmt: skip
+        with self._forward:
+            probabilities, truncated = classify(
+                model, tokenizer, task, [text], [text_pair] if text_pair else None, max_length,
+                precision=serving_precision(run.info.get("precision")),
+            )  # fmt: skip
         probs = probabilities[0]
         notes = [f"input truncated to {max_length} tokens"] if truncated[0] else []
         if skipped:
