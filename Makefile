@@ -23,6 +23,8 @@ app: $(VENV)/.installed
 
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
+	@# Korean glyphs for the browser test's screenshots of the Korean UI
+	@fc-list 2>/dev/null | grep -qi nanum || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q fonts-nanum; }
 
 test: $(VENV)/.installed chromium
 	HF_HUB_OFFLINE=1 $(PY) -m pytest

@@ -28,6 +28,7 @@ from finetune.engine.predict import Predictor
 from finetune.engine.runner import TrainingRunner
 from webui import playground_tab, results_tab, train_tab
 from webui.deployment import Deployment
+from webui.locales import I18N, INTRO_KO, t
 
 log = logging.getLogger("glue-tune-lab")
 
@@ -81,13 +82,13 @@ def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | Non
     runner = TrainingRunner(checkpoints_dir, estimate=lambda config: estimate(config).seconds)
     predictor = Predictor(checkpoints_dir)
     with gr.Blocks(title="glue-tune-lab", analytics_enabled=False) as demo:
-        gr.Markdown(INTRO)
+        gr.Markdown(t(INTRO, INTRO_KO))
         with gr.Tabs() as tabs:
-            with gr.Tab("Train", id="train"):
+            with gr.Tab(t("Train"), id="train"):
                 runs_saved = train_tab.build(runner, deployment)
-            with gr.Tab("Results", id="results") as results_page:
+            with gr.Tab(t("Results"), id="results") as results_page:
                 results = results_tab.build(checkpoints_dir, deployment)
-            with gr.Tab("Playground", id="playground"):
+            with gr.Tab(t("Playground"), id="playground"):
                 playground = playground_tab.build(predictor)
         send_to_playground(results, playground, tabs)
         # Results follow the runs: on opening the app or the tab, and whenever a run is saved.
@@ -95,6 +96,14 @@ def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | Non
         results_page.select(results.refresh, results.inputs, results.outputs, api_visibility="private")
         runs_saved.change(results.refresh, results.inputs, results.outputs, api_visibility="private")
     demo.runner = runner  # for tests and embedding
+    launch = demo.launch
+
+    def launch_in_both_languages(*args, **kwargs):
+        # Gradio takes the translations at launch only: every launcher (main, tests, embedding) gets them.
+        kwargs.setdefault("i18n", I18N)
+        return launch(*args, **kwargs)
+
+    demo.launch = launch_in_both_languages  # type: ignore[method-assign]
     return demo
 
 

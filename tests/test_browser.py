@@ -206,3 +206,30 @@ def test_where_the_methods_differ_and_one_click_to_the_playground(browser_page, 
     words = len(first.split())
     assert page.locator(".card[data-method='full'] .why-word").count() >= words - 2  # punctuation splits differ
     shot(page, "playground-why")
+
+
+def test_a_korean_browser_sees_the_lab_in_korean(browser_page):
+    from playwright.sync_api import expect
+
+    page, _ = browser_page
+    context = page.context.browser.new_context(locale="ko-KR", viewport={"width": 1400, "height": 1200})
+    korean = context.new_page()
+    try:
+        korean.goto(page.url.split("?")[0])
+        korean.wait_for_selector("#start-btn", timeout=60_000)
+        expect(korean.get_by_role("tab", name="결과")).to_be_visible()
+        expect(korean.locator("#start-btn")).to_have_text("시작")
+        expect(korean.get_by_text("GLUE 과제", exact=True)).to_be_visible()
+        korean.get_by_text("고급 설정").click()
+        expect(korean.get_by_label("정밀도")).to_be_visible()
+        expect(korean.get_by_label("학습률")).to_be_visible()  # a setting generated from RunConfig
+        expect(korean.get_by_text("인코더는 고정하고").first).to_be_hidden()  # full fine-tuning's summary shows
+        expect(korean.get_by_text("모든 가중치를 학습합니다.", exact=False)).to_be_visible()
+        expect(korean.get_by_text("어떻게 다를까요", exact=False)).to_be_visible()
+        shot(korean, "train-tab-korean")
+        korean.get_by_role("tab", name="플레이그라운드").click()
+        expect(korean.locator("#why-btn")).to_have_text("왜? 단어에 색 입히기")
+        shot(korean, "playground-korean")
+    finally:
+        context.close()
+    expect(page.locator("#start-btn")).to_have_text("Start")  # the English browser still sees English

@@ -19,6 +19,7 @@ from finetune.engine.events import run_curves
 
 from .common import with_every_category
 from .deployment import user_error
+from .locales import t
 
 ANY = "any method"
 MAX_ROWS = 200  # a class reads a few dozen; the count above the table says how many matched
@@ -149,20 +150,20 @@ def curve_choices(task_name: str) -> list[tuple[str, str]]:
 
 
 def build(checkpoints_dir: Path | None, task: gr.Radio) -> DifferencesView:
-    with gr.Accordion("Curves side by side (newest run of each method)", open=True):
-        curve = gr.Radio(curve_choices("sst2"), value="headline", label="Curve", elem_id="curve-choice")
+    with gr.Accordion(t("Curves side by side (newest run of each method)"), open=True):
+        curve = gr.Radio(curve_choices("sst2"), value="headline", label=t("Curve"), elem_id="curve-choice")
         curves = gr.LinePlot(
             x="examples seen", y="value", color="method",
             color_map={m.title: m.color for m in METHODS.values()},
-            x_title="training examples seen", y_title="", elem_id="curves-plot",
+            x_title=t("training examples seen"), y_title="", elem_id="curves-plot",
         )  # fmt: skip
-    with gr.Accordion("Where the methods differ (dev set)", open=True):
+    with gr.Accordion(t("Where the methods differ (dev set)"), open=True):
         matrices = gr.HTML(elem_id="confusion-matrices")
         with gr.Row():
-            right = gr.Dropdown(method_choices(), value="", label="Right", elem_id="filter-right")
-            wrong = gr.Dropdown(method_choices(), value="", label="Wrong", elem_id="filter-wrong")
-            disagreements = gr.Checkbox(True, label="Only where the methods disagree", elem_id="filter-disagree")
-            score = gr.Button("Score older runs", scale=0, elem_id="score-older")
+            right = gr.Dropdown(method_choices(), value="", label=t("Right"), elem_id="filter-right")
+            wrong = gr.Dropdown(method_choices(), value="", label=t("Wrong"), elem_id="filter-wrong")
+            disagreements = gr.Checkbox(True, label=t("Only where the methods disagree"), elem_id="filter-disagree")
+            score = gr.Button(t("Score older runs"), scale=0, elem_id="score-older")
         summary = gr.Markdown(elem_id="differences-summary")
         table = gr.Dataframe(interactive=False, wrap=True, elem_id="differences-table", max_height=480)
 

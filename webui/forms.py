@@ -7,13 +7,15 @@ from typing import Any
 
 import gradio as gr
 
-from finetune.core.fields import Setting, help_text
+from finetune.core.fields import Setting
+
+from .locales import setting_help, t
 
 
 def input_for(item: Setting, elem_id: str, value: Any = None) -> gr.components.Component:
     """One input for a setting; `value` overrides the setting's default as the initial value."""
     initial = item.default if value is None and not item.required else value
-    common: dict[str, Any] = {"label": item.label, "info": help_text(item), "elem_id": elem_id}
+    common: dict[str, Any] = {"label": t(item.label), "info": setting_help(item), "elem_id": elem_id}
     if item.kind is bool:
         return gr.Checkbox(value=bool(initial), **common)
     if item.kind is str and item.spec.choices is not None:

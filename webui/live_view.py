@@ -12,6 +12,7 @@ from finetune.engine.estimate import duration_text
 from finetune.engine.runner import Snapshot, TrainingRunner
 
 from .common import format_count
+from .locales import t
 
 
 def progress_html(snap: Snapshot) -> str:
@@ -123,9 +124,9 @@ def build(snap: Snapshot) -> View:
     status = gr.HTML(progress_html(snap), elem_id="run-status")
     metrics = gr.Markdown(final_metrics(snap), elem_id="final-metrics")
     with gr.Row():
-        loss_plot = gr.LinePlot(loss_frame(snap), x="step", y="loss", title="Training loss", elem_id="loss-plot")
+        loss_plot = gr.LinePlot(loss_frame(snap), x="step", y="loss", title=t("Training loss"), elem_id="loss-plot")
         metric_plot = gr.LinePlot(
-            metric_frame(snap), x="step", y="value", color="metric", title="Dev metrics", y_lim=[-0.1, 1.0],
+            metric_frame(snap), x="step", y="value", color="metric", title=t("Dev metrics"), y_lim=[-0.1, 1.0],
             elem_id="metric-plot",
         )  # fmt: skip
     card = gr.Markdown(parameter_card(snap), elem_id="param-card")
@@ -134,7 +135,7 @@ def build(snap: Snapshot) -> View:
         "(hover: share of the part)", tooltip=["part", "trainable parameters", "share of the part"], sort=None,
         elem_id="parts-plot",
     )  # fmt: skip
-    log = gr.Textbox(label="Log", lines=6, max_lines=10, autoscroll=True, interactive=False)
+    log = gr.Textbox(label=t("Log"), lines=6, max_lines=10, autoscroll=True, interactive=False)
     return View(status, metrics, loss_plot, metric_plot, card, parts_plot, log)
 
 

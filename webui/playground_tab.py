@@ -17,6 +17,7 @@ from finetune.engine.predict import InputError, MethodPrediction, Predictor, val
 
 from .common import TASK_CHOICES, method_color
 from .deployment import user_error
+from .locales import t
 
 # Colour-blind-safe pair: blue pushed towards the card's label, orange pushed away from it.
 TOWARDS, AWAY = "37, 99, 235", "234, 88, 12"
@@ -92,7 +93,8 @@ class ZeroShotColumn:
             with self._lock:
                 if self._classifier is None:
                     self._classifier = zeroshot.ZeroShotClassifier.load()
-            task = get_task(task_name)
+                task = get_task(task_name)
+                fallback = self._classifier.ensure_label_words(task)  # once per task, on its training split
             row = dict(zip(task.text_keys, (text, text_pair), strict=False))
             scored = self._classifier.predict(task, row)
         except zeroshot.ZeroShotUnavailable as e:
@@ -105,7 +107,8 @@ class ZeroShotColumn:
             label=calibrated["label"],
             probabilities=calibrated["probabilities"],
             model=self._classifier.name,
-            message=f"no training; calibrated scoring (raw log-prob says {raw['label']})",
+            message=f"no training; answers {'/'.join(self._classifier.words_for(task))}, calibrated scoring "
+            f"(raw log-prob says {raw['label']})" + (f"; {fallback}" if fallback else ""),
         )
 
 
@@ -120,21 +123,23 @@ class PlaygroundTab:
 
 
 def build(predictor: Predictor) -> PlaygroundTab:
-    task = gr.Radio(TASK_CHOICES, value="sst2", label="Task")
+    task = gr.Radio(TASK_CHOICES, value="sst2", label=t("Task"))
     with gr.Row():
-        text = gr.Textbox(label="Sentence", lines=2, max_length=None, elem_id="text-1", scale=3)
-        text_pair = gr.Textbox(label="Second sentence", lines=2, visible=False, elem_id="text-2", scale=3)
+        text = gr.Textbox(label=t("Sentence"), lines=2, max_length=None, elem_id="text-1", scale=3)
+        text_pair = gr.Textbox(label=t("Second sentence"), lines=2, visible=False, elem_id="text-2", scale=3)
     # Two example lists, one shown at a time, so a one-sentence task has no empty "Second sentence" column.
     single = gr.Dataset(components=[text], samples=[[e[0]] for e in TASKS["sst2"].examples],
-                        label="Examples (click one)", elem_id="examples-single")  # fmt: skip
+                        label=t("Examples (click one)"), elem_id="examples-single")  # fmt: skip
     pairs = gr.Dataset(components=[text, text_pair], samples=[[*e][:2] for t in TASKS.values() if t.is_pair
-                       for e in t.examples][:1], label="Examples (click one)", visible=False,
+                       for e in t.examples][:1], label=t("Examples (click one)"), visible=False,
                        elem_id="examples-pair")  # fmt: skip
     with gr.Row():
-        predict_btn = gr.Button(f"Predict with all {len(METHODS)}", variant="primary", elem_id="predict-btn", scale=3)
-        why_btn = gr.Button("Why? Shade the words", elem_id="why-btn", scale=1)
+        predict_btn = gr.Button(
+            t(f"Predict with all {len(METHODS)}"), variant="primary", elem_id="predict-btn", scale=3
+        )
+        why_btn = gr.Button(t("Why? Shade the words"), elem_id="why-btn", scale=1)
         with_zeroshot = gr.Checkbox(
-            False, label="Also ask a zero-shot LM (SmolLM2-135M, no training)", elem_id="zeroshot-box", scale=2
+            False, label=t("Also ask a zero-shot LM (SmolLM2-135M, no training)"), elem_id="zeroshot-box", scale=2
         )
     zero_shot = ZeroShotColumn()
     output = gr.HTML(elem_id="predictions")
@@ -144,7 +149,7 @@ def build(predictor: Predictor) -> PlaygroundTab:
         return (
             # A pair task keeps a second sentence that came with the task (an example sent from Results).
             gr.update(visible=t.is_pair) if t.is_pair else gr.update(visible=False, value=""),
-            gr.update(label="First sentence" if t.is_pair else "Sentence"),
+            gr.update(label=t("First sentence") if t.is_pair else "Sentence"),
             gr.Dataset(samples=[[e[0]] for e in t.examples], visible=not t.is_pair),
             gr.Dataset(samples=[list(e[:2]) for e in t.examples] if t.is_pair else [["", ""]], visible=t.is_pair),
             "",

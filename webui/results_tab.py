@@ -25,6 +25,7 @@ from .common import (
     with_every_category,
 )
 from .deployment import Deployment
+from .locales import t
 
 TABLE_COLUMNS = [
     "task", "method", "model", "accuracy", "f1", "mcc", "trainable_params", "trainable_percent",
@@ -46,9 +47,9 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
     study_file = results_dir(checkpoints_dir) / "table.md"
 
     with gr.Row():
-        task = gr.Radio(TASK_CHOICES, value="sst2", label="Task for the chart")
-        refresh_btn = gr.Button("Refresh", scale=0, elem_id="results-refresh")
-        download = gr.DownloadButton("Download CSV", scale=0, elem_id="download-csv")
+        task = gr.Radio(TASK_CHOICES, value="sst2", label=t("Task for the chart"))
+        refresh_btn = gr.Button(t("Refresh"), scale=0, elem_id="results-refresh")
+        download = gr.DownloadButton(t("Download CSV"), scale=0, elem_id="download-csv")
     plot = gr.ScatterPlot(
         x="log10_trainable_params",
         y="Accuracy",
@@ -58,9 +59,9 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
             "Zero-shot LM": ZERO_SHOT_COLOR,
             MAJORITY: "#9ca3af",
         },
-        x_title="trainable parameters, log10 (4 = 10K, 6 = 1M)",
+        x_title=t("trainable parameters, log10 (4 = 10K, 6 = 1M)"),
         x_lim=CHART_X_LIM,
-        title="Headline metric vs trainable parameters",
+        title=t("Headline metric vs trainable parameters"),
         tooltip=["method", "run_id", "trainable_params"],
         elem_id="results-plot",
     )
@@ -68,7 +69,7 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
     differ = differences.build(checkpoints_dir, task)
     table = gr.Dataframe(headers=[COLUMN_TITLES[c] for c in TABLE_COLUMNS], interactive=False, wrap=True,
                          elem_id="results-table")  # fmt: skip
-    with gr.Accordion("The study's table over seeds (python -m finetune reproduce)", open=False):
+    with gr.Accordion(t("The study's table over seeds (python -m finetune reproduce)"), open=False):
         study = gr.Markdown(elem_id="study-table")
     moving = sharing.build(checkpoints_dir, deployment)
 

@@ -20,6 +20,7 @@ from finetune.engine.hub_sync import HubSyncError, push_run
 
 from .common import TASK_CHOICES
 from .deployment import Deployment, user_error
+from .locales import t
 
 BUNDLE_TTL_S = 15 * 60  # a made bundle stays downloadable this long
 
@@ -40,26 +41,26 @@ def run_choices(runs: list[RunRecord]) -> list[tuple[str, str]]:
 
 def build(checkpoints_dir: Path | None, deployment: Deployment) -> Sharing:
     bundles = tempfile.TemporaryDirectory(prefix="glue-tune-lab-bundles-")  # goes away with the app
-    with gr.Accordion("Move runs: download a bundle, import one, push to the Hub", open=False):
+    with gr.Accordion(t("Move runs: download a bundle, import one, push to the Hub"), open=False):
         with gr.Row():
-            task = gr.Dropdown(TASK_CHOICES, value="sst2", label="Task to download", scale=2)
-            make = gr.Button("Make bundle", scale=1, elem_id="make-bundle")
-            bundle = gr.File(label="Bundle (python -m finetune import it elsewhere)", interactive=False, scale=2,
+            task = gr.Dropdown(TASK_CHOICES, value="sst2", label=t("Task to download"), scale=2)
+            make = gr.Button(t("Make bundle"), scale=1, elem_id="make-bundle")
+            bundle = gr.File(label=t("Bundle (python -m finetune import it elsewhere)"), interactive=False, scale=2,
                              elem_id="bundle-file")  # fmt: skip
-        token = gr.Textbox(label="Instructor token", type="password", elem_id="sharing-token",
+        token = gr.Textbox(label=t("Instructor token"), type="password", elem_id="sharing-token",
                            visible=deployment.instructor_token is not None)  # fmt: skip
         with gr.Row():
             upload = gr.File(
-                label="Bundle to import (.zip made by Make bundle or python -m finetune export)",
+                label=t("Bundle to import (.zip made by Make bundle or python -m finetune export)"),
                 file_types=[".zip"], type="filepath", scale=3, height=120, elem_id="bundle-upload",
             )  # fmt: skip
-            import_btn = gr.Button("Import", scale=1, elem_id="import-btn")
+            import_btn = gr.Button(t("Import"), scale=1, elem_id="import-btn")
         with gr.Row():
-            run = gr.Dropdown(run_choices(list_runs(checkpoints_dir)), label="Run to push", scale=3,
+            run = gr.Dropdown(run_choices(list_runs(checkpoints_dir)), label=t("Run to push"), scale=3,
                               elem_id="push-run")  # fmt: skip
-            repo = gr.Textbox(label="Hub model repository", placeholder="user/name", scale=2, elem_id="push-repo")
-            private = gr.Checkbox(label="Private", value=True, scale=1)
-            push_btn = gr.Button("Push", scale=1, elem_id="push-btn")
+            repo = gr.Textbox(label=t("Hub model repository"), placeholder="user/name", scale=2, elem_id="push-repo")
+            private = gr.Checkbox(label=t("Private"), value=True, scale=1)
+            push_btn = gr.Button(t("Push"), scale=1, elem_id="push-btn")
         status = gr.Markdown(elem_id="sharing-status")
 
     def make_bundle(task_name: str) -> str:

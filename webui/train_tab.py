@@ -40,6 +40,7 @@ from . import live_view
 from .common import METHOD_CHOICES, TASK_CHOICES
 from .deployment import Deployment, user_error
 from .forms import input_for
+from .locales import t
 
 FIRST_METHOD = next(iter(METHODS))
 
@@ -83,18 +84,18 @@ def build_form(deployment: Deployment) -> Form:
         for name in names:
             elem_id = f"in-{name.replace('_', '-')}"
             if name == "model" and deployment.public:  # a public lab trains allow-listed encoders only
-                inputs[name] = gr.Dropdown(list(deployment.encoders), value=initial["model"], label="Encoder",
+                inputs[name] = gr.Dropdown(list(deployment.encoders), value=initial["model"], label=t("Encoder"),
                                            info=named[name].spec.help, elem_id=elem_id)  # fmt: skip
             elif name == "data_dir" and deployment.public:  # and names no server folders
                 inputs[name] = gr.Textbox(value="", visible=False, elem_id=elem_id)
             else:
                 inputs[name] = input_for(named[name], elem_id=elem_id, value=initial.get(name))
 
-    task = gr.Radio(TASK_CHOICES, value="sst2", label="GLUE task", elem_id="in-task")
-    method = gr.Radio(METHOD_CHOICES, value=FIRST_METHOD, label="Method", elem_id="in-method")
-    summary = gr.Markdown(METHODS[FIRST_METHOD].summary)
+    task = gr.Radio(TASK_CHOICES, value="sst2", label=t("GLUE task"), elem_id="in-task")
+    method = gr.Radio(METHOD_CHOICES, value=FIRST_METHOD, label=t("Method"), elem_id="in-method")
+    summary = gr.Markdown(t(METHODS[FIRST_METHOD].summary))
     general = [s for s in settings_of(RunConfig) if s.spec.form is not None]
-    with gr.Accordion("Model and data", open=False):
+    with gr.Accordion(t("Model and data"), open=False):
         place([s.name for s in general if s.spec.form == "model"])
     with gr.Row():
         place([s.name for s in general if s.spec.form == "main"])
@@ -102,7 +103,7 @@ def build_form(deployment: Deployment) -> Form:
     for m in METHODS.values():
         with gr.Group(visible=m.name == FIRST_METHOD) as groups[m.name], gr.Row():
             place([option_key(m, s.name) for s in settings_of(m.Options)])
-    with gr.Accordion("Advanced", open=False):
+    with gr.Accordion(t("Advanced"), open=False):
         place([s.name for s in general if s.spec.form == "advanced"])
     return Form(task, method, summary, inputs, groups)
 
@@ -160,28 +161,30 @@ def build(runner: TrainingRunner, deployment: Deployment) -> gr.State:
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             if not deployment.training:
-                gr.Markdown("**Training is switched off in this lab.** Results and the Playground work as usual.")
+                gr.Markdown(t("**Training is switched off in this lab.** Results and the Playground work as usual."))
             form = build_form(deployment)
             first_estimate, first_command = preview(form.defaults())
             estimate_md = gr.Markdown(first_estimate, elem_id="estimate")
-            token = gr.Textbox(label="Instructor token", type="password", elem_id="instructor-token",
+            token = gr.Textbox(label=t("Instructor token"), type="password", elem_id="instructor-token",
                                visible=deployment.instructor_token is not None)  # fmt: skip
             with gr.Row():
-                start_btn = gr.Button("Start", variant="primary", elem_id="start-btn", interactive=deployment.training)
+                start_btn = gr.Button(
+                    t("Start"), variant="primary", elem_id="start-btn", interactive=deployment.training
+                )
                 all_btn = gr.Button(
-                    f"Train all {len(METHODS)}", elem_id="train-all-btn", interactive=deployment.training
+                    t(f"Train all {len(METHODS)}"), elem_id="train-all-btn", interactive=deployment.training
                 )
             with gr.Row():
-                stop_btn = gr.Button("Stop my run", variant="stop", elem_id="stop-btn")
-                leave_btn = gr.Button("Leave the line", elem_id="leave-btn")
+                stop_btn = gr.Button(t("Stop my run"), variant="stop", elem_id="stop-btn")
+                leave_btn = gr.Button(t("Leave the line"), elem_id="leave-btn")
             with gr.Group():
                 stopped = gr.Dropdown(
-                    live_view.stopped_choices(runner), value=None, label="Stopped runs",
-                    info="A run stopped after a dev evaluation goes on where it was, with its own settings.",
+                    live_view.stopped_choices(runner), value=None, label=t("Stopped runs"),
+                    info=t("A run stopped after a dev evaluation goes on where it was, with its own settings."),
                     elem_id="resume-pick",
                 )  # fmt: skip
-                resume_btn = gr.Button("Resume", elem_id="resume-btn", interactive=deployment.training)
-            command = gr.Code(first_command, label="Same run from a terminal", language="shell", interactive=False)
+                resume_btn = gr.Button(t("Resume"), elem_id="resume-btn", interactive=deployment.training)
+            command = gr.Code(first_command, label=t("Same run from a terminal"), language="shell", interactive=False)
         with gr.Column(scale=2):
             line = gr.Markdown(elem_id="line-status")
             view = live_view.build(runner.snapshot())
@@ -211,7 +214,7 @@ def wire_form(form: Form, estimate_md: gr.Markdown, command: gr.Code) -> None:
     def on_choice(task_name: str, method_name: str):
         defaults = classroom_defaults(task_name, method_name)
         return (
-            METHODS[method_name].summary,
+            t(METHODS[method_name].summary),
             *[defaults[name] for name in filled],
             *[gr.update(visible=name == method_name) for name in form.method_groups],
         )

@@ -1,4 +1,10 @@
-"""Zero-shot baseline: a small causal LM scores each label's verbalizer after a task prompt. No training.
+"""Zero-shot baseline: a small causal LM answers a question about the input, in its own chat format, and the
+label whose answer word is likelier wins. No training.
+
+The question is the user's turn of the model's chat template (an instruct model answers in the assistant's
+turn, not after a plain completion prompt; a model without a template gets "Question... Answer:"). The
+answer words come from a small candidate set per task, chosen on a sample of the *training* split (never
+dev) as the set whose calibrated scoring gets the task's headline metric highest there.
 
 Two scoring functions:
 - ``raw``: the label whose verbalizer token has the highest log-probability after the prompt;
@@ -36,25 +42,26 @@ CONTENT_FREE = "N/A"
 
 @dataclass(frozen=True)
 class Prompt:
-    template: str  # str.format over the task's text keys
-    verbalizers: tuple[str, ...]  # one per label, in label order; each must be a single token
+    question: str  # the user's turn: str.format over the task's text keys
+    label_words: tuple[tuple[str, ...], ...]  # candidate answer words, one per label in label order
 
 
 PROMPTS: dict[str, Prompt] = {
     "sst2": Prompt(
-        "Review: {sentence}\nIs the sentiment of this review positive or negative?\nAnswer:",
-        (" negative", " positive"),
+        "Review: {sentence}\nIs the sentiment of this movie review positive or negative? Answer with one word.",
+        (("negative", "positive"), ("Negative", "Positive"), ("bad", "good"), ("No", "Yes")),
     ),
     "mrpc": Prompt(
         "Sentence 1: {sentence1}\nSentence 2: {sentence2}\n"
-        "Do these two sentences mean the same thing? Answer yes or no.\nAnswer:",
-        (" no", " yes"),
+        "Do these two sentences mean the same thing? Answer yes or no.",
+        (("no", "yes"), ("No", "Yes"), ("different", "same")),
     ),
     "cola": Prompt(
-        "Sentence: {sentence}\nIs this sentence grammatically correct? Answer yes or no.\nAnswer:",
-        (" no", " yes"),
+        "Sentence: {sentence}\nIs this sentence grammatically correct English? Answer yes or no.",
+        (("no", "yes"), ("No", "Yes"), ("incorrect", "correct"), ("wrong", "right")),
     ),
 }
+WORD_CHOICE_SAMPLES = 128  # training examples the answer words are chosen on
 
 
 class ZeroShotUnavailable(RuntimeError):
@@ -80,6 +87,7 @@ class ZeroShotClassifier:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._priors: dict[str, np.ndarray] = {}
+        self.label_words: dict[str, tuple[str, ...]] = {}  # per task, chosen on its training split
 
     @classmethod
     def load(cls, model: str | None = None) -> ZeroShotClassifier:
@@ -101,25 +109,50 @@ class ZeroShotClassifier:
         kwargs = {"trust_remote_code": False, "use_safetensors": True}
         return cls(AutoModelForCausalLM.from_pretrained(name, **kwargs), AutoTokenizer.from_pretrained(name), name)
 
-    def verbalizer_ids(self, task: Task) -> list[int]:
+    @property
+    def chat(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def render(self, task: Task, row: dict) -> str:
+        """The prompt after which the next token is the answer word."""
+        question = PROMPTS[task.name].question.format(**{k: row[k] for k in task.text_keys})
+        if self.chat:
+            turn = [{"role": "user", "content": question}]
+            return self.tokenizer.apply_chat_template(turn, add_generation_prompt=True, tokenize=False)
+        return f"{question}\nAnswer:"
+
+    def word_ids(self, words: tuple[str, ...]) -> list[int]:
+        """Each answer word's token (after "Answer:" a word starts with a space; in a chat turn it does not)."""
         ids = []
-        for word in PROMPTS[task.name].verbalizers:
-            tokens = self.tokenizer(word, add_special_tokens=False)["input_ids"]
+        for word in words:
+            tokens = self.tokenizer(word if self.chat else f" {word}", add_special_tokens=False)["input_ids"]
             if len(tokens) != 1:
-                raise ValueError(f"verbalizer {word!r} is {len(tokens)} tokens for {self.name}; it must be one")
+                raise ValueError(f"answer word {word!r} is {len(tokens)} tokens for {self.name}; it must be one")
             ids.append(tokens[0])
         return ids
 
-    @torch.inference_mode()
+    def words_for(self, task: Task) -> tuple[str, ...]:
+        """The answer words in use: those chosen on the training split, else the task's first candidates."""
+        return self.label_words.get(task.name) or PROMPTS[task.name].label_words[0]
+
+    def verbalizer_ids(self, task: Task) -> list[int]:
+        return self.word_ids(self.words_for(task))
+
     def label_logprobs(self, task: Task, rows: list[dict], batch_size: int = 16) -> np.ndarray:
-        """log p(verbalizer | prompt) for every row and label, shape (rows, labels)."""
-        prompt, ids = PROMPTS[task.name], self.verbalizer_ids(task)
-        texts = [prompt.template.format(**{k: row[k] for k in task.text_keys}) for row in rows]
+        """log p(answer word | prompt) for every row and label, shape (rows, labels)."""
+        return self.next_token_logprobs(task, rows, self.verbalizer_ids(task), batch_size)
+
+    @torch.inference_mode()
+    def next_token_logprobs(self, task: Task, rows: list[dict], ids: list[int], batch_size: int = 16) -> np.ndarray:
+        """log p(token | prompt) for every row and each of `ids`, shape (rows, len(ids))."""
+        texts = [self.render(task, row) for row in rows]
         order = np.argsort([len(t) for t in texts])  # similar lengths per batch: little padding
         out = np.zeros((len(texts), len(ids)), dtype=np.float64)
         for start in range(0, len(texts), batch_size):
             chunk = order[start : start + batch_size]
-            batch = self.tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True)
+            batch = self.tokenizer(
+                [texts[i] for i in chunk], return_tensors="pt", padding=True, add_special_tokens=not self.chat
+            )  # fmt: skip -- the template has its own
             mask = batch["attention_mask"]
             # Left padding: positions must count real tokens only, or a padded prompt scores differently.
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -127,6 +160,43 @@ class ZeroShotClassifier:
             logits = logits[:, -1, :].float()
             out[chunk] = torch.log_softmax(logits, dim=-1)[:, ids].double().numpy()
         return out
+
+    def choose_label_words(self, task: Task, rows: list[dict], labels) -> dict[str, float]:
+        """Pick the candidate answer words whose calibrated scoring gets the headline metric highest on `rows`
+        (training examples); returns each candidate's score there. One forward pass per row for all of them."""
+        candidates = []
+        for words in PROMPTS[task.name].label_words:
+            try:
+                candidates.append((words, self.word_ids(words)))
+            except ValueError:
+                continue  # not one token for this LM's tokenizer
+        union = sorted({i for _, ids in candidates for i in ids})
+        column = {token: j for j, token in enumerate(union)}
+        raw = self.next_token_logprobs(task, rows, union)
+        free = self.next_token_logprobs(task, [dict.fromkeys(task.text_keys, CONTENT_FREE)], union)[0]
+        scores = {}
+        for words, ids in candidates:
+            picked = raw[:, [column[i] for i in ids]]
+            prior = free[[column[i] for i in ids]]
+            predictions = (picked - (prior - np.logaddexp.reduce(prior))).argmax(-1)
+            scores["/".join(words)] = with_headline(classification_metrics(predictions, labels), task)["headline"]
+        best = max(candidates, key=lambda c: scores["/".join(c[0])])[0]  # the first of equals: the task's order
+        self.label_words[task.name] = best
+        self._priors.pop(task.name, None)
+        return scores
+
+    def ensure_label_words(self, task: Task, data_dir=None) -> str | None:
+        """Choose the task's answer words on its training split once; None, or in words why the task's first
+        candidates are used instead (no training data reachable here)."""
+        if task.name in self.label_words:
+            return None
+        try:
+            train = load_glue(task, data_dir, max_train_samples=WORD_CHOICE_SAMPLES, max_eval_samples=1)["train"]
+        except Exception as e:  # no $GLUE_DIR and no Hub: answer with the first candidates, and say so
+            self.label_words[task.name] = PROMPTS[task.name].label_words[0]
+            return f"answer words not chosen on training data ({type(e).__name__}); using {self.words_for(task)}"
+        self.choose_label_words(task, rows_of(train, task), train["label"])
+        return None
 
     def prior(self, task: Task) -> np.ndarray:
         """Label log-probabilities on a content-free input, normalised over the labels."""
@@ -151,11 +221,18 @@ class ZeroShotClassifier:
         return result
 
 
+def rows_of(split, task: Task) -> list[dict]:
+    return [dict(zip(task.text_keys, values, strict=True)) for values in zip(*(split[k] for k in task.text_keys),
+                                                                            strict=True)]  # fmt: skip
+
+
 @dataclass
 class ZeroShotReport:
     task: str
     model: str
     eval_samples: int
+    label_words: list[str]  # the answer words used, chosen on the training split
+    word_choice: dict[str, float]  # each candidate's headline metric on the training sample
     metrics: dict[str, dict[str, float]]  # scoring -> metrics (with headline)
     majority_baseline: dict[str, float]
     prior: list[float]  # the calibration prior, per label
@@ -163,12 +240,12 @@ class ZeroShotReport:
 
 
 def evaluate(classifier: ZeroShotClassifier, task: Task, data_dir=None, max_eval_samples=None) -> ZeroShotReport:
-    dev = load_glue(task, data_dir, max_train_samples=1, max_eval_samples=max_eval_samples)["validation"]
-    rows = [
-        dict(zip(task.text_keys, values, strict=True)) for values in zip(*(dev[k] for k in task.text_keys), strict=True)
-    ]
-    labels = np.asarray(dev["label"])
+    """Choose the answer words on a training sample, then score the dev set with both scoring functions."""
+    data = load_glue(task, data_dir, max_train_samples=WORD_CHOICE_SAMPLES, max_eval_samples=max_eval_samples)
     started = time.perf_counter()
+    word_choice = classifier.choose_label_words(task, rows_of(data["train"], task), data["train"]["label"])
+    dev = data["validation"]
+    rows, labels = rows_of(dev, task), np.asarray(dev["label"])
     scores = classifier.scores(task, rows)
     metrics = {
         scoring: with_headline(classification_metrics(s.argmax(-1), labels), task) for scoring, s in scores.items()
@@ -177,6 +254,8 @@ def evaluate(classifier: ZeroShotClassifier, task: Task, data_dir=None, max_eval
         task=task.name,
         model=classifier.name,
         eval_samples=len(rows),
+        label_words=list(classifier.words_for(task)),
+        word_choice={k: round(v, 4) for k, v in word_choice.items()},
         metrics=metrics,
         majority_baseline=majority_baseline(labels, task),
         prior=np.exp(classifier.prior(task)).round(4).tolist(),
@@ -203,7 +282,13 @@ def save_report(report: ZeroShotReport, classifier: ZeroShotClassifier, checkpoi
         method=METHOD_NAME,
         model=report.model,
         model_kind="zeroshot",
-        config={"scorings": list(SCORINGS), "prompt": dataclasses.asdict(PROMPTS[report.task])},
+        config={
+            "scorings": list(SCORINGS),
+            "question": PROMPTS[report.task].question,
+            "chat_template": classifier.chat,
+            "label_words": report.label_words,
+            "word_choice": report.word_choice,
+        },
         metrics=report.metrics["calibrated"],
         majority_baseline=report.majority_baseline,
         params={"trainable": 0, "total": total, "trainable_percent": 0.0, "full_total": total, "by_part": {}},
