@@ -38,7 +38,7 @@ def test_label_logprobs_are_the_next_token_logprobs_whatever_the_batching(tiny_l
     batched = tiny_lm.label_logprobs(task, ROWS, batch_size=3)  # left-padded together
     ids = tiny_lm.verbalizer_ids(task)
     for i, row in enumerate(ROWS):  # one at a time, no padding, computed by hand
-        text = zeroshot.PROMPTS["sst2"].template.format(**row)
+        text = tiny_lm.render(task, row)
         enc = tiny_lm.tokenizer(text, return_tensors="pt")
         with torch.no_grad():
             logprobs = torch.log_softmax(tiny_lm.model(**enc).logits[0, -1].float(), -1)
@@ -60,10 +60,36 @@ def test_calibration_removes_the_content_free_prior(tiny_lm):
     assert sum(answer["calibrated"]["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_multi_token_verbalizers_are_refused(tiny_lm, monkeypatch):
-    monkeypatch.setitem(zeroshot.PROMPTS, "sst2", zeroshot.Prompt("{sentence}", (" unenthusiastically", " yes")))
+def test_multi_token_answer_words_are_refused_and_skipped_when_choosing(tiny_lm, monkeypatch):
+    prompt = zeroshot.Prompt("{sentence}", (("unenthusiastically", "yes"), ("no", "yes")))
+    monkeypatch.setitem(zeroshot.PROMPTS, "sst2", prompt)
+    monkeypatch.setattr(tiny_lm, "label_words", {})
+    monkeypatch.setattr(tiny_lm, "_priors", {})
     with pytest.raises(ValueError, match="must be one"):
         tiny_lm.verbalizer_ids(TASKS["sst2"])
+    scores = tiny_lm.choose_label_words(TASKS["sst2"], ROWS, [1, 0, 1])
+    assert list(scores) == ["no/yes"] and tiny_lm.words_for(TASKS["sst2"]) == ("no", "yes")
+
+
+def test_answer_words_are_chosen_on_the_rows_given_with_their_own_calibration(tiny_lm, monkeypatch):
+    from finetune.core.metrics import classification_metrics
+
+    task = TASKS["sst2"]
+    monkeypatch.setattr(tiny_lm, "label_words", {})
+    monkeypatch.setattr(tiny_lm, "_priors", {})
+    rows = ROWS * 4
+    labels = [1, 0, 1] * 4
+    scores = tiny_lm.choose_label_words(task, rows, labels)
+    assert set(scores) == {"/".join(words) for words in zeroshot.PROMPTS["sst2"].label_words}
+    best = max(scores.values())
+    assert "/".join(tiny_lm.words_for(task)) == next(k for k, v in scores.items() if v == best)
+    # Recount the chosen words' score: log-probs normalised over the labels, minus their mean over the rows.
+    raw = tiny_lm.label_logprobs(task, rows)
+    normalised = raw - np.logaddexp.reduce(raw, axis=1, keepdims=True)
+    prior = normalised.mean(axis=0)
+    np.testing.assert_allclose(tiny_lm.prior(task), prior, atol=1e-9)
+    predictions = (normalised - prior).argmax(-1)
+    assert classification_metrics(predictions, labels)["accuracy"] == pytest.approx(best)
 
 
 def test_offline_without_the_packaged_lm_says_how_to_enable_it(monkeypatch):
@@ -81,6 +107,8 @@ def test_packaged_lm_scores_real_dev_examples_and_lands_in_results(glue_dir, che
     classifier = zeroshot.ZeroShotClassifier.load()
     report = zeroshot.evaluate(classifier, TASKS["sst2"], glue_dir, max_eval_samples=24)
     assert report.eval_samples == 24 and set(report.metrics) == {"raw", "calibrated"}
+    assert classifier.chat and tuple(report.label_words) in zeroshot.PROMPTS["sst2"].label_words
+    assert len(report.word_choice) == len(zeroshot.PROMPTS["sst2"].label_words)  # every candidate scored on train
     for metrics in report.metrics.values():
         assert 0 <= metrics["accuracy"] <= 1 and metrics["headline"] == metrics["accuracy"]
     assert sum(report.prior) == pytest.approx(1.0, abs=1e-3)

