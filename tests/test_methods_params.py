@@ -136,3 +136,20 @@ def test_registration_is_explicit_and_rejects_a_taken_name():
     with pytest.raises(ValueError, match="lower-case identifier"):
         register_method(BadName)
     assert METHODS["full"].__class__ is FullFineTuning
+
+
+def test_prompt_tuning_can_give_its_head_its_own_learning_rate(tiny_bert):
+    """The optimizer groups cover every trainable parameter once: the prompt at the run's rate, the head at its own."""
+    from finetune.core.methods import get_method
+    from finetune.core.models import load_classifier, resolve_model
+    from finetune.core.tasks import TASKS
+
+    source = resolve_model(str(tiny_bert))
+    method = get_method("prompt")
+    model = method.prepare(load_classifier(source, TASKS["sst2"]), method.options(num_virtual_tokens=4), source)
+    assert method.learning_rates(model, method.options(num_virtual_tokens=4), 0.1) is None  # the Trainer's own
+    groups = method.learning_rates(model, method.options(num_virtual_tokens=4, head_learning_rate=3e-3), 0.1)
+    assert [g["lr"] for g in groups] == [0.1, 3e-3]
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    grouped = [id(p) for g in groups for p in g["params"]]
+    assert sorted(grouped) == sorted(trainable) and len(groups[0]["params"]) == 1  # the prompt embedding alone

@@ -1,4 +1,5 @@
-"""Side-by-side prediction latency and throughput, and one evaluation pass over the SST-2 dev set."""
+"""Side-by-side prediction latency and throughput, the Playground's "why" (four-way word attributions),
+and one evaluation pass over the SST-2 dev set."""
 
 from __future__ import annotations
 
@@ -38,7 +39,16 @@ def four_way_latency(checkpoints_dir: Path, data_dir: str, samples: int) -> dict
         model, tokenizer = predictor.model_for(run)
         classify(model, tokenizer, task, batch, None, 128, serving_precision(run.info.get("precision")))
     batch_seconds = time.perf_counter() - started
+    # "Why?": every method's word attributions for one sentence, on request (engine/explain.py).
+    predictor.explain("sst2", sentences[0])  # captum loaded, once
+    explain_seconds = []
+    for sentence in sentences[: max(3, samples // 10)]:
+        started = time.perf_counter()
+        predictor.explain("sst2", sentence)
+        explain_seconds.append(time.perf_counter() - started)
+    explain_seconds.sort()
     return {
+        "four_way_explain_p50_ms": round(1000 * explain_seconds[len(explain_seconds) // 2], 1),
         "four_way_latency_p50_ms": round(1000 * latencies[len(latencies) // 2], 2),
         "four_way_latency_p95_ms": round(1000 * latencies[int(len(latencies) * 0.95) - 1], 2),
         "four_way_batch64_sentences_per_s": round(64 / batch_seconds, 1),
