@@ -50,7 +50,7 @@ def test_the_sweep_trains_each_candidate_on_each_seed_and_continues(tiny_bert, g
     assert f"| small | {machine_name()} | auto | 0,1 |" in capsys.readouterr().out
     assert sweep(args) == 0  # done already: nothing trained again
     assert len((tmp_path / "sst2-lora.jsonl").read_text().splitlines()) == 2
-    assert (tmp_path / "README.md").read_text().count("### sst2 / lora") == 2
+    assert (tmp_path / "README.md").read_text().count("### sst2 / lora") == 1  # rewritten, not appended
 
 
 def test_the_summary_tells_the_present_recipe_from_an_earlier_one(tmp_path):

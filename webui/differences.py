@@ -5,6 +5,7 @@ curves overlaid by training examples seen. A row clicked goes to the Playground.
 from __future__ import annotations
 
 import html
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from finetune.engine.events import run_curves
 from .common import with_every_category
 from .deployment import user_error
 from .locales import t
+
+log = logging.getLogger(__name__)
 
 ANY = "any method"
 MAX_ROWS = 200  # a class reads a few dozen; the count above the table says how many matched
@@ -211,8 +214,12 @@ def build(checkpoints_dir: Path | None, task: gr.Radio) -> DifferencesView:
                 continue
             try:
                 score_run(run)
-            except Exception as e:  # a run that no longer loads, or dev data out of reach: say which
-                raise user_error(f"{METHODS[method].title}'s run {run.run_id} could not be scored: {e}") from None
+            except Exception as e:  # a run that no longer loads, or dev data out of reach: say which, not where
+                log.warning("scoring run %s failed: %r", run.run_id, e)
+                raise user_error(
+                    f"{METHODS[method].title}'s run {run.run_id} could not be scored on the dev set "
+                    f"({type(e).__name__}): its files or the task's dev data are out of reach; train it again"
+                ) from None
         return refresh_differences(task_name, right_name, wrong_name, only_disagreements)
 
     score.click(score_older, filters, shown, api_visibility="private", concurrency_limit=1,

@@ -118,10 +118,33 @@ def as_record(config: RunConfig) -> dict:
     return dataclasses.asdict(config)
 
 
+README_HEAD = """# Recipe sweeps
+
+Every (task, method): each candidate recipe's worst and mean seed against the floors in
+`finetune/core/recipes.py`, per machine and precision (every run is in the `.jsonl` beside this file:
+candidate, overrides, seed, precision, wall seconds, dev metrics, the resolved settings, the machine).
+"current" is the recipe in `recipes.py` now; "current (an earlier recipe)" rows trained with what it was
+before. The NVIDIA H200 rows (bf16, 15 runs sharing the GPU at once) chose among candidates fast; the
+packaged encoder's weights travelled to it in fp16 (45 MB instead of 91) and were widened back to fp32 there.
+Their wall seconds are not classroom times; the CPU rows' are.
+Regenerate with `python -m finetune.bench.sweep --readme`.
+"""
+
+
+def write_readme(folder: Path) -> Path:
+    """The summary of every sweep log in `folder`, in task and method order."""
+    tables = [summary(folder / f"{task}-{method}.jsonl", task, method) for task in TASKS for method in METHODS
+              if (folder / f"{task}-{method}.jsonl").is_file()]  # fmt: skip
+    path = folder / "README.md"
+    path.write_text(README_HEAD + "\n" + "\n".join(tables), encoding="utf-8")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m finetune.bench.sweep", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--task", required=True, choices=list(TASKS))
-    parser.add_argument("--method", required=True, choices=list(METHODS))
+    parser.add_argument("--readme", action="store_true", help="only rewrite README.md from the sweep logs")
+    parser.add_argument("--task", choices=list(TASKS))
+    parser.add_argument("--method", choices=list(METHODS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--candidate", action="append", type=parse_candidate, default=[],
@@ -131,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "sweeps")
     args = parser.parse_args(argv)
+    if args.readme:
+        print(write_readme(args.out))
+        return 0
+    if not (args.task and args.method):
+        parser.error("--task and --method are required (or --readme)")
 
     candidates = {"current": {}, **CANDIDATES.get((args.task, args.method), {}), **dict(args.candidate)}
     if args.only:
@@ -159,10 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                 f.write(json.dumps(record) + "\n")
             print(f"[sweep] {name} seed {seed}: {record['metrics']} in {record['wall_seconds']} s", file=sys.stderr,
                   flush=True)  # fmt: skip
-    table = summary(log, args.task, args.method)
-    with (args.out / "README.md").open("a", encoding="utf-8") as f:
-        f.write("\n" + table)
-    print(table)
+    print(summary(log, args.task, args.method))
+    write_readme(args.out)
     return 0
 
 
