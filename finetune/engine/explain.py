@@ -37,10 +37,6 @@ class Explanation:
     completeness_gap: float  # sum of attributions - (log_odds - baseline_log_odds)
 
 
-def _embeddings(model) -> torch.nn.Module:
-    return model.get_input_embeddings()
-
-
 def explain(model, tokenizer, task: Task, text: str, text_pair: str | None = None, max_length: int = 128,
             steps: int = STEPS) -> Explanation:  # fmt: skip
     """Word attributions for one input (see the module's docstring)."""
@@ -58,7 +54,7 @@ def explain(model, tokenizer, task: Task, text: str, text_pair: str | None = Non
     model.eval()
 
     def log_odds_of(label: int):
-        def forward(ids, *rest):
+        def forward(ids):
             batch = {"input_ids": ids, **{k: v.expand(ids.shape[0], -1) for k, v in extra.items()}}
             logits = model(**batch).logits.float()
             others = torch.cat([logits[:, :label], logits[:, label + 1 :]], dim=1)
@@ -70,7 +66,7 @@ def explain(model, tokenizer, task: Task, text: str, text_pair: str | None = Non
         with torch.no_grad():
             label = int(model(input_ids=input_ids, **extra).logits.argmax(-1)[0])
         forward = log_odds_of(label)
-        ig = LayerIntegratedGradients(forward, _embeddings(model))
+        ig = LayerIntegratedGradients(forward, model.get_input_embeddings())
         attributions, delta = ig.attribute(input_ids, baselines=baseline, n_steps=steps, method="gausslegendre",
                                            internal_batch_size=steps, return_convergence_delta=True)  # fmt: skip
         with torch.no_grad():
