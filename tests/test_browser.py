@@ -60,7 +60,7 @@ def test_train_watch_and_predict_in_the_browser(browser_page, tiny_bert, glue_di
     page.get_by_text("Model and data").click()
     page.get_by_label("Encoder").fill(str(tiny_bert))
     page.get_by_label("Local GLUE directory").fill(str(glue_dir))
-    page.get_by_label("Training examples").fill("256")
+    page.get_by_label("Training examples", exact=True).fill("256")
     page.get_by_label("Batch size").fill("16")
     page.get_by_label("Top k layers").fill("1")
     page.get_by_label("Top k layers").press("Tab")
@@ -137,7 +137,7 @@ def test_stop_and_resume_in_the_browser(browser_page, tiny_bert, glue_dir):
     expect(page.get_by_label("Encoder")).to_be_visible()
     page.get_by_label("Encoder").fill(str(tiny_bert))
     page.get_by_label("Local GLUE directory").fill(str(glue_dir))
-    page.get_by_label("Training examples").fill("8000")
+    page.get_by_label("Training examples", exact=True).fill("8000")
     page.get_by_label("Batch size").fill("8")
     page.get_by_label("Batch size").press("Tab")
     page.locator("#start-btn").click()
@@ -187,7 +187,7 @@ def test_where_the_methods_differ_and_one_click_to_the_playground(browser_page, 
     for box, method in (("#filter-right", right), ("#filter-wrong", wrong)):
         if method:
             page.locator(f"{box} input").click()
-            page.get_by_role("option", name=METHODS[method].title).click()
+            page.locator(box).get_by_role("option", name=METHODS[method].title, exact=True).click()
             condition.append(f"{METHODS[method].title} {'right' if box == '#filter-right' else 'wrong'}")
     summary = page.locator("#differences-summary")
     expect(summary).to_contain_text(f"{', '.join(condition)}: {len(expected)} of 64", timeout=20_000)

@@ -90,12 +90,18 @@ def test_a_new_method_file_appears_everywhere(tmp_path, tiny_bert, glue_dir):
         url = f"http://127.0.0.1:{port}/"
         config = wait_for_config(url, app)
         components = {c.get("props", {}).get("elem_id"): c["props"] for c in config["components"]}
+        words = config["i18n_translations"]["en"]
+
+        def english(value: str) -> str:  # a translated text travels as a key (webui/locales.py)
+            marker = "__i18n__"
+            return words[json.loads(value.removeprefix(marker))["key"]] if value.startswith(marker) else value
+
         method_choices = [choice[1] for choice in components["in-method"]["choices"]]
         assert method_choices[-1] == NEW_METHOD  # the Train tab's choices, in the method's order
-        assert components["in-lora-kv-r"]["label"] == "LoRA rank r"  # its options in the form
+        assert english(components["in-lora-kv-r"]["label"]) == "LoRA rank r"  # its options in the form
         assert components["in-lora-kv-target-modules"]["value"] == "key,value"
         assert "LoRA (key, value)" in json.dumps(components["results-plot"])  # its colour in Results' chart
-        assert components["predict-btn"]["value"] == "Predict with all 5"
+        assert english(components["predict-btn"]["value"]) == "Predict with all 5"
 
         client = Client(url, verbose=False)
         record = client.predict(

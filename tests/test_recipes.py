@@ -65,3 +65,19 @@ def test_the_summary_tells_the_present_recipe_from_an_earlier_one(tmp_path):
     table = summary(log, "sst2", "prompt")
     assert "| current | m | auto | 0,2 | 0.730 | 0.740 | 1 | yes |" in table
     assert "| current (an earlier recipe) | m | auto | 1 | 0.660 |" in table
+
+
+def test_a_recipe_option_that_does_not_fit_the_encoder_gives_way_to_the_method_default(tiny_bert):
+    from finetune.core.recipes import RECIPES
+    from finetune.engine.config import ConfigError
+
+    assert RECIPES[("mrpc", "selective")].options == {"top_k": 3}  # tuned on the 6-layer packaged encoder
+    assert resolve_config(RunConfig(task="mrpc", method="selective"))[0].method_options["top_k"] == 3
+    on_tiny = resolve_config(RunConfig(task="mrpc", method="selective", model=str(tiny_bert)))[0]
+    assert on_tiny.method_options["top_k"] == 1  # the method's own default: a third of 2 layers, at least 1
+    try:
+        resolve_config(RunConfig(task="mrpc", method="selective", model=str(tiny_bert), method_options={"top_k": 3}))
+    except ConfigError as e:
+        assert "at most 2" in str(e)  # asked by the run itself: refused in words
+    else:
+        raise AssertionError("a run's own top_k larger than the encoder must be refused")

@@ -145,13 +145,15 @@ def build(predictor: Predictor) -> PlaygroundTab:
     output = gr.HTML(elem_id="predictions")
 
     def on_task(task_name):
-        t = get_task(task_name)
+        chosen = get_task(task_name)
         return (
             # A pair task keeps a second sentence that came with the task (an example sent from Results).
-            gr.update(visible=t.is_pair) if t.is_pair else gr.update(visible=False, value=""),
-            gr.update(label=t("First sentence") if t.is_pair else "Sentence"),
-            gr.Dataset(samples=[[e[0]] for e in t.examples], visible=not t.is_pair),
-            gr.Dataset(samples=[list(e[:2]) for e in t.examples] if t.is_pair else [["", ""]], visible=t.is_pair),
+            gr.update(visible=True) if chosen.is_pair else gr.update(visible=False, value=""),
+            gr.update(label=t("First sentence" if chosen.is_pair else "Sentence")),
+            gr.Dataset(samples=[[e[0]] for e in chosen.examples], visible=not chosen.is_pair),
+            gr.Dataset(
+                samples=[list(e[:2]) for e in chosen.examples] if chosen.is_pair else [["", ""]], visible=chosen.is_pair
+            ),
             "",
         )
 

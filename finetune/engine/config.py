@@ -190,6 +190,25 @@ def checked(config: RunConfig) -> RunConfig:
     return dataclasses.replace(config, **values, method_options=options)
 
 
+def _method_options(method: Method, config: RunConfig, recipe: dict, model_config) -> Any:
+    """The method's options: the run's own, then the recipe's (e.g. prompt tuning's init text), then the
+    method's defaults. A recipe is tuned on the lab's default encoder: where one of its options does not fit
+    another encoder (the top 3 layers of a 2-layer model), the method's own default applies instead."""
+
+    def fitted(asked: dict) -> Any:
+        options = method.resolve(method.options(**asked), model_config)
+        method.validate(options, model_config, config.max_seq_length)
+        return options
+
+    own = dict(config.method_options)
+    try:
+        return fitted({**recipe, **own})
+    except ValueError:
+        if not set(recipe) - set(own):
+            raise  # nothing of the recipe's was used: the run's own options do not fit
+    return fitted(own)
+
+
 def resolve_config(config: RunConfig) -> tuple[RunConfig, ModelSource]:
     """Check everything that can be checked cheaply and fill in the (task, method) defaults.
     Raises ConfigError with a one-line reason; nothing is downloaded or written."""
@@ -201,10 +220,7 @@ def resolve_config(config: RunConfig) -> tuple[RunConfig, ModelSource]:
         resolve_precision(config.precision)
         source = resolve_model(config.model)
         model_config = transformers.AutoConfig.from_pretrained(source.path, trust_remote_code=False)
-        # The recipe's options (e.g. prompt tuning's init text) unless the run names its own.
-        asked = {**recipe_for(task.name, method.name).options, **config.method_options}
-        options = method.resolve(method.options(**asked), model_config)
-        method.validate(options, model_config, config.max_seq_length)
+        options = _method_options(method, config, recipe_for(task.name, method.name).options, model_config)
     except (ValueError, TypeError, OSError) as e:
         raise ConfigError(str(e)) from None
     limit = getattr(model_config, "max_position_embeddings", 512)

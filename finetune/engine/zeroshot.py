@@ -179,7 +179,8 @@ class ZeroShotClassifier:
         for words, ids in candidates:
             picked = raw[:, [column[i] for i in ids]]
             normalised = picked - np.logaddexp.reduce(picked, axis=1, keepdims=True)
-            priors[words] = normalised.mean(axis=0)  # what the LM says on this task's inputs, on average
+            mean = normalised.mean(axis=0)  # what the LM says on this task's inputs, on average
+            priors[words] = mean - np.logaddexp.reduce(mean)  # normalised over the labels, like the N/A prior
             predictions = (normalised - priors[words]).argmax(-1)
             scores["/".join(words)] = with_headline(classification_metrics(predictions, labels), task)["headline"]
         best = max(candidates, key=lambda c: scores["/".join(c[0])])[0]  # the first of equals: the task's order
