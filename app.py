@@ -26,7 +26,7 @@ from finetune.engine.estimate import estimate
 from finetune.engine.hub_sync import HubSyncError, pull_runs
 from finetune.engine.predict import Predictor
 from finetune.engine.runner import TrainingRunner
-from webui import playground_tab, results_tab, train_tab
+from webui import differences, playground_tab, results_tab, train_tab
 from webui.deployment import Deployment
 from webui.locales import I18N, INTRO_KO, t
 
@@ -112,8 +112,7 @@ def send_to_playground(results: results_tab.ResultsTab, playground: playground_t
     table = results.differ.table
 
     def fill(task_name: str, rows, evt: gr.SelectData):
-        row = rows.iloc[evt.index[0]]
-        texts = [row[c] for c in rows.columns if c in ("Sentence", "First sentence", "Second sentence")]
+        texts = differences.example_texts(rows.iloc[evt.index[0]])
         return task_name, texts[0], texts[1] if len(texts) > 1 else "", gr.Tabs(selected="playground")
 
     table.select(fill, [results.inputs[0], table], [playground.task, playground.text, playground.text_pair, tabs],

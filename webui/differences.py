@@ -69,10 +69,18 @@ def matrices_html(comparison: Comparison) -> str:
     return f"<div class='matrices'>{''.join(cards)}</div>"
 
 
+PAIR_TITLES, SINGLE_TITLES = ["First sentence", "Second sentence"], ["Sentence"]
+
+
+def example_texts(row: pd.Series) -> list[str]:
+    """The text(s) of one row of the examples table, in the task's order."""
+    return [row[c] for c in (*PAIR_TITLES, *SINGLE_TITLES) if c in row.index]
+
+
 def examples_frame(comparison: Comparison, indices: list[int]) -> pd.DataFrame:
     """The chosen dev examples: text(s), gold label, and each method's label and confidence (✓ / ✗)."""
     task = get_task(comparison.task)
-    text_titles = ["First sentence", "Second sentence"] if task.is_pair else ["Sentence"]
+    text_titles = PAIR_TITLES if task.is_pair else SINGLE_TITLES
     rows = []
     for i in indices[:MAX_ROWS]:
         row = {"#": i, **dict(zip(text_titles, comparison.texts[i], strict=True))}
@@ -89,7 +97,7 @@ def examples_frame(comparison: Comparison, indices: list[int]) -> pd.DataFrame:
 
 def column_widths(frame: pd.DataFrame) -> list[str]:
     """Room for the text; the gold label and each method's answer stay readable beside it."""
-    texts = [c for c in frame.columns if "entence" in c]
+    texts = [c for c in frame.columns if c in (*PAIR_TITLES, *SINGLE_TITLES)]
     answers = len(frame.columns) - len(texts) - 1
     text_share = max(30, 100 - 5 - 13 * answers)
     return [

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from finetune.core.checkpoints import list_runs, results_dir, runs_table, scan_runs
-from finetune.core.methods import METHODS
+from finetune.core.checkpoints import ZERO_SHOT, list_runs, results_dir, runs_table, scan_runs
+from finetune.core.methods import METHODS, method_title
 from finetune.core.tasks import METRIC_TITLES, TASKS
 
 from . import differences, sharing
@@ -26,6 +26,13 @@ from .common import (
 )
 from .deployment import Deployment
 from .locales import t
+
+# Every category the chart can show, in its colour (the zero-shot LM's runs and the majority line included).
+CHART_COLORS = {
+    **{m.title: m.color for m in METHODS.values()},
+    method_title(ZERO_SHOT): ZERO_SHOT_COLOR,
+    MAJORITY: "#9ca3af",
+}
 
 TABLE_COLUMNS = [
     "task", "method", "model", "accuracy", "f1", "mcc", "trainable_params", "trainable_percent",
@@ -54,11 +61,7 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
         x="log10_trainable_params",
         y="Accuracy",
         color="method",
-        color_map={
-            **{m.title: m.color for m in METHODS.values()},
-            "Zero-shot LM": ZERO_SHOT_COLOR,
-            MAJORITY: "#9ca3af",
-        },
+        color_map=CHART_COLORS,
         x_title=t("trainable parameters, log10 (4 = 10K, 6 = 1M)"),
         x_lim=CHART_X_LIM,
         title=t("Headline metric vs trainable parameters"),
@@ -84,8 +87,7 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
         newest = next((r for r in reversed(scan.runs) if r.task == task_name), None)
         majority = newest.info["majority_baseline"]["headline"] if newest else None
         points = headline_frame(frame, task_name, majority)
-        # Every category the chart may ever show, from the first draw (see with_every_category).
-        points = with_every_category(points, "method", [m.title for m in METHODS.values()] + [MAJORITY, "Zero-shot LM"])
+        points = with_every_category(points, "method", list(CHART_COLORS))  # all of them from the first draw
         study_table = (
             study_file.read_text()
             if study_file.is_file()

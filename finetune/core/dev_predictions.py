@@ -37,6 +37,12 @@ class DevPredictions:
         probs = np.round(np.asarray(probabilities, dtype=np.float64), DECIMALS)
         return cls([list(t) for t in texts], [int(label) for label in labels], probs.tolist())
 
+    @classmethod
+    def of_split(cls, split, text_keys: tuple[str, ...], probabilities) -> DevPredictions:
+        """A scored dev split: its texts in the task's key order, its gold labels, and `probabilities`."""
+        texts = [list(row) for row in zip(*(split[key] for key in text_keys), strict=True)]
+        return cls.from_arrays(texts, split["label"], probabilities)
+
     @property
     def predicted(self) -> list[int]:
         return [int(np.argmax(p)) for p in self.probabilities]

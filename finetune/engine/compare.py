@@ -123,7 +123,6 @@ def score_run(run: RunRecord, data_dir: str | None = None) -> DevPredictions:
         probs, _ = classify(model, tokenizer, task, texts, pairs, config.get("max_seq_length", 128),
                             precision=serving_precision(run.info.get("precision")))  # fmt: skip
         probabilities.append(probs)
-    texts = [list(row) for row in zip(*columns, strict=True)]
-    predictions = DevPredictions.from_arrays(texts, data["label"], np.concatenate(probabilities))
+    predictions = DevPredictions.of_split(data, task.text_keys, np.concatenate(probabilities))
     dev_predictions.write(run.path, predictions)
     return predictions

@@ -456,9 +456,8 @@ def save(run_id: str, config: RunConfig, prepared: Prepared, fitted: Fitted, sta
         train_samples_per_s=round(train_samples * _epochs(config) / fitted.train_seconds, 2),
         precision=resolve_precision(config.precision),
     )
-    validation = prepared.data["validation"]
-    texts = [list(row) for row in zip(*(validation[key] for key in prepared.task.text_keys), strict=True)]
-    dev_predictions.write(staging, DevPredictions.from_arrays(texts, validation["label"], fitted.dev_probabilities))
+    scored = DevPredictions.of_split(prepared.data["validation"], prepared.task.text_keys, fitted.dev_probabilities)
+    dev_predictions.write(staging, scored)
     write_model_card(staging, info, cli_command(config))  # the run folder is a Hub-ready model repository
     return info
 
