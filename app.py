@@ -28,7 +28,7 @@ from finetune.engine.predict import Predictor
 from finetune.engine.runner import TrainingRunner
 from webui import differences, playground_tab, results_tab, train_tab
 from webui.deployment import Deployment
-from webui.locales import I18N, INTRO_KO, t
+from webui.locales import I18N, INTRO_KO, REPORT_LANGUAGE_JS, remember_language, t
 
 log = logging.getLogger("glue-tune-lab")
 
@@ -42,6 +42,13 @@ CSS = """
 .run-status .bar .fill { background: #2563eb; height: 100%; transition: width .5s; }
 .run-status.complete .bar .fill { background: #16a34a; }
 .run-status.failed .bar .fill, .run-status.cancelled .bar .fill { background: #dc2626; }
+.parts { border: 1px solid #e5e7eb; border-radius: 8px; padding: 10px 12px; }
+.parts .parts-title { font-weight: 600; margin-bottom: 6px; }
+.parts .part { display: grid; grid-template-columns: 7em 1fr 13em; gap: 8px; align-items: center; margin: 3px 0; }
+.parts .part-name { font-size: .9em; color: #111827; }
+.parts .bar { background: #e5e7eb; border-radius: 4px; height: 12px; overflow: hidden; }
+.parts .bar .fill { background: #ea580c; height: 100%; }
+.parts .part-count { font-size: .85em; color: #374151; text-align: right; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(180px, 1fr)); gap: 12px; }
 .card { border: 2px solid #d1d5db; border-radius: 10px; padding: 10px 12px; }
 .card.ok { border-color: var(--c); }
@@ -65,6 +72,7 @@ CSS = """
 .why-legend { font-size: .9em; color: #374151; margin-bottom: 8px; }
 .why-legend span { border-radius: 4px; padding: 1px 4px; color: #111827; }
 .banner { background: #fef3c7; border-radius: 8px; padding: 6px 10px; margin-bottom: 10px; font-weight: 600; }
+#visitor-language { display: none !important; }
 """
 
 INTRO = """# glue-tune-lab
@@ -83,9 +91,12 @@ def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | Non
     predictor = Predictor(checkpoints_dir)
     with gr.Blocks(title="glue-tune-lab", analytics_enabled=False) as demo:
         gr.Markdown(t(INTRO, INTRO_KO))
+        # The page's language, reported by REPORT_LANGUAGE_JS: messages computed here follow it (webui/locales.py).
+        language = gr.Textbox(elem_id="visitor-language", container=False, show_label=False)
+        heard = language.change(remember_language, language, None, api_visibility="private", queue=False)
         with gr.Tabs() as tabs:
             with gr.Tab(t("Train"), id="train"):
-                runs_saved = train_tab.build(runner, deployment)
+                runs_saved = train_tab.build(runner, deployment, heard)
             with gr.Tab(t("Results"), id="results") as results_page:
                 results = results_tab.build(checkpoints_dir, deployment)
             with gr.Tab(t("Playground"), id="playground"):
@@ -95,12 +106,16 @@ def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | Non
         demo.load(results.refresh, results.inputs, results.outputs, api_visibility="private")
         results_page.select(results.refresh, results.inputs, results.outputs, api_visibility="private")
         runs_saved.change(results.refresh, results.inputs, results.outputs, api_visibility="private")
+        heard.then(results.refresh, results.inputs, results.outputs, api_visibility="private")
     demo.runner = runner  # for tests and embedding
     launch = demo.launch
 
     def launch_in_both_languages(*args, **kwargs):
-        # Gradio takes the translations at launch only: every launcher (main, tests, embedding) gets them.
+        # Gradio takes the translations, styles and page script at launch only: every launcher (main, tests,
+        # embedding) gets them.
         kwargs.setdefault("i18n", I18N)
+        kwargs.setdefault("css", CSS)
+        kwargs.setdefault("js", REPORT_LANGUAGE_JS)
         return launch(*args, **kwargs)
 
     demo.launch = launch_in_both_languages  # type: ignore[method-assign]
@@ -112,7 +127,7 @@ def send_to_playground(results: results_tab.ResultsTab, playground: playground_t
     table = results.differ.table
 
     def fill(task_name: str, rows, evt: gr.SelectData):
-        texts = differences.example_texts(rows.iloc[evt.index[0]])
+        texts = differences.example_texts(rows.iloc[evt.index[0]], task_name)
         return task_name, texts[0], texts[1] if len(texts) > 1 else "", gr.Tabs(selected="playground")
 
     table.select(fill, [results.inputs[0], table], [playground.task, playground.text, playground.text_pair, tabs],
@@ -141,7 +156,7 @@ def server_name() -> str:
 
 def main() -> None:
     create_app().queue(default_concurrency_limit=2, max_size=MAX_QUEUE).launch(
-        server_name=server_name(), server_port=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), css=CSS
+        server_name=server_name(), server_port=int(os.environ.get("GRADIO_SERVER_PORT", 7860))
     )
 
 

@@ -57,6 +57,11 @@ def test_train_watch_and_predict_in_the_browser(browser_page, tiny_bert, glue_di
     page, _ = browser_page
     page.get_by_text("Selective layers", exact=True).click()
     expect(page.get_by_label("Learning rate")).to_have_value("0.0003")  # the method's default filled in
+    # Settings whose default is decided later show empty (not 0, which would be out of bounds) once drawn.
+    expect(page.get_by_label("Top k layers")).to_have_value("")
+    page.get_by_text("Advanced").click()
+    expect(page.get_by_label("Dev examples")).to_have_value("")
+    expect(page.locator("#estimate")).to_contain_text("this run about", timeout=20_000)
     page.get_by_text("Model and data").click()
     page.get_by_label("Encoder").fill(str(tiny_bert))
     page.get_by_label("Local GLUE directory").fill(str(glue_dir))
@@ -82,8 +87,12 @@ def test_train_watch_and_predict_in_the_browser(browser_page, tiny_bert, glue_di
     expect(status).to_have_attribute("data-state", "complete", timeout=180_000)
     expect(page.locator("#final-metrics")).to_contain_text("Accuracy", timeout=10_000)
     expect(page.locator("#param-card")).to_contain_text("fewer than full fine-tuning")
-    for plot in ("#loss-plot", "#metric-plot", "#parts-plot"):
+    for plot in ("#loss-plot", "#metric-plot"):
         expect(page.locator(f"{plot} canvas, {plot} svg").first).to_be_visible(timeout=20_000)
+    # Every part of the network, with what trains of it: selective's top layer trains whole, its embeddings not.
+    expect(page.locator("#parts-plot .part")).to_have_count(5)  # embeddings, 2 layers, pooler, head
+    expect(page.locator("#parts-plot .part[data-part='layer.1']")).to_contain_text("(100%)")
+    expect(page.locator("#parts-plot .part[data-part='embeddings']")).to_contain_text("0 of")
     expect(page.locator(".cm-content")).to_contain_text("python -m finetune train --task sst2 --method selective")
     shot(page, "train-tab")
 
@@ -226,10 +235,34 @@ def test_a_korean_browser_sees_the_lab_in_korean(browser_page):
         expect(korean.get_by_text("인코더는 고정하고").first).to_be_hidden()  # full fine-tuning's summary shows
         expect(korean.get_by_text("모든 가중치를 학습합니다.", exact=False)).to_be_visible()
         expect(korean.get_by_text("어떻게 다를까요", exact=False)).to_be_visible()
+        # What the server computes speaks Korean too: the estimate, the last run's status, its parameter card.
+        expect(korean.locator("#estimate")).to_contain_text("이 기계에서의 예상 시간", timeout=20_000)
+        expect(korean.locator("#run-status")).to_contain_text("학습 완료")  # the run trained above
+        expect(korean.locator("#param-card")).to_contain_text("전체 미세조정보다")
         shot(korean, "train-tab-korean")
         korean.get_by_role("tab", name="플레이그라운드").click()
         expect(korean.locator("#why-btn")).to_have_text("왜? 단어에 색 입히기")
+        korean.locator("#predict-btn").click()  # nothing typed: the error says so in Korean
+        expect(korean.get_by_text("텍스트가 비어 있습니다", exact=False)).to_be_visible(timeout=20_000)
+        korean.locator("#text-1 textarea").fill("a gorgeous, witty, seductive movie.")
+        korean.locator("#predict-btn").click()
+        expect(korean.locator(".card[data-method='prompt']")).to_contain_text("먼저 학습하세요", timeout=30_000)
         shot(korean, "playground-korean")
+        korean.get_by_role("tab", name="결과").click()
+        expect(korean.locator("#confusion-matrices")).to_contain_text("개 맞힘", timeout=30_000)
+        expect(korean.locator("#curve-choice")).to_contain_text("학습 손실")
+        expect(korean.locator("#differences-summary")).to_contain_text("dev 예제")
+        shot(korean, "results-korean")
+        # Settings → Language → English: the fixed labels and the server's messages both switch.
+        korean.locator("footer").get_by_text("설정").click()
+        korean.get_by_role("combobox", name="Language").click()
+        korean.get_by_role("option", name="English").click()
+        korean.locator("div.backdrop").click(position={"x": 20, "y": 20})  # closes the settings
+        expect(korean.locator("#confusion-matrices")).to_contain_text(" right (", timeout=20_000)
+        korean.get_by_role("tab", name="Train").click()
+        expect(korean.locator("#start-btn")).to_have_text("Start")
+        expect(korean.locator("#estimate")).to_contain_text("Estimated on this machine", timeout=20_000)
+        expect(korean.locator("#run-status")).to_contain_text("Finished")
     finally:
         context.close()
     expect(page.locator("#start-btn")).to_have_text("Start")  # the English browser still sees English

@@ -18,6 +18,8 @@ import gradio as gr
 
 from finetune.core.models import PACKAGED_MODEL, STUDY_MODEL
 
+from .locales import say_error
+
 _TRUTHY = {"1", "true", "yes", "on"}
 
 
@@ -74,6 +76,6 @@ class Deployment:
 
 
 def user_error(message: str) -> gr.Error:
-    """An error popup whose text is shown as text: a visitor's input inside it can open no HTML tag (every
-    "<" is escaped), while messages such as "must be > 0" read the same in the browser and the API."""
-    return gr.Error(message.replace("<", "&lt;"))
+    """An error popup in the visitor's language whose text is shown as text: a visitor's input inside it can
+    open no HTML tag (every "<" is escaped), while "must be > 0" reads the same in the browser and the API."""
+    return gr.Error(say_error(message).replace("<", "&lt;"))

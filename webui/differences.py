@@ -20,7 +20,7 @@ from finetune.engine.events import run_curves
 
 from .common import with_every_category
 from .deployment import user_error
-from .locales import t
+from .locales import localized, say, t
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,13 @@ class DifferencesView:
 
 
 def method_choices() -> list[tuple[str, str]]:
-    return [(ANY, "")] + [(m.title, m.name) for m in METHODS.values()]
+    return [(say(ANY), "")] + [(m.title, m.name) for m in METHODS.values()]
 
 
 def matrices_html(comparison: Comparison) -> str:
     """One 2x2 (gold x predicted) table per method with its dev accuracy; right cells blue, wrong orange."""
     if not comparison.columns:
-        return "<p class='diff-empty'>No trained run with dev predictions for this task yet.</p>"
+        return f"<p class='diff-empty'>{say('No trained run with dev predictions for this task yet.')}</p>"
     task = get_task(comparison.task)
     cards = []
     for column in comparison.columns:
@@ -61,10 +61,12 @@ def matrices_html(comparison: Comparison) -> str:
             body += f"<tr><th>{html.escape(task.label_names[gold])}</th>{cells}</tr>"
         right = sum(counts[i][i] for i in range(task.num_labels))
         total = sum(map(sum, counts))
+        corner = say("gold \\ said")
+        score = say("{right} of {total} right ({share})", right=right, total=total, share=f"{right / total:.1%}")
         cards.append(
             f"<div class='matrix' data-method='{column.method}' style='--c:{method.color}'>"
-            f"<h4>{html.escape(method.title)}</h4><table><tr><th>gold \\ said</th>{head}</tr>{body}</table>"
-            f"<p>{right} of {total} right ({right / total:.1%})</p></div>"
+            f"<h4>{html.escape(method.title)}</h4><table><tr><th>{corner}</th>{head}</tr>{body}</table>"
+            f"<p>{score}</p></div>"
         )
     return f"<div class='matrices'>{''.join(cards)}</div>"
 
@@ -72,38 +74,36 @@ def matrices_html(comparison: Comparison) -> str:
 PAIR_TITLES, SINGLE_TITLES = ["First sentence", "Second sentence"], ["Sentence"]
 
 
-def example_texts(row: pd.Series) -> list[str]:
-    """The text(s) of one row of the examples table, in the task's order."""
-    return [row[c] for c in (*PAIR_TITLES, *SINGLE_TITLES) if c in row.index]
+def example_texts(row: pd.Series, task_name: str) -> list[str]:
+    """The text(s) of one row of the examples table (in whatever language its headings are), in the task's
+    order: the columns after the example's number."""
+    return [str(text) for text in row.iloc[1 : 1 + len(get_task(task_name).text_keys)]]
 
 
 def examples_frame(comparison: Comparison, indices: list[int]) -> pd.DataFrame:
     """The chosen dev examples: text(s), gold label, and each method's label and confidence (✓ / ✗)."""
     task = get_task(comparison.task)
-    text_titles = PAIR_TITLES if task.is_pair else SINGLE_TITLES
+    text_titles = [say(title) for title in (PAIR_TITLES if task.is_pair else SINGLE_TITLES)]
+    gold_title = say("Gold")
     rows = []
     for i in indices[:MAX_ROWS]:
         row = {"#": i, **dict(zip(text_titles, comparison.texts[i], strict=True))}
-        row["Gold"] = task.label_names[comparison.labels[i]]
+        row[gold_title] = task.label_names[comparison.labels[i]]
         for column in comparison.columns:
             p = column.predictions
             guess = p.predicted[i]
             mark = "✓" if guess == comparison.labels[i] else "✗"
             row[METHODS[column.method].title] = f"{mark} {task.label_names[guess]} {p.confidence[i]:.2f}"
         rows.append(row)
-    columns = ["#", *text_titles, "Gold", *(METHODS[c.method].title for c in comparison.columns)]
+    columns = ["#", *text_titles, gold_title, *(METHODS[c.method].title for c in comparison.columns)]
     return pd.DataFrame(rows, columns=columns)
 
 
-def column_widths(frame: pd.DataFrame) -> list[str]:
-    """Room for the text; the gold label and each method's answer stay readable beside it."""
-    texts = [c for c in frame.columns if c in (*PAIR_TITLES, *SINGLE_TITLES)]
-    answers = len(frame.columns) - len(texts) - 1
+def column_widths(frame: pd.DataFrame, texts: int) -> list[str]:
+    """Room for the `texts` text columns; the gold label and each method's answer stay readable beside them."""
+    answers = len(frame.columns) - texts - 1
     text_share = max(30, 100 - 5 - 13 * answers)
-    return [
-        f"{share}%"
-        for share in [5, *[text_share // len(texts)] * len(texts), *[(95 - text_share) // answers] * answers]
-    ]
+    return [f"{share}%" for share in [5, *[text_share // texts] * texts, *[(95 - text_share) // answers] * answers]]
 
 
 def describe(comparison: Comparison, matched: int, right: str, wrong: str, disagreements: bool) -> str:
@@ -112,23 +112,27 @@ def describe(comparison: Comparison, matched: int, right: str, wrong: str, disag
     else:
         what = []
         if right:
-            what.append(f"{METHODS[right].title} right")
+            what.append(say("{method} right", method=METHODS[right].title))
         if wrong:
-            what.append(f"{METHODS[wrong].title} wrong")
+            what.append(say("{method} wrong", method=METHODS[wrong].title))
         if disagreements:
-            what.append("the methods disagree")
-        condition = ", ".join(what) or "all examples"
+            what.append(say("the methods disagree"))
+        condition = ", ".join(what) or say("all examples")
         absent = [METHODS[m].title for m in (right, wrong) if m and m not in comparison.methods]
         if absent:
-            return f"**{' and '.join(absent)}: no run with dev predictions on this task yet.** Train it first."
-        shown = f" (the first {MAX_ROWS} shown)" if matched > MAX_ROWS else ""
-        notes = (
-            f"**{condition}: {matched} of {len(comparison.labels)} dev examples**{shown}. "
-            "Click a row to try it in the Playground."
-        )
+            return say("**{methods}: no run with dev predictions on this task yet.** Train it first.",
+                       methods=", ".join(absent))  # fmt: skip
+        shown = say(" (the first {count} shown)", count=MAX_ROWS) if matched > MAX_ROWS else ""
+        notes = say(
+            "**{condition}: {matched} of {total} dev examples**{shown}. Click a row to try it in the Playground.",
+            condition=condition, matched=matched, total=len(comparison.labels), shown=shown,
+        )  # fmt: skip
     if comparison.missing:
         titles = ", ".join(METHODS[m].title for m in comparison.missing)
-        notes += f"\n\nNo stored dev predictions for {titles} (trained before they were kept): **Score older runs**."
+        notes += "\n\n" + say(
+            "No stored dev predictions for {methods} (trained before they were kept): **Score older runs**.",
+            methods=titles,
+        )
     for problem in comparison.problems:
         notes += f"\n\n{problem}"
     return notes
@@ -157,7 +161,11 @@ def value_range(values) -> list[float]:
 
 def curve_choices(task_name: str) -> list[tuple[str, str]]:
     metric = METRIC_TITLES[get_task(task_name).headline_metric]
-    return [("Training loss", "loss"), (f"Dev {metric}", "headline"), ("Dev loss", "eval_loss")]
+    return [
+        (say("Training loss"), "loss"),
+        (say("Dev {metric}", metric=metric), "headline"),
+        (say("Dev loss"), "eval_loss"),
+    ]
 
 
 def build(checkpoints_dir: Path | None, task: gr.Radio) -> DifferencesView:
@@ -178,6 +186,7 @@ def build(checkpoints_dir: Path | None, task: gr.Radio) -> DifferencesView:
         summary = gr.Markdown(elem_id="differences-summary")
         table = gr.Dataframe(interactive=False, wrap=True, elem_id="differences-table", max_height=480)
 
+    @localized
     def refresh_differences(task_name: str, right_name: str, wrong_name: str, only_disagreements: bool):
         comparison = compare(task_name, checkpoints_dir)
         indices = comparison.rows(right_name or None, wrong_name or None, bool(only_disagreements))
@@ -187,9 +196,10 @@ def build(checkpoints_dir: Path | None, task: gr.Radio) -> DifferencesView:
         return (
             matrices_html(comparison),
             describe(comparison, len(indices), right_name, wrong_name, bool(only_disagreements)),
-            gr.Dataframe(value=frame, column_widths=column_widths(frame)),
+            gr.Dataframe(value=frame, column_widths=column_widths(frame, len(get_task(task_name).text_keys))),
         )
 
+    @localized
     def refresh_curves(task_name: str, curve_name: str):
         metric = dict((value, label) for label, value in curve_choices(task_name))
         chosen = curve_name if curve_name in metric else "headline"
@@ -209,14 +219,17 @@ def build(checkpoints_dir: Path | None, task: gr.Radio) -> DifferencesView:
         control.change(refresh_differences, filters, shown, api_visibility="private")
     curve.change(refresh_curves, [task, curve], [curve, curves], api_visibility="private")
 
+    @localized
     def score_older(task_name: str, right_name: str, wrong_name: str, only_disagreements: bool,
                     progress=gr.Progress()):  # noqa: B008 - how Gradio asks for a bar  # fmt: skip
         """Score, once, the newest run of each method that has no stored dev predictions."""
         comparison = compare(task_name, checkpoints_dir)
         if not comparison.missing:
-            gr.Info("Every method's newest run already has its dev predictions.")
+            gr.Info(say("Every method's newest run already has its dev predictions."))
         for i, method in enumerate(comparison.missing):
-            progress(i / len(comparison.missing), desc=f"Scoring {METHODS[method].title} on the dev set")
+            progress(
+                i / len(comparison.missing), desc=say("Scoring {method} on the dev set", method=METHODS[method].title)
+            )
             run = latest_run(task_name, method, checkpoints_dir)
             if run is None:
                 continue
@@ -224,17 +237,21 @@ def build(checkpoints_dir: Path | None, task: gr.Radio) -> DifferencesView:
                 score_run(run)
             except Exception as e:  # a run that no longer loads, or dev data out of reach: say which, not where
                 log.warning("scoring run %s failed: %r", run.run_id, e)
-                raise user_error(
-                    f"{METHODS[method].title}'s run {run.run_id} could not be scored on the dev set "
-                    f"({type(e).__name__}): its files or the task's dev data are out of reach; train it again"
-                ) from None
+                raise user_error(say(
+                    "{method}'s run {run_id} could not be scored on the dev set ({error}): its files or the task's "
+                    "dev data are out of reach; train it again",
+                    method=METHODS[method].title, run_id=run.run_id, error=type(e).__name__,
+                )) from None  # fmt: skip
         return refresh_differences(task_name, right_name, wrong_name, only_disagreements)
 
     score.click(score_older, filters, shown, api_visibility="private", concurrency_limit=1,
                 concurrency_id="score")  # fmt: skip
 
     def refresh(task_name: str, curve_name: str, right_name: str, wrong_name: str, only_disagreements: bool):
+        """Everything this view shows, the filters' choices included (in the visitor's language)."""
+        choices = method_choices()
         return (*refresh_curves(task_name, curve_name), *refresh_differences(task_name, right_name, wrong_name,
-                                                                            only_disagreements))  # fmt: skip
+                only_disagreements), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices))  # fmt: skip
 
-    return DifferencesView(refresh, [task, curve, right, wrong, disagreements], [curve, curves, *shown], table)
+    return DifferencesView(refresh, [task, curve, right, wrong, disagreements], [curve, curves, *shown, right, wrong],
+                           table)  # fmt: skip

@@ -22,5 +22,10 @@ def input_for(item: Setting, elem_id: str, value: Any = None) -> gr.components.C
         return gr.Dropdown(item.spec.choices(), value=initial, **common)
     if item.kind is str:
         return gr.Textbox(value=initial or "", max_lines=1, **common)
+    if initial is None:
+        # A number whose default is "decided later" (the whole dev set, a third of the layers): gr.Number shows
+        # an empty value as 0 once it is first drawn (an accordion opened, a method's group shown), and 0 is
+        # out of bounds. Empty text means the default; the setting's parser reads typed numbers.
+        return gr.Textbox(value="", max_lines=1, placeholder=t("default"), **common)
     # No `precision`: gr.Number would round 2.5 to 2 silently; the setting's parser says "a whole number".
     return gr.Number(value=initial, **common)

@@ -8,29 +8,37 @@ from dataclasses import dataclass, fields
 import gradio as gr
 import pandas as pd
 
-from finetune.engine.estimate import duration_text
 from finetune.engine.runner import Snapshot, TrainingRunner
 
 from .common import format_count
-from .locales import t
+from .locales import current_language, duration, localized, say, say_error, t
 
 
 def progress_html(snap: Snapshot) -> str:
     if snap.config is None:
-        return "<div class='run-status idle'>No training run yet. Pick a task and method, then Start.</div>"
+        return f"<div class='run-status idle'>{say('No training run yet. Pick a task and method, then Start.')}</div>"
     progress = [e for e in snap.events if "step" in e and "max_steps" in e]
     step, total = (progress[-1]["step"], progress[-1]["max_steps"]) if progress else (0, 1)
     eta = progress[-1].get("eta_s") if progress else None
     pct = 100.0 * step / max(total, 1)
+    run = {"task": snap.config.task, "method": snap.config.method}
     label = {
-        "running": f"Training {snap.config.task} / {snap.config.method}: step {step}/{total}"
-        + (f", about {eta:.0f}s left" if eta is not None and snap.state == "running" else ""),
-        "complete": f"Finished {snap.config.task} / {snap.config.method}",
-        "cancelled": f"Cancelled {snap.config.task} / {snap.config.method} at step {step}"
-        + (" · resumable: Stopped runs → Resume" if "resumed" in (snap.reason or "") else ""),
-        "failed": f"Failed {snap.config.task} / {snap.config.method}: {snap.reason}",
-    }.get(snap.state, snap.state)
-    queued = f" · then {', '.join(c.method for c in snap.queue)}" if snap.queue and snap.state == "running" else ""
+        "running": lambda: (
+            say("Training {task} / {method}: step {step}/{total}", step=step, total=total, **run)
+            + (say(", about {eta} s left", eta=f"{eta:.0f}") if eta is not None and snap.state == "running" else "")
+        ),
+        "complete": lambda: say("Finished {task} / {method}", **run),
+        "cancelled": lambda: (
+            say("Cancelled {task} / {method} at step {step}", step=step, **run)
+            + (say(" · resumable: Stopped runs → Resume") if "resumed" in (snap.reason or "") else "")
+        ),
+        "failed": lambda: say("Failed {task} / {method}: {reason}", reason=say_error(snap.reason or ""), **run),
+    }.get(snap.state, lambda: snap.state)()
+    queued = (
+        say(" · then {methods}", methods=", ".join(c.method for c in snap.queue))
+        if snap.queue and snap.state == "running"
+        else ""
+    )
     return (
         f"<div class='run-status {snap.state}' data-state='{snap.state}'>"
         f"<div class='run-label'>{html.escape(label)}{html.escape(queued)}</div>"
@@ -53,35 +61,58 @@ def metric_frame(snap: Snapshot) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "value", "metric"])
 
 
-def parts_frame(snap: Snapshot) -> pd.DataFrame:
-    """Trainable parameters per part of the network, each with its share of that part. Only the trainable
-    ones are drawn: next to 12M frozen embedding parameters, LoRA's 74K would be an invisible sliver."""
+def percent_text(share: float) -> str:
+    """100, 23, 4.1, 0.41, 0.0041: two significant digits at most, never 1e+02."""
+    if share == 0 or share >= 10:
+        return f"{share:.0f}"
+    return f"{share:.2g}" if share < 1 else f"{share:.1f}"
+
+
+def parts_html(snap: Snapshot) -> str:
+    """Each part of the network (embeddings, every layer, pooler, head) as a bar of the share of it that trains,
+    with the counts written out. Shares, not counts: next to 12M frozen embedding parameters LoRA's 74K would
+    be an invisible sliver; a part that trains anything keeps a visible sliver of bar."""
     start = next((e for e in snap.events if e["type"] == "start"), None)
+    if start is None:
+        return ""
     rows = []
-    for part, (trainable, total) in start["params"]["by_part"].items() if start else []:
-        share = f"{100 * trainable / total:.2g}% of {format_count(total)}" if total else "-"
-        rows.append({"part": part, "trainable parameters": trainable, "share of the part": share})
-    return pd.DataFrame(rows, columns=["part", "trainable parameters", "share of the part"])
+    for part, (trainable, total) in start["params"]["by_part"].items():
+        share = 100 * trainable / total if total else 0.0
+        width = max(share, 1.5) if trainable else 0.0
+        count = say("{trainable} of {total} ({share}%)", trainable=format_count(trainable), total=format_count(total),
+                    share=percent_text(share))  # fmt: skip
+        rows.append(
+            f"<div class='part' data-part='{html.escape(part)}' data-trainable='{trainable}'>"
+            f"<span class='part-name'>{html.escape(part)}</span>"
+            f"<div class='bar'><div class='fill' style='width:{width:.1f}%'></div></div>"
+            f"<span class='part-count'>{count}</span></div>"
+        )
+    title = say("Trainable share of each part of the network")
+    return f"<div class='parts'><div class='parts-title'>{title}</div>{''.join(rows)}</div>"
 
 
 def parameter_card(snap: Snapshot) -> str:
     start = next((e for e in snap.events if e["type"] == "start"), None)
     if start is None:
-        return "Parameter savings appear here when a run starts."
+        return say("Parameter savings appear here when a run starts.")
     p = start["params"]
     base_total = p["full_total"]  # what full fine-tuning would train
     saved = 100.0 * (1 - p["trainable"] / base_total)
     end = next((e for e in snap.events if e["type"] == "end" and "size_bytes" in e), None)
     full_mb = base_total * 4 / 1e6  # fp32 safetensors of the whole model
     size = (
-        f"{end['size_bytes'] / 1e6:.2f} MB saved on disk vs ≈{full_mb:.1f} MB for a full-model checkpoint"
+        say("{size} MB saved on disk vs ≈{full} MB for a full-model checkpoint", size=f"{end['size_bytes'] / 1e6:.2f}",
+            full=f"{full_mb:.1f}")
         if end
-        else f"≈{p['trainable'] * 4 / 1e6:.2f} MB of trained weights to save vs ≈{full_mb:.1f} MB for the full model"
-    )
-    return (
-        f"**{format_count(p['trainable'])} trainable** of {format_count(p['total'])} parameters "
-        f"({p['trainable_percent']:.2f}%) · **{saved:.1f}% fewer** than full fine-tuning  \n{size}"
-    )
+        else say("≈{size} MB of trained weights to save vs ≈{full} MB for the full model",
+                 size=f"{p['trainable'] * 4 / 1e6:.2f}", full=f"{full_mb:.1f}")
+    )  # fmt: skip
+    savings = say(
+        "**{trainable} trainable** of {total} parameters ({percent}%) · **{saved}% fewer** than full fine-tuning",
+        trainable=format_count(p["trainable"]), total=format_count(p["total"]),
+        percent=f"{p['trainable_percent']:.2f}", saved=f"{saved:.1f}",
+    )  # fmt: skip
+    return f"{savings}  \n{size}"
 
 
 def final_metrics(snap: Snapshot) -> str:
@@ -89,7 +120,8 @@ def final_metrics(snap: Snapshot) -> str:
     if not evals:
         return ""
     e = evals[-1]
-    return f"Dev (step {e['step']}): **Accuracy {e['accuracy']:.4f} · F1 {e['f1']:.4f} · MCC {e['mcc']:.4f}**"
+    scores = f"Accuracy {e['accuracy']:.4f} · F1 {e['f1']:.4f} · MCC {e['mcc']:.4f}"
+    return say("Dev (step {step}): **{scores}**", step=e["step"], scores=scores)
 
 
 @dataclass
@@ -99,19 +131,18 @@ class View:
     loss_plot: gr.LinePlot
     metric_plot: gr.LinePlot
     card: gr.Markdown
-    parts_plot: gr.BarPlot
+    parts: gr.HTML
     log: gr.Textbox
 
     def draw(self, snap: Snapshot) -> list:
         """What each component shows for `snap`, in field order."""
-        parts = parts_frame(snap)
         return [
             progress_html(snap),
             final_metrics(snap),
             loss_frame(snap),
             metric_frame(snap),
             parameter_card(snap),
-            gr.BarPlot(value=parts, sort=list(dict.fromkeys(parts["part"]))),
+            parts_html(snap),
             "\n".join(snap.log),
         ]
 
@@ -130,13 +161,9 @@ def build(snap: Snapshot) -> View:
             elem_id="metric-plot",
         )  # fmt: skip
     card = gr.Markdown(parameter_card(snap), elem_id="param-card")
-    parts_plot = gr.BarPlot(
-        parts_frame(snap), x="part", y="trainable parameters", title="Trainable parameters per part of the network "
-        "(hover: share of the part)", tooltip=["part", "trainable parameters", "share of the part"], sort=None,
-        elem_id="parts-plot",
-    )  # fmt: skip
+    parts = gr.HTML(parts_html(snap), elem_id="parts-plot")
     log = gr.Textbox(label=t("Log"), lines=6, max_lines=10, autoscroll=True, interactive=False)
-    return View(status, metrics, loss_plot, metric_plot, card, parts_plot, log)
+    return View(status, metrics, loss_plot, metric_plot, card, parts, log)
 
 
 def line_status(snap: Snapshot, owner: str) -> str:
@@ -144,12 +171,13 @@ def line_status(snap: Snapshot, owner: str) -> str:
     place = snap.place_of(owner)
     if place is not None:
         number, wait = place
-        return (f"**Your run is #{number} in line** — it starts in about {duration_text(wait)}. "
-                "You can leave the line at any time.")  # fmt: skip
+        return say("**Your run is #{number} in line** — it starts in about {wait}. You can leave the line at any time.",
+                   number=number, wait=duration(wait))  # fmt: skip
     if snap.state == "running" and snap.config is not None:
-        whose = "your" if snap.owner == owner else "another visitor's"
-        waiting = f" · {len(snap.waiting)} waiting" if snap.waiting else ""
-        return f"Training {whose} run ({snap.config.task} / {snap.config.method}){waiting}."
+        waiting = say(" · {count} waiting", count=len(snap.waiting)) if snap.waiting else ""
+        whose = "Training your run" if snap.owner == owner else "Training another visitor's run"
+        return say(whose + " ({task} / {method}){waiting}.", task=snap.config.task, method=snap.config.method,
+                   waiting=waiting)  # fmt: skip
     return ""
 
 
@@ -162,13 +190,14 @@ def follow(runner: TrainingRunner, view: View, line: gr.Markdown, stopped: gr.Dr
     """Redraw `view` once a second when the runner has something new (and then the list of `stopped`
     runs), and this visitor's place in line; returns the count of saved runs (a gr.State other tabs
     listen to)."""
-    seen = gr.State((-1, -1, ""))
+    seen = gr.State((-1, -1, "", ""))
     completed = gr.State(runner.snapshot().completed)
 
+    @localized
     def refresh(last, request: gr.Request):
         snap = runner.snapshot()
         status = line_status(snap, owner_of(request))
-        key = (snap.generation, len(snap.events), snap.state + str(len(snap.log)))
+        key = (snap.generation, len(snap.events), snap.state + str(len(snap.log)), current_language())
         if key == tuple(last):
             return [gr.skip()] * len(view.components) + [status, last, gr.skip(), gr.skip()]
         return [*view.draw(snap), status, key, snap.completed, gr.update(choices=stopped_choices(runner))]

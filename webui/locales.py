@@ -7,8 +7,16 @@ metric names (Accuracy, F1, MCC), method names and commands stay as they are.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import re
+import threading
+import typing
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import gradio as gr
 
@@ -82,6 +90,7 @@ KO: dict[str, str] = {
     "learning rate of the classification head, which starts random (empty: the task's recipe, else the run's learning "
     "rate)": "무작위로 시작하는 분류 헤드의 학습률 (비우면 과제의 레시피, 없으면 학습률과 같음)",
     "Top k layers": "위쪽 k개 레이어",
+    "default": "기본값",
     "transformer layers to train from the top (empty: a third of the layers, 4 of 12 on bert-base-uncased)": "위에서부터 "
     "학습할 트랜스포머 레이어 수 (비우면 전체의 3분의 1, bert-base-uncased에서는 12개 중 4개)",
     # Method summaries
@@ -127,6 +136,115 @@ KO: dict[str, str] = {
     "Examples (click one)": "예시 (하나를 누르세요)",
     "Why? Shade the words": "왜? 단어에 색 입히기",
     "Also ask a zero-shot LM (SmolLM2-135M, no training)": "제로샷 LM에게도 묻기 (SmolLM2-135M, 학습 없음)",
+    # ---- Messages computed on the server (say(); {placeholders} are filled in after translation)
+    # Train tab: the run's progress, the line, the parameter card
+    "No training run yet. Pick a task and method, then Start.": "아직 학습이 없습니다. 과제와 방법을 고른 뒤 시작을 누르세요.",
+    "Training {task} / {method}: step {step}/{total}": "{task} / {method} 학습 중: {step}/{total} 스텝",
+    ", about {eta} s left": ", 약 {eta}초 남음",
+    "Finished {task} / {method}": "{task} / {method} 학습 완료",
+    "Cancelled {task} / {method} at step {step}": "{task} / {method}: {step} 스텝에서 중지됨",
+    " · resumable: Stopped runs → Resume": " · 이어서 학습 가능: 중지된 학습 → 이어서 학습",
+    "Failed {task} / {method}: {reason}": "{task} / {method} 실패: {reason}",
+    " · then {methods}": " · 다음: {methods}",
+    "Parameter savings appear here when a run starts.": "학습이 시작되면 여기에 파라미터 절감 효과가 나타납니다.",
+    "**{trainable} trainable** of {total} parameters ({percent}%) · **{saved}% fewer** than full fine-tuning": "전체 "
+    "파라미터 {total}개 중 **{trainable}개 학습** ({percent}%) · 전체 미세조정보다 **{saved}% 적음**",
+    "{size} MB saved on disk vs ≈{full} MB for a full-model checkpoint": "디스크에 {size} MB 저장 (전체 모델 "
+    "체크포인트는 약 {full} MB)",
+    "≈{size} MB of trained weights to save vs ≈{full} MB for the full model": "저장할 학습 가중치 약 {size} MB (전체 "
+    "모델은 약 {full} MB)",
+    "Trainable share of each part of the network": "신경망 부분별 학습하는 비율",
+    "{trainable} of {total} ({share}%)": "{total}개 중 {trainable}개 ({share}%)",
+    "Dev (step {step}): **{scores}**": "Dev ({step} 스텝): **{scores}**",
+    "**Your run is #{number} in line** — it starts in about {wait}. You can leave the line at any time.": "**내 학습은 "
+    "대기열 {number}번째입니다** — 약 {wait} 뒤에 시작합니다. 언제든 대기열에서 나갈 수 있습니다.",
+    "Training your run ({task} / {method}){waiting}.": "내 학습 ({task} / {method}) 진행 중{waiting}.",
+    "Training another visitor's run ({task} / {method}){waiting}.": "다른 방문자의 학습 ({task} / {method}) 진행 "
+    "중{waiting}.",
+    " · {count} waiting": " · {count}개 대기 중",
+    "**Cannot start:** {error}": "**시작할 수 없습니다:** {error}",
+    "Estimated on this machine: **this run about {this_run}** · Train all {count}: about {everything}": "이 기계에서의 "
+    "예상 시간: **이 학습 약 {this_run}** · {count}개 모두 학습: 약 {everything}",
+    "  \n**That is long for a class:** fewer training examples or epochs, or the packaged encoder, are faster.": "  \n"
+    "**수업에는 깁니다:** 학습 예제나 에폭을 줄이거나 패키지 인코더를 쓰면 빨라집니다.",
+    "Stopping at the next step; runs saved earlier are kept.": "다음 스텝에서 멈춥니다. 앞서 저장된 학습은 그대로 "
+    "남습니다.",
+    "The run training now is another visitor's: only they (or the instructor) can stop it.": "지금 학습 중인 것은 다른 "
+    "방문자의 학습입니다. 그 방문자(또는 강사)만 멈출 수 있습니다.",
+    "Nothing is training.": "학습 중인 것이 없습니다.",
+    "Your waiting run was taken out of the line.": "대기 중이던 내 학습을 대기열에서 뺐습니다.",
+    "You have no run waiting in line.": "대기열에 내 학습이 없습니다.",
+    "Pick a stopped run to resume.": "이어서 학습할 중지된 학습을 고르세요.",
+    "The stopped run is in line again; it goes on from its last dev evaluation.": "중지된 학습이 다시 대기열에 "
+    "들어갔습니다. 마지막 dev 평가 지점부터 이어집니다.",
+    # Playground: the cards
+    "Train it in the Train tab.": "학습 탭에서 학습하세요.",
+    "run {run_id}": "학습 {run_id}",
+    "The methods disagree on this input.": "이 입력에서 방법들의 답이 갈립니다.",
+    "Why: each word's push on the card's label (Integrated Gradients).": "왜: 각 단어가 카드의 레이블 쪽으로 얼마나 "
+    "밀었는지 (Integrated Gradients).",
+    "towards": "레이블 쪽으로",
+    "away from": "레이블 반대쪽으로",
+    "; the stronger the colour, the stronger the push.": "; 색이 진할수록 더 세게 민 것입니다.",
+    "Attributing each word (Integrated Gradients)": "단어마다 기여도 계산 중 (Integrated Gradients)",
+    "no training; answers {words}, calibrated scoring (raw log-prob says {raw})": "학습 없음; 답 단어 {words}, 보정한 "
+    "점수 (보정하지 않은 로그 확률은 {raw})",
+    # Results: the table, the chart, where the methods differ, moving runs
+    "No study table yet. Run `python -m finetune reproduce` (classroom budget: under an hour on 2 CPU cores); it "
+    "writes results/table.md, shown here.": "아직 연구 표가 없습니다. `python -m finetune reproduce`를 실행하면 (수업용 "
+    "예산: CPU 2코어에서 1시간 안쪽) results/table.md를 만들고, 여기에 보입니다.",
+    "**Skipped:** {summary}": "**건너뜀:** {summary}",
+    "{task}: {metric} vs trainable parameters": "{task}: {metric} 대 학습 파라미터 수",
+    "Headline": "대표 지표",
+    "Trainable parameters": "학습 파라미터 수",
+    "Trainable %": "학습 비율 %",
+    "Saved MB": "저장 MB",
+    "Training s": "학습 초",
+    "Created": "만든 때",
+    "Run": "학습",
+    "No trained run with dev predictions for this task yet.": "이 과제에는 아직 dev 예측이 저장된 학습이 없습니다.",
+    "gold \\ said": "정답 \\ 예측",
+    "{right} of {total} right ({share})": "{total}개 중 {right}개 맞힘 ({share})",
+    "Gold": "정답",
+    "any method": "(아무 방법)",
+    "{method} right": "{method} 맞힘",
+    "{method} wrong": "{method} 틀림",
+    "the methods disagree": "방법들의 답이 다름",
+    "all examples": "모든 예제",
+    "**{methods}: no run with dev predictions on this task yet.** Train it first.": "**{methods}: 이 과제에서 dev 예측이 "
+    "저장된 학습이 아직 없습니다.** 먼저 학습하세요.",
+    " (the first {count} shown)": " (처음 {count}개만 표시)",
+    "**{condition}: {matched} of {total} dev examples**{shown}. Click a row to try it in the Playground.": "**{condition}: "
+    "dev 예제 {total}개 중 {matched}개**{shown}. 줄을 누르면 플레이그라운드에서 해 볼 수 있습니다.",
+    "No stored dev predictions for {methods} (trained before they were kept): **Score older runs**.": "{methods}에는 "
+    "저장된 dev 예측이 없습니다 (예측을 저장하기 전에 학습됨): **이전 학습 채점하기**.",
+    "Dev {metric}": "Dev {metric}",
+    "Dev loss": "Dev 손실",
+    "Every method's newest run already has its dev predictions.": "모든 방법의 최신 학습에 이미 dev 예측이 있습니다.",
+    "Scoring {method} on the dev set": "{method}를 dev 세트로 채점 중",
+    "{method}'s run {run_id} could not be scored on the dev set ({error}): its files or the task's dev data are out "
+    "of reach; train it again": "{method}의 학습 {run_id}를 dev 세트로 채점하지 못했습니다 ({error}): 파일이나 과제의 "
+    "dev 데이터에 닿을 수 없습니다. 다시 학습하세요",
+    "Choose a bundle (.zip) to import first.": "먼저 가져올 묶음(.zip)을 고르세요.",
+    "This bundle was not imported: {reason}. Nothing was changed.": "이 묶음을 가져오지 않았습니다: {reason}. 아무것도 "
+    "바뀌지 않았습니다.",
+    "**Imported {count} run(s)**: {added}. Already here: {already}.": "**학습 {count}개를 가져왔습니다**: {added}. 이미 "
+    "있던 것: {already}개.",
+    "none": "없음",
+    "Choose a run and name a Hub repository (user/name) to push to.": "올릴 학습을 고르고 Hub 저장소 이름(user/name)을 "
+    "적으세요.",
+    "the Hub refused the push ({error}); check the name and the token": "Hub가 올리기를 거절했습니다 ({error}). 이름과 "
+    "토큰을 확인하세요",
+    "**Pushed** to [{repo}]({url}).": "[{repo}]({url})에 **올렸습니다**.",
+    # Errors from the lab's rules (webui/deployment.py) and the engine
+    "training is switched off in this lab: the Playground and Results still work": "이 실습실에서는 학습이 꺼져 "
+    "있습니다. 플레이그라운드와 결과는 그대로 쓸 수 있습니다",
+    "only the instructor can train here: enter the instructor token (API: token=...)": "여기서는 강사만 학습할 수 "
+    "있습니다. 강사 토큰을 입력하세요 (API: token=...)",
+    "only the instructor can import or push runs here: enter the instructor token": "여기서는 강사만 학습을 가져오거나 "
+    "올릴 수 있습니다. 강사 토큰을 입력하세요",
+    "choosing a server folder for the data is off in a public lab": "공개 실습실에서는 서버 폴더를 데이터로 고를 수 "
+    "없습니다",
 }
 
 
@@ -188,3 +306,228 @@ def _counted() -> None:
 
 
 _counted()
+
+
+# ---- Messages computed on the server ---------------------------------------------------------------------
+# The frontend translates only the fixed texts the UI was built with. What a handler computes (a run's status,
+# an estimate, a card, an error) is put into the visitor's language here: the page reports the language it
+# shows (the browser's, or the one picked in Settings → Language) on load and on every switch
+# (REPORT_LANGUAGE_JS); a visitor not yet heard from, and every API caller, gets their Accept-Language header's.
+
+LANGUAGES = ("en", "ko")
+MAX_VISITORS = 10_000  # session → language, oldest forgotten first (one class is a few dozen)
+_visitors: OrderedDict[str, str] = OrderedDict()
+_visitors_lock = threading.Lock()
+_language: ContextVar[str] = ContextVar("visitor_language", default="en")
+
+# Runs once the page is up: the page's language (svelte-i18n keeps <html lang> in step with the locale) goes
+# into a hidden textbox whose change tells the server; a MutationObserver catches the Settings switch.
+REPORT_LANGUAGE_JS = """
+() => {
+  const report = () => {
+    const box = document.querySelector('#visitor-language textarea, #visitor-language input');
+    if (!box) return false;
+    const lang = (document.documentElement.lang || navigator.language || 'en').slice(0, 2).toLowerCase();
+    if (box.value !== lang) {
+      box.value = lang;
+      box.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+    return true;
+  };
+  new MutationObserver(report).observe(document.documentElement, { attributes: true, attributeFilter: ['lang'] });
+  const waiting = setInterval(() => { if (report()) clearInterval(waiting); }, 250);
+}
+"""
+
+
+def _supported(tag: str | None) -> str | None:
+    primary = (tag or "").strip().split("-")[0].split("_")[0].lower()
+    return primary if primary in LANGUAGES else None
+
+
+def accepted_language(header: str | None) -> str:
+    """The first supported language of an Accept-Language header ('ko-KR,ko;q=0.9,en;q=0.8' → 'ko')."""
+    weighted = []
+    for i, part in enumerate((header or "").split(",")):
+        tag, _, params = part.partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        if (language := _supported(tag)) and quality > 0:
+            weighted.append((-quality, i, language))
+    return min(weighted)[2] if weighted else "en"
+
+
+def language_of(request: gr.Request | None) -> str:
+    """'ko' or 'en' for the visitor behind `request` (English without one)."""
+    if request is None:
+        return "en"
+    session = getattr(request, "session_hash", None)
+    with _visitors_lock:
+        reported = _visitors.get(session) if session else None
+    if reported:
+        return reported
+    headers = getattr(request, "headers", None) or {}
+    return accepted_language(headers.get("accept-language"))
+
+
+def remember_language(reported: str, request: gr.Request) -> None:
+    """The page says which language it shows; later messages to this visitor follow it."""
+    language, session = _supported(reported), getattr(request, "session_hash", None)
+    if not (language and session):
+        return
+    with _visitors_lock:
+        _visitors[session] = language
+        _visitors.move_to_end(session)
+        while len(_visitors) > MAX_VISITORS:
+            _visitors.popitem(last=False)
+
+
+@contextmanager
+def speaking(language: str) -> Iterator[None]:
+    """say() and say_error() answer in `language` inside the block (tests and direct callers)."""
+    token = _language.set(language if language in LANGUAGES else "en")
+    try:
+        yield
+    finally:
+        _language.reset(token)
+
+
+def current_language() -> str:
+    return _language.get()
+
+
+def localized(fn: Callable) -> Callable:
+    """An event handler whose say()/say_error() (its messages, errors and popups) answer in the visitor's
+    language. Gradio hands the wrapper the visitor's request as an extra first argument (added to the
+    signature when `fn` has none; a first argument that is None is taken for that slot too); a direct Python
+    call without one goes on in the caller's language (English at the top). Generator handlers
+    speak the language at every step (each step may run on another worker thread)."""
+    signature = inspect.signature(fn)
+    hints = typing.get_type_hints(fn)
+    takes_request = gr.Request in hints.values()
+
+    def split(args: tuple, kwargs: dict) -> tuple[str, tuple]:
+        """The language to answer in, and the handler's own arguments."""
+        if takes_request:
+            found = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
+            return (language_of(found) if found else current_language()), args
+        if args and isinstance(args[0], gr.Request):
+            return language_of(args[0]), args[1:]
+        if args and args[0] is None:  # Gradio had no request to give (an internal call)
+            return current_language(), args[1:]
+        return current_language(), args  # called from Python (another handler, a test): its language goes on
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def stepwise(*args, **kwargs):
+            language, args = split(args, kwargs)
+            with speaking(language):
+                steps = fn(*args, **kwargs)
+            while True:
+                with speaking(language):
+                    try:
+                        step = next(steps)
+                    except StopIteration:
+                        return
+                yield step
+
+        wrapper = stepwise
+    else:
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            language, args = split(args, kwargs)
+            with speaking(language):
+                return fn(*args, **kwargs)
+
+    if not takes_request:
+        visitor = inspect.Parameter("visitor", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
+        wrapper.__signature__ = signature.replace(parameters=[visitor, *signature.parameters.values()])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**hints, "visitor": gr.Request}
+    return wrapper
+
+
+def say(text: str, **values) -> str:
+    """`text` (an English message, maybe with {placeholders}) in the current visitor's language."""
+    template = KO.get(text, text) if _language.get() == "ko" else text
+    return template.format(**values) if values else template
+
+
+def say_error(message: str) -> str:
+    """An engine's or the lab's error message in the current visitor's language: a known message, else one of
+    the known shapes (a setting out of bounds, an empty input ...), else the English words."""
+    if _language.get() != "ko":
+        return message
+    if message in KO:
+        return KO[message]
+    for pattern, render in ERROR_SHAPES_KO:
+        if match := pattern.fullmatch(message):
+            return render(match)
+    return message
+
+
+def duration(seconds: float) -> str:
+    """engine.estimate.duration_text in the visitor's language ('3 min 20 s' → '3분 20초')."""
+    from finetune.engine.estimate import duration_text
+
+    text = duration_text(seconds)
+    if _language.get() != "ko":
+        return text
+    return re.sub(r"(\d+) (h|min|s)\b", lambda m: m[1] + {"h": "시간", "min": "분", "s": "초"}[m[2]], text)
+
+
+def _ko(text: str) -> str:
+    return KO.get(text, text)
+
+
+INPUT_NAMES_KO = {"text": "텍스트", "first sentence": "첫 번째 문장", "second sentence": "두 번째 문장"}
+SUBJECT_KO = {"text": "텍스트가", "first sentence": "첫 번째 문장이", "second sentence": "두 번째 문장이"}
+KINDS_KO = {"a number": "숫자", "a whole number": "정수", "a finite number": "유한한 숫자", "text": "텍스트",
+            "true or false": "참 또는 거짓", "the encoder's layers": "인코더의 레이어 수"}  # fmt: skip
+
+
+def _what_ko(text: str) -> str:
+    for english, korean in KINDS_KO.items():
+        text = text.replace(english, korean)
+    return bounds_ko(text)
+
+
+_NAME = "(?P<name>text|first sentence|second sentence)"
+# (the shape of an English message, its Korean); the named parts are translated where they are words.
+ERROR_SHAPES_KO: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
+    (re.compile(r"the " + _NAME + r" is empty: type something for (?P<task>.+) to classify"),
+     lambda m: f"{SUBJECT_KO[m['name']]} 비어 있습니다: {m['task']}에서 분류할 문장을 입력하세요"),
+    (re.compile(r"the second sentence is empty: (?P<task>.+) compares two sentences"),
+     lambda m: f"두 번째 문장이 비어 있습니다: {m['task']}는 두 문장을 비교하는 과제입니다"),
+    (re.compile(r"(?P<task>.+) classifies a single sentence; leave the second one empty"),
+     lambda m: f"{m['task']}는 한 문장만 분류하는 과제입니다. 두 번째 문장은 비워 두세요"),
+    (re.compile(r"the " + _NAME + r" has (?P<n>[\d,]+) characters; the limit is (?P<limit>[\d,]+)"),
+     lambda m: f"{SUBJECT_KO[m['name']]} {m['n']}자입니다. 최대 {m['limit']}자까지 입력할 수 있습니다"),
+    (re.compile(r"the " + _NAME + r" has no visible characters .*"),
+     lambda m: f"{INPUT_NAMES_KO[m['name']]}에 보이는 글자가 없습니다 (공백, 폭 없는 문자, 제어 문자뿐입니다)"),
+    (re.compile(r"the " + _NAME + r" contains a broken character .*"),
+     lambda m: f"{INPUT_NAMES_KO[m['name']]}에 깨진 문자(짝 없는 UTF-16 서로게이트)가 있습니다. 다시 입력하세요"),
+    (re.compile(r"the " + _NAME + r" must be text, got (?P<got>.+)"),
+     lambda m: f"{INPUT_NAMES_KO[m['name']]}에는 텍스트만 넣을 수 있습니다 (받은 것: {_what_ko(m['got'])})"),
+    (re.compile(r"(?P<label>[^:]+?) is empty: choose a value"), lambda m: f"{_ko(m['label'])} 값이 비어 있습니다: 값을 고르세요"),
+    (re.compile(r"(?P<label>[^:]+?) must be (?P<what>.+), got (?P<got>.+)"),
+     lambda m: f"{_ko(m['label'])}: {_what_ko(m['what'])}만 가능합니다 (입력: {m['got']})"),
+    (re.compile(r"(?P<label>[^:]+?) is (?P<n>[\d,]+) characters long; the limit is (?P<limit>[\d,]+)"),
+     lambda m: f"{_ko(m['label'])}: {m['n']}자입니다. 최대 {m['limit']}자까지 가능합니다"),
+    (re.compile(r"Max sequence length (?P<n>\d+) exceeds the model's limit (?P<limit>\d+)"),
+     lambda m: f"최대 시퀀스 길이 {m['n']}이 모델의 한도 {m['limit']}를 넘습니다"),
+    (re.compile(r"the waiting line is full \((?P<n>\d+) jobs\); try again when it is shorter"),
+     lambda m: f"대기열이 가득 찼습니다 (작업 {m['n']}개). 줄이 짧아지면 다시 시도하세요"),
+    (re.compile(r"this lab trains only these encoders: (?P<names>.+)"),
+     lambda m: f"이 실습실은 다음 인코더만 학습합니다: {m['names']}"),
+    (re.compile(r"(?P<title>.+) has not been trained on (?P<task>.+) yet: train it first(?P<note>.*)"),
+     lambda m: f"{m['title']}: 아직 {m['task']}로 학습하지 않았습니다. 먼저 학습하세요{m['note']}"),
+    (re.compile(r"input truncated to (?P<n>\d+) tokens"), lambda m: f"입력이 {m['n']} 토큰으로 잘렸습니다"),
+    (re.compile(r"an internal error \((?P<name>\w+)\) stopped the run; nothing was saved"),
+     lambda m: f"내부 오류({m['name']})로 학습이 멈췄습니다. 아무것도 저장되지 않았습니다"),
+]  # fmt: skip

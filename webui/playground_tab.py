@@ -17,16 +17,20 @@ from finetune.engine.predict import InputError, MethodPrediction, Predictor, val
 
 from .common import TASK_CHOICES, method_color
 from .deployment import user_error
-from .locales import t
+from .locales import localized, say, say_error, t
 
 # Colour-blind-safe pair: blue pushed towards the card's label, orange pushed away from it.
 TOWARDS, AWAY = "37, 99, 235", "234, 88, 12"
-WHY_LEGEND = (
-    "<div class='why-legend'>Why: each word's push on the card's label (Integrated Gradients). "
-    f"<span style='background: rgba({TOWARDS}, .45)'>towards</span> "
-    f"<span style='background: rgba({AWAY}, .45)'>away from</span>; the stronger the colour, the stronger the push."
-    "</div>"
-)
+
+
+def why_legend() -> str:
+    why = say("Why: each word's push on the card's label (Integrated Gradients).")
+    return (
+        f"<div class='why-legend'>{why} "
+        f"<span style='background: rgba({TOWARDS}, .45)'>{say('towards')}</span> "
+        f"<span style='background: rgba({AWAY}, .45)'>{say('away from')}</span>"
+        f"{say('; the stronger the colour, the stronger the push.')}</div>"
+    )
 
 
 def why_html(explanation) -> str:
@@ -55,15 +59,16 @@ def cards_html(task_name: str, results: list[MethodPrediction], explanations: di
     for r in results:
         title = html.escape(r.title)
         if r.status != "ok":
-            hint = "Train it in the Train tab." if r.status == "not_trained" and r.method in METHODS else ""
+            hint = say("Train it in the Train tab.") if r.status == "not_trained" and r.method in METHODS else ""
             cards.append(
                 f"<div class='card missing' data-method='{r.method}' data-status='{r.status}'><h4>{title}</h4>"
-                f"<p>{html.escape(r.message or '')}</p><p class='hint'>{hint}</p></div>"
+                f"<p>{html.escape(say_error(r.message or ''))}</p><p class='hint'>{hint}</p></div>"
             )
             continue
         positive = r.probabilities[task.label_names[1]]
         odd = " disagree" if disagree and r.label != majority else ""
-        note = f"<p class='note'>{html.escape(r.message)}</p>" if r.message else ""
+        notes = "; ".join(say_error(part) for part in r.message.split("; ")) if r.message else ""
+        note = f"<p class='note'>{html.escape(notes)}</p>" if notes else ""
         scores = (r.dev_score or {}).items()  # how far to trust this card: its run's dev-set score
         score = "".join(f"<p class='dev-score'>dev {html.escape(k)} <b>{v:.3f}</b></p>" for k, v in scores)
         color = method_color(r.method)
@@ -73,10 +78,10 @@ def cards_html(task_name: str, results: list[MethodPrediction], explanations: di
             f"<h4>{title}</h4><div class='label'>{html.escape(r.label)}</div>"
             f"<div class='prob'><div class='fill' style='width:{100 * positive:.1f}%'></div></div>"
             f"<div class='prob-caption'>P({html.escape(task.label_names[1])}) = {positive:.3f}</div>"
-            f"{score}<p class='run'>run {html.escape(r.run_id or '')}</p>{note}{why}</div>"
+            f"{score}<p class='run'>{html.escape(say('run {run_id}', run_id=r.run_id or ''))}</p>{note}{why}</div>"
         )
-    banner = "<div class='banner'>The methods disagree on this input.</div>" if disagree else ""
-    legend = WHY_LEGEND if explanations else ""
+    banner = f"<div class='banner'>{say('The methods disagree on this input.')}</div>" if disagree else ""
+    legend = why_legend() if explanations else ""
     return f"{banner}{legend}<div class='cards'>{''.join(cards)}</div>"
 
 
@@ -107,8 +112,12 @@ class ZeroShotColumn:
             label=calibrated["label"],
             probabilities=calibrated["probabilities"],
             model=self._classifier.name,
-            message=f"no training; answers {'/'.join(self._classifier.words_for(task))}, calibrated scoring "
-            f"(raw log-prob says {raw['label']})" + (f"; {fallback}" if fallback else ""),
+            message=say(
+                "no training; answers {words}, calibrated scoring (raw log-prob says {raw})",
+                words="/".join(self._classifier.words_for(task)),
+                raw=raw["label"],
+            )
+            + (f"; {fallback}" if fallback else ""),
         )
 
 
@@ -172,6 +181,7 @@ def build(predictor: Predictor) -> PlaygroundTab:
             results.append(zero_shot.predict(task.name, *validate_input(task, first, second or None)))
         return results
 
+    @localized
     def show(task_name, first, second, ask_zero_shot):
         return cards_html(task_name, answer(task_name, first, second, ask_zero_shot))
 
@@ -181,10 +191,11 @@ def build(predictor: Predictor) -> PlaygroundTab:
     predict_btn.click(show, inputs, output, api_visibility="private", **limits)
     text.submit(show, inputs, output, api_visibility="private", **limits)
 
+    @localized
     def why(task_name, first, second, ask_zero_shot, progress=gr.Progress()):  # noqa: B008 - Gradio's bar
         """The predictions with each trained method's word attributions (a few seconds: on request only)."""
         results = answer(task_name, first, second, ask_zero_shot)
-        progress(0.3, desc="Attributing each word (Integrated Gradients)")
+        progress(0.3, desc=say("Attributing each word (Integrated Gradients)"))
         return cards_html(task_name, results, predictor.explain(task_name, first, second or None))
 
     why_btn.click(why, inputs, output, api_visibility="private", **limits)

@@ -25,7 +25,7 @@ from .common import (
     with_every_category,
 )
 from .deployment import Deployment
-from .locales import t
+from .locales import localized, say, t
 
 # Every category the chart can show, in its colour (the zero-shot LM's runs and the majority line included).
 CHART_COLORS = {
@@ -76,6 +76,7 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
         study = gr.Markdown(elem_id="study-table")
     moving = sharing.build(checkpoints_dir, deployment)
 
+    @localized
     def refresh(task_name: str, curve: str = "headline", right: str = "", wrong: str = "", disagreements: bool = True):
         """Every saved run (a table and CSV), the chosen task's runs as points on the chart, its curves and
         where its methods differ."""
@@ -91,20 +92,20 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
         study_table = (
             study_file.read_text()
             if study_file.is_file()
-            else (
+            else say(
                 "No study table yet. Run `python -m finetune reproduce` (classroom budget: under an hour on 2 CPU "
                 "cores); it writes results/table.md, shown here."
             )
         )
         return (
-            f"**Skipped:** {scan.summary()}" if scan.broken else "",
-            frame[TABLE_COLUMNS].rename(columns=COLUMN_TITLES),
+            say("**Skipped:** {summary}", summary=scan.summary()) if scan.broken else "",
+            frame[TABLE_COLUMNS].rename(columns={c: say(title) for c, title in COLUMN_TITLES.items()}),
             study_table,
             gr.ScatterPlot(
                 value=points,
                 y=metric,
                 y_lim=_padded(points[metric].dropna()) if points[metric].notna().any() else None,
-                title=f"{TASKS[task_name].title}: {metric} vs trainable parameters",
+                title=say("{task}: {metric} vs trainable parameters", task=TASKS[task_name].title, metric=metric),
             ),
             gr.DownloadButton(value=str(csv_path)),
             gr.update(choices=sharing.run_choices(scan.runs)),

@@ -20,7 +20,7 @@ from finetune.engine.hub_sync import HubSyncError, push_run
 
 from .common import TASK_CHOICES
 from .deployment import Deployment, user_error
-from .locales import t
+from .locales import localized, say, t
 
 BUNDLE_TTL_S = 15 * 60  # a made bundle stays downloadable this long
 
@@ -63,6 +63,7 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> Sharing:
             push_btn = gr.Button(t("Push"), scale=1, elem_id="push-btn")
         status = gr.Markdown(elem_id="sharing-status")
 
+    @localized
     def make_bundle(task_name: str) -> str:
         """The newest run of each method of the task, as a zip bundle to download."""
         _forget_old(Path(bundles.name))
@@ -73,6 +74,7 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> Sharing:
             raise user_error(str(e)) from None
         return str(out)
 
+    @localized
     def import_runs(path: str | None, token_value: str | None) -> str:
         """Add the runs of a bundle to the lab (checked whole before anything is written)."""
         deployment.check_may_change_store(token_value)
@@ -81,10 +83,12 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> Sharing:
         try:
             report = import_bundle(Path(path), checkpoints_dir)
         except BundleError as e:
-            raise user_error(f"This bundle was not imported: {e}. Nothing was changed.") from None
-        added = ", ".join(report.imported) or "none"
-        return f"**Imported {len(report.imported)} run(s)**: {added}. Already here: {len(report.already_there)}."
+            raise user_error(say("This bundle was not imported: {reason}. Nothing was changed.", reason=e)) from None
+        added = ", ".join(report.imported) or say("none")
+        return say("**Imported {count} run(s)**: {added}. Already here: {already}.", count=len(report.imported),
+                   added=added, already=len(report.already_there))  # fmt: skip
 
+    @localized
     def push(run_id: str | None, repo_id: str, private_repo: bool, token_value: str | None) -> str:
         """Upload a run folder (model card, weights, settings) as a model repository on the Hub."""
         deployment.check_may_change_store(token_value)
@@ -95,8 +99,9 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> Sharing:
         except HubSyncError as e:
             raise user_error(str(e)) from None
         except Exception as e:  # the Hub's own refusals (a name taken, a token without write access)
-            raise user_error(f"the Hub refused the push ({type(e).__name__}); check the name and the token") from None
-        return f"**Pushed** to [{repo_id.strip()}]({url})."
+            raise user_error(say("the Hub refused the push ({error}); check the name and the token",
+                                 error=type(e).__name__)) from None  # fmt: skip
+        return say("**Pushed** to [{repo}]({url}).", repo=repo_id.strip(), url=url)
 
     make.click(make_bundle, task, bundle, api_name="export_bundle", concurrency_limit=1)
     imported = import_btn.click(import_runs, [upload, token], status, api_name="import_bundle", concurrency_limit=1)

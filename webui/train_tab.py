@@ -33,14 +33,14 @@ from finetune.engine.config import (
     config_from_values,
     option_key,
 )
-from finetune.engine.estimate import duration_text, estimate
+from finetune.engine.estimate import estimate
 from finetune.engine.runner import RunnerBusy, TrainingRunner
 
 from . import live_view
 from .common import METHOD_CHOICES, TASK_CHOICES
 from .deployment import Deployment, user_error
 from .forms import input_for
-from .locales import t
+from .locales import duration, localized, say, say_error, t
 
 FIRST_METHOD = next(iter(METHODS))
 
@@ -142,22 +142,23 @@ def estimate_text(config: RunConfig) -> str:
         this_run = estimate(config).seconds
         everything = sum(estimate(c).seconds for c in train_all_configs(config))
     except ConfigError as e:
-        return f"**Cannot start:** {e}"
+        return say("**Cannot start:** {error}", error=say_error(str(e)))
     except Exception:  # an estimate is a courtesy: no estimate rather than no form
         return ""
-    text = (
-        f"Estimated on this machine: **this run about {duration_text(this_run)}** · "
-        f"Train all {len(METHODS)}: about {duration_text(everything)}"
-    )
+    text = say(
+        "Estimated on this machine: **this run about {this_run}** · Train all {count}: about {everything}",
+        this_run=duration(this_run), count=len(METHODS), everything=duration(everything),
+    )  # fmt: skip
     if this_run > 10 * 60 or everything > 30 * 60:
-        text += (
+        text += say(
             "  \n**That is long for a class:** fewer training examples or epochs, or the packaged encoder, are faster."
         )
     return text
 
 
-def build(runner: TrainingRunner, deployment: Deployment) -> gr.State:
-    """Lay out the tab; returns the count of runs saved so far (other tabs refresh when it changes)."""
+def build(runner: TrainingRunner, deployment: Deployment, language_heard) -> gr.State:
+    """Lay out the tab; returns the count of runs saved so far (other tabs refresh when it changes).
+    `language_heard`: the event of the page reporting its language (the estimate is redrawn in it)."""
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             if not deployment.training:
@@ -189,7 +190,7 @@ def build(runner: TrainingRunner, deployment: Deployment) -> gr.State:
             line = gr.Markdown(elem_id="line-status")
             view = live_view.build(runner.snapshot())
 
-    wire_form(form, estimate_md, command)
+    wire_form(form, estimate_md, command, language_heard)
     wire_controls(runner, deployment, form, token, (start_btn, all_btn, stop_btn, leave_btn), command)
     wire_resume(runner, deployment, stopped, resume_btn, token, command)
     completed = live_view.follow(runner, view, line, stopped, owner_of)
@@ -202,11 +203,11 @@ def preview(values: dict[str, Any]) -> tuple[str, str]:
     try:
         config = config_from_values(values)
     except ConfigError as e:
-        return f"**Cannot start:** {e}", ""
+        return say("**Cannot start:** {error}", error=say_error(str(e))), ""
     return estimate_text(config), cli_command(config)
 
 
-def wire_form(form: Form, estimate_md: gr.Markdown, command: gr.Code) -> None:
+def wire_form(form: Form, estimate_md: gr.Markdown, command: gr.Code, language_heard) -> None:
     """Choosing a task or method shows its options and fills its classroom defaults; any change
     re-estimates the run's duration and rewrites the terminal command."""
     filled = ["epochs", "learning_rate", "batch_size", "max_train_samples"]
@@ -222,20 +223,29 @@ def wire_form(form: Form, estimate_md: gr.Markdown, command: gr.Code) -> None:
     outputs = [form.summary, *[form.inputs[n] for n in filled], *form.method_groups.values()]
     for trigger in (form.method, form.task):
         trigger.change(on_choice, [form.task, form.method], outputs, api_visibility="private")
+
+    @localized
+    def on_edit(*values):
+        return preview(form.values(*values))
+
     for component in form.components:
-        component.change(lambda *values: preview(form.values(*values)), form.components, [estimate_md, command],
-                         api_visibility="private", show_progress="hidden", trigger_mode="always_last")  # fmt: skip
+        component.change(on_edit, form.components, [estimate_md, command], api_visibility="private",
+                         show_progress="hidden", trigger_mode="always_last")  # fmt: skip
+    language_heard.then(on_edit, form.components, [estimate_md, command], api_visibility="private",
+                        show_progress="hidden")  # fmt: skip
 
 
 def wire_controls(runner: TrainingRunner, deployment: Deployment, form: Form, token, buttons, command) -> None:
     start_btn, all_btn, stop_btn, leave_btn = buttons
 
+    @localized
     def start(request: gr.Request, *values):
         *fields, token_value = values
         config = parse_form(form.values(*fields))
         submit(runner, deployment, [config], token_value, request)
         return cli_command(config)
 
+    @localized
     def train_all(request: gr.Request, *values):
         *fields, token_value = values
         configs = train_all_configs(parse_form(form.values(*fields)))
@@ -246,26 +256,28 @@ def wire_controls(runner: TrainingRunner, deployment: Deployment, form: Form, to
     start_btn.click(start, inputs, command, api_visibility="private")
     all_btn.click(train_all, inputs, command, api_visibility="private")
 
+    @localized
     def stop(token: str | None = None, request: gr.Request = None) -> str:  # type: ignore[assignment]
         """Stop your run at its next step (an instructor's token stops anyone's). Runs saved earlier are kept."""
         override = deployment.is_instructor(token)
         if runner.stop(owner_of(request), override=override):
-            gr.Info("Stopping at the next step; runs saved earlier are kept.")
+            gr.Info(say("Stopping at the next step; runs saved earlier are kept."))
             return "stopping"
         if runner.running_owner() is not None:
-            gr.Warning("The run training now is another visitor's: only they (or the instructor) can stop it.")
+            gr.Warning(say("The run training now is another visitor's: only they (or the instructor) can stop it."))
             return "not yours"
-        gr.Warning("Nothing is training.")
+        gr.Warning(say("Nothing is training."))
         return "idle"
 
     stop_btn.click(stop, [token], gr.Textbox(visible=False), api_name="stop")
 
+    @localized
     def leave(request: gr.Request = None) -> str:  # type: ignore[assignment]
         """Take your waiting runs out of the line (a run already training is stopped with /stop)."""
         if runner.withdraw(owner_of(request)):
-            gr.Info("Your waiting run was taken out of the line.")
+            gr.Info(say("Your waiting run was taken out of the line."))
             return "withdrawn"
-        gr.Warning("You have no run waiting in line.")
+        gr.Warning(say("You have no run waiting in line."))
         return "none"
 
     leave_btn.click(leave, None, gr.Textbox(visible=False), api_name="leave")
@@ -283,9 +295,10 @@ def resume_job(runner: TrainingRunner, deployment: Deployment, run_id: str | Non
 
 
 def wire_resume(runner: TrainingRunner, deployment: Deployment, stopped, resume_btn, token, command) -> None:
+    @localized
     def on_resume(run_id: str | None, token_value: str | None, request: gr.Request):
         resume_job(runner, deployment, run_id, token_value, request)
-        gr.Info("The stopped run is in line again; it goes on from its last dev evaluation.")
+        gr.Info(say("The stopped run is in line again; it goes on from its last dev evaluation."))
         return resume_command(run_id or ""), gr.update(choices=live_view.stopped_choices(runner), value=None)
 
     resume_btn.click(on_resume, [stopped, token], [command, stopped], api_visibility="private")

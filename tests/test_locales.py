@@ -1,0 +1,132 @@
+"""Messages computed on the server, in the visitor's language (webui/locales.py): the catalogue is consistent,
+the error shapes translate the engine's real messages, and two visitors with different languages get theirs."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import string
+
+import gradio as gr
+import pytest
+from gradio_client import Client
+
+import app as lab
+from finetune.core.tasks import get_task
+from finetune.engine.config import ConfigError, config_from_values
+from finetune.engine.predict import InputError, validate_input
+from webui import locales
+from webui.locales import KO, accepted_language, localized, say, say_error, speaking
+
+from .conftest import free_port
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_every_korean_message_fills_the_same_blanks_as_its_english():
+    for english, korean in KO.items():
+        assert placeholders(korean) == placeholders(english), english
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [("ko-KR,ko;q=0.9,en-US;q=0.8", "ko"), ("en-US,en;q=0.9,ko;q=0.5", "en"), ("fr-FR, ko;q=0.2", "ko"),
+     ("ko;q=0, en", "en"), ("", "en"), (None, "en"), ("de, fr", "en"), ("KO", "ko"), ("ko;q=abc", "en")],
+)  # fmt: skip
+def test_accept_language_picks_the_first_supported_language(header, language):
+    assert accepted_language(header) == language
+
+
+def engine_message(values: dict) -> str:
+    with pytest.raises(ConfigError) as caught:
+        config_from_values({"task": "sst2", "method": "full", **values})
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("values", "korean"),
+    [
+        ({"learning_rate": 50}, re.compile(r"^학습률: .*이하만 가능합니다 \(입력: 50\)$")),
+        ({"epochs": "abc"}, re.compile(r"^에폭: 숫자만 가능합니다")),
+        ({"batch_size": 2.5}, re.compile(r"^배치 크기: 정수만 가능합니다")),
+    ],
+)
+def test_the_engines_setting_errors_read_in_korean(values, korean):
+    english = engine_message(values)
+    with speaking("ko"):
+        assert korean.search(say_error(english)), (english, say_error(english))
+    assert say_error(english) == english  # English visitors get the engine's own words
+
+
+@pytest.mark.parametrize(
+    ("task", "text", "pair", "korean"),
+    [
+        ("sst2", "", None, "텍스트가 비어 있습니다"),
+        ("sst2", "\u200b\u200b", None, "보이는 글자가 없습니다"),
+        ("mrpc", "one", "", "두 번째 문장이 비어 있습니다"),
+        ("sst2", "one", "two", "한 문장만 분류하는 과제입니다"),
+        ("sst2", "x" * 20_001, None, "최대"),
+    ],
+)
+def test_the_playgrounds_input_errors_read_in_korean(task, text, pair, korean):
+    with pytest.raises(InputError) as caught:
+        validate_input(get_task(task), text, pair)
+    with speaking("ko"):
+        translated = say_error(str(caught.value))
+    assert korean in translated and not re.search(r"[a-z]{4,} [a-z]{4,}", translated.replace("sentiment", "")), (
+        translated
+    )
+
+
+def test_unknown_messages_stay_english_and_say_fills_in_values():
+    with speaking("ko"):
+        assert say_error("something nobody translated") == "something nobody translated"
+        assert say("Finished {task} / {method}", task="sst2", method="lora") == "sst2 / lora 학습 완료"
+        assert locales.duration(200) == "3분 20초"
+    assert say("Finished {task} / {method}", task="sst2", method="lora") == "Finished sst2 / lora"
+    assert locales.duration(200) == "3 min 20 s"
+
+
+def test_a_localized_handler_gets_the_request_slot_gradio_fills_and_speaks_its_language():
+    @localized
+    def handler(name: str, count: int = 1):
+        return say("Finished {task} / {method}", task=name, method=str(count))
+
+    parameters = list(inspect.signature(handler).parameters)
+    assert parameters == ["visitor", "name", "count"]  # Gradio inserts the request first
+    korean = gr.Request(headers={"accept-language": "ko-KR,ko"})
+    assert handler(korean, "sst2", 2) == "sst2 / 2 학습 완료"
+    assert handler("sst2") == "Finished sst2 / 1"  # a plain Python call: English at the top
+    with speaking("ko"):
+        assert handler("sst2") == "sst2 / 1 학습 완료"  # ... and the caller's language inside another handler
+
+    @localized
+    def steps(request: gr.Request):
+        yield say("Nothing is training.")
+        yield say("Nothing is training.")
+
+    assert list(inspect.signature(steps).parameters) == ["request"]  # already takes the request: unchanged
+    assert list(steps(korean)) == ["학습 중인 것이 없습니다."] * 2  # every step, whatever thread runs it
+
+
+@pytest.fixture(scope="module")
+def two_visitors(tmp_path_factory):
+    demo = lab.create_app(tmp_path_factory.mktemp("locales-checkpoints"))
+    port = free_port()
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    yield (Client(url, verbose=False, headers={"Accept-Language": "ko-KR,ko;q=0.9"}),
+           Client(url, verbose=False, headers={"Accept-Language": "en-US"}))  # fmt: skip
+    demo.close()
+
+
+def test_two_visitors_get_the_same_error_each_in_their_own_language(two_visitors):
+    korean, english = two_visitors
+    for client, words in (
+        (korean, "먼저 가져올 묶음(.zip)을 고르세요."),
+        (english, "Choose a bundle (.zip) to import first."),
+    ):
+        with pytest.raises(Exception, match=re.escape(words)):
+            client.predict(None, "", api_name="/import_bundle")
