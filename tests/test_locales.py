@@ -124,9 +124,14 @@ def two_visitors(tmp_path_factory):
 
 def test_two_visitors_get_the_same_error_each_in_their_own_language(two_visitors):
     korean, english = two_visitors
-    for client, words in (
-        (korean, "먼저 가져올 묶음(.zip)을 고르세요."),
-        (english, "Choose a bundle (.zip) to import first."),
-    ):
-        with pytest.raises(Exception, match=re.escape(words)):
-            client.predict(None, "", api_name="/import_bundle")
+    calls = [
+        ({"api_name": "/import_bundle"}, (None, ""), "먼저 가져올 묶음(.zip)을 고르세요.",
+         "Choose a bundle (.zip) to import first."),
+        ({"api_name": "/predict", "task": "sst2", "text": "   "}, (), "텍스트가 비어 있습니다", "the text is empty"),
+        ({"api_name": "/train", "task": "sst2", "method": "full", "learning_rate": 50.0}, (), "학습률: ",
+         "Learning rate must be"),
+    ]  # fmt: skip
+    for keywords, positional, in_korean, in_english in calls:
+        for client, words in ((korean, in_korean), (english, in_english)):
+            with pytest.raises(Exception, match=re.escape(words)):
+                client.predict(*positional, **keywords)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import time
 from dataclasses import dataclass, fields
 
 import gradio as gr
@@ -182,8 +183,17 @@ def line_status(snap: Snapshot, owner: str) -> str:
 
 
 def stopped_choices(runner: TrainingRunner) -> list[tuple[str, str]]:
-    """(label, run id) of each run that can be resumed, most recent first."""
-    return [(state.summary(), state.run_id) for state in runner.stopped_runs()]
+    """(label, run id) of each run that can be resumed, most recent first, in the visitor's language."""
+    return [(stopped_label(state), state.run_id) for state in runner.stopped_runs()]
+
+
+def stopped_label(state) -> str:
+    """'sst2 / full: step 40 of 100, stopped 14:02 (run 20261126-…)' (ResumableRun.summary, translated)."""
+    return say(
+        "{task} / {method}: step {step} of {total}, stopped {time} (run {run_id})",
+        task=state.config["task"], method=state.config["method"], step=state.step, total=f"{state.max_steps:,}",
+        time=time.strftime("%H:%M", time.localtime(state.stopped)), run_id=state.run_id,
+    )  # fmt: skip
 
 
 def follow(runner: TrainingRunner, view: View, line: gr.Markdown, stopped: gr.Dropdown, owner_of) -> gr.State:

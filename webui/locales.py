@@ -175,6 +175,8 @@ KO: dict[str, str] = {
     "Your waiting run was taken out of the line.": "대기 중이던 내 학습을 대기열에서 뺐습니다.",
     "You have no run waiting in line.": "대기열에 내 학습이 없습니다.",
     "Pick a stopped run to resume.": "이어서 학습할 중지된 학습을 고르세요.",
+    "{task} / {method}: step {step} of {total}, stopped {time} (run {run_id})": "{task} / {method}: {total} 스텝 중 "
+    "{step}, {time}에 중지 (학습 {run_id})",
     "The stopped run is in line again; it goes on from its last dev evaluation.": "중지된 학습이 다시 대기열에 "
     "들어갔습니다. 마지막 dev 평가 지점부터 이어집니다.",
     # Playground: the cards

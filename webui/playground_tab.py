@@ -200,6 +200,7 @@ def build(predictor: Predictor) -> PlaygroundTab:
 
     why_btn.click(why, inputs, output, api_visibility="private", **limits)
 
+    @localized
     def explain_api(task: str, text: str, text_pair: str | None = None) -> dict[str, dict]:
         """Each trained method's word attributions for one input: the predicted label they explain, each word's
         push towards it (Integrated Gradients over the word embeddings) and the completeness check."""
@@ -211,6 +212,7 @@ def build(predictor: Predictor) -> PlaygroundTab:
 
     gr.api(explain_api, api_name="explain", **limits)
 
+    @localized
     def predict_api(task: str, text: str, text_pair: str | None = None, zero_shot_lm: bool = False) -> list[dict]:
         """Every method's prediction for one input: label, probabilities, and the run it came from
         (plus the untrained zero-shot LM's when zero_shot_lm is true)."""

@@ -303,6 +303,7 @@ def wire_resume(runner: TrainingRunner, deployment: Deployment, stopped, resume_
 
     resume_btn.click(on_resume, [stopped, token], [command, stopped], api_visibility="private")
 
+    @localized
     def resume_api(run_id: str, token: str | None = None, request: gr.Request = None) -> Iterator[dict]:  # type: ignore[assignment]
         """Go on with a stopped run (its id, or 'last') where it was, streaming like /train; the last value
         is the saved run's record."""
@@ -359,4 +360,4 @@ def add_train_api(runner: TrainingRunner, deployment: Deployment) -> None:
         "return": Iterator[dict]
     }
     # No queue limit here: callers wait in the runner's own line, which says their place.
-    gr.api(train_api, api_name="train", concurrency_limit=None)
+    gr.api(localized(train_api), api_name="train", concurrency_limit=None)
