@@ -105,7 +105,7 @@ def test_train_watch_and_predict_in_the_browser(browser_page, tiny_bert, glue_di
     page.locator("#make-bundle").click()
     expect(page.locator("#bundle-file")).to_contain_text(re.compile(r"sst2-runs\s*\.zip"), timeout=30_000)
     page.locator("#push-run input").click()
-    expect(page.get_by_role("option", name=re.compile(r"sst2 \/ selective · headline"))).to_be_visible()
+    expect(page.get_by_role("option", name=re.compile(r"sst2 \/ selective · Accuracy"))).to_be_visible()
     page.keyboard.press("Escape")
     shot(page, "results-move-runs")
 

@@ -61,28 +61,33 @@ def test_calibration_removes_the_content_free_prior(tiny_lm):
 
 
 def test_multi_token_answer_words_are_refused_and_skipped_when_choosing(tiny_lm, monkeypatch):
-    prompt = zeroshot.Prompt("{sentence}", (("unenthusiastically", "yes"), ("no", "yes")))
+    prompt = zeroshot.Prompt((zeroshot.Template("{sentence}"),), (("unenthusiastically", "yes"), ("no", "yes")))
     monkeypatch.setitem(zeroshot.PROMPTS, "sst2", prompt)
-    monkeypatch.setattr(tiny_lm, "label_words", {})
+    monkeypatch.setattr(tiny_lm, "chosen", {})
     monkeypatch.setattr(tiny_lm, "_priors", {})
     with pytest.raises(ValueError, match="must be one"):
         tiny_lm.verbalizer_ids(TASKS["sst2"])
-    scores = tiny_lm.choose_label_words(TASKS["sst2"], ROWS, [1, 0, 1])
-    assert list(scores) == ["no/yes"] and tiny_lm.words_for(TASKS["sst2"]) == ("no", "yes")
+    scores = tiny_lm.choose_prompt(TASKS["sst2"], ROWS, [1, 0, 1])
+    assert list(scores) == ["template 1: no/yes"] and tiny_lm.words_for(TASKS["sst2"]) == ("no", "yes")
 
 
-def test_answer_words_are_chosen_on_the_rows_given_with_their_own_calibration(tiny_lm, monkeypatch):
+def test_template_and_answer_words_are_chosen_on_the_rows_given_with_their_own_calibration(tiny_lm, monkeypatch):
     from finetune.core.metrics import classification_metrics
 
     task = TASKS["sst2"]
-    monkeypatch.setattr(tiny_lm, "label_words", {})
+    monkeypatch.setattr(tiny_lm, "chosen", {})
     monkeypatch.setattr(tiny_lm, "_priors", {})
     rows = ROWS * 4
     labels = [1, 0, 1] * 4
-    scores = tiny_lm.choose_label_words(task, rows, labels)
-    assert set(scores) == {"/".join(words) for words in zeroshot.PROMPTS["sst2"].label_words}
+    scores = tiny_lm.choose_prompt(task, rows, labels)
+    prompt = zeroshot.PROMPTS["sst2"]
+    assert list(scores) == [zeroshot.choice_name(n, words) for n in range(1, len(prompt.templates) + 1)
+                            for words in prompt.label_words]  # fmt: skip
     best = max(scores.values())
-    assert "/".join(tiny_lm.words_for(task)) == next(k for k, v in scores.items() if v == best)
+    template, words = tiny_lm.template_for(task), tiny_lm.words_for(task)
+    first_best = next(k for k, v in scores.items() if v == best)
+    assert first_best == zeroshot.choice_name(prompt.templates.index(template) + 1, words)
+    assert tiny_lm.render(task, rows[0]).endswith(template.answer_prefix)
     # Recount the chosen words' score: log-probs normalised over the labels, minus their mean over the rows.
     raw = tiny_lm.label_logprobs(task, rows)
     normalised = raw - np.logaddexp.reduce(raw, axis=1, keepdims=True)
@@ -107,8 +112,14 @@ def test_packaged_lm_scores_real_dev_examples_and_lands_in_results(glue_dir, che
     classifier = zeroshot.ZeroShotClassifier.load()
     report = zeroshot.evaluate(classifier, TASKS["sst2"], glue_dir, max_eval_samples=24)
     assert report.eval_samples == 24 and set(report.metrics) == {"raw", "calibrated"}
-    assert classifier.chat and tuple(report.label_words) in zeroshot.PROMPTS["sst2"].label_words
-    assert len(report.word_choice) == len(zeroshot.PROMPTS["sst2"].label_words)  # every candidate scored on train
+    prompt = zeroshot.PROMPTS["sst2"]
+    assert classifier.chat and tuple(report.label_words) in prompt.label_words
+    chosen = zeroshot.Template(report.question, report.answer_prefix)
+    assert chosen in prompt.templates
+    # Every candidate pair scored on train: the multi-token ones are left out, none here.
+    assert len(report.prompt_choice) == len(prompt.templates) * len(prompt.label_words)
+    rendered = classifier.render(TASKS["sst2"], {"sentence": "a gorgeous film"})
+    assert rendered.endswith("<|im_start|>assistant\n" + chosen.answer_prefix)  # the answer's own turn
     for metrics in report.metrics.values():
         assert 0 <= metrics["accuracy"] <= 1 and metrics["headline"] == metrics["accuracy"]
     assert sum(report.prior) == pytest.approx(1.0, abs=1e-3)

@@ -20,7 +20,7 @@ from finetune.engine.events import run_curves
 
 from .common import with_every_category
 from .deployment import user_error
-from .locales import localized, say, t
+from .locales import localized, say, say_error, t
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def describe(comparison: Comparison, matched: int, right: str, wrong: str, disag
             methods=titles,
         )
     for problem in comparison.problems:
-        notes += f"\n\n{problem}"
+        notes += f"\n\n{say_error(problem)}"
     return notes
 
 

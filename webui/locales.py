@@ -530,6 +530,10 @@ ERROR_SHAPES_KO: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
     (re.compile(r"(?P<title>.+) has not been trained on (?P<task>.+) yet: train it first(?P<note>.*)"),
      lambda m: f"{m['title']}: 아직 {m['task']}로 학습하지 않았습니다. 먼저 학습하세요{m['note']}"),
     (re.compile(r"input truncated to (?P<n>\d+) tokens"), lambda m: f"입력이 {m['n']} 토큰으로 잘렸습니다"),
+    (re.compile(r"The runs were evaluated on different dev samples: (?P<n>[\d,]+) examples are common to all of them\."),
+     lambda m: f"학습마다 평가한 dev 예제가 다릅니다: 모든 학습에 공통인 예제는 {m['n']}개입니다."),
+    (re.compile(r"(?P<method>[^:]+): dev_predictions\.json is damaged \((?P<error>\w+)\); score the run again"),
+     lambda m: f"{m['method']}: dev_predictions.json이 손상되었습니다 ({m['error']}). 다시 채점하세요"),
     (re.compile(r"an internal error \((?P<name>\w+)\) stopped the run; nothing was saved"),
      lambda m: f"내부 오류({m['name']})로 학습이 멈췄습니다. 아무것도 저장되지 않았습니다"),
 ]  # fmt: skip

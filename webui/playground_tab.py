@@ -99,7 +99,7 @@ class ZeroShotColumn:
                 if self._classifier is None:
                     self._classifier = zeroshot.ZeroShotClassifier.load()
                 task = get_task(task_name)
-                fallback = self._classifier.ensure_label_words(task)  # once per task, on its training split
+                fallback = self._classifier.ensure_prompt(task)  # once per task, on its training split
             row = dict(zip(task.text_keys, (text, text_pair), strict=False))
             scored = self._classifier.predict(task, row)
         except zeroshot.ZeroShotUnavailable as e:

@@ -2,9 +2,10 @@
 label whose answer word is likelier wins. No training.
 
 The question is the user's turn of the model's chat template (an instruct model answers in the assistant's
-turn, not after a plain completion prompt; a model without a template gets "Question... Answer:"). The
-answer words come from a small candidate set per task, chosen on a sample of the *training* split (never
-dev) as the set whose calibrated scoring gets the task's headline metric highest there.
+turn, not after a plain completion prompt; a model without a template gets "Question... Answer:"); a
+template may start the assistant's answer ("The sentiment is"), so that the next word is the answer. The
+template and the answer words come from a small candidate set per task, chosen on a sample of the *training*
+split (never dev) as the pair whose calibrated scoring gets the task's headline metric highest there.
 
 Two scoring functions:
 - ``raw``: the label whose verbalizer token has the highest log-probability after the prompt;
@@ -42,27 +43,53 @@ CONTENT_FREE = "N/A"
 
 
 @dataclass(frozen=True)
-class Prompt:
+class Template:
     question: str  # the user's turn: str.format over the task's text keys
+    answer_prefix: str = ""  # how the assistant's answer starts; the answer word follows it after a space
+
+
+@dataclass(frozen=True)
+class Prompt:
+    templates: tuple[Template, ...]  # candidate templates
     label_words: tuple[tuple[str, ...], ...]  # candidate answer words, one per label in label order
 
 
 PROMPTS: dict[str, Prompt] = {
     "sst2": Prompt(
-        "Review: {sentence}\nIs the sentiment of this movie review positive or negative? Answer with one word.",
+        (
+            Template(
+                "Review: {sentence}\nIs the sentiment of this movie review positive or negative? Answer with one word."
+            ),
+            Template(
+                "Classify the sentiment of this movie review as positive or negative.\n\nReview: {sentence}",
+                "The sentiment is",
+            ),
+        ),
         (("negative", "positive"), ("Negative", "Positive"), ("bad", "good"), ("No", "Yes")),
     ),
     "mrpc": Prompt(
-        "Sentence 1: {sentence1}\nSentence 2: {sentence2}\n"
-        "Do these two sentences mean the same thing? Answer yes or no.",
+        (
+            Template(
+                "Sentence 1: {sentence1}\nSentence 2: {sentence2}\n"
+                "Do these two sentences mean the same thing? Answer yes or no."
+            ),
+            Template(
+                "Do the following two sentences mean the same thing?\n\nSentence 1: {sentence1}\n"
+                "Sentence 2: {sentence2}",
+                "Answer:",
+            ),
+        ),
         (("no", "yes"), ("No", "Yes"), ("different", "same")),
     ),
     "cola": Prompt(
-        "Sentence: {sentence}\nIs this sentence grammatically correct English? Answer yes or no.",
+        (
+            Template("Sentence: {sentence}\nIs this sentence grammatically correct English? Answer yes or no."),
+            Template("Is the following sentence grammatically correct English?\n\nSentence: {sentence}", "Answer:"),
+        ),
         (("no", "yes"), ("No", "Yes"), ("incorrect", "correct"), ("wrong", "right")),
     ),
 }
-WORD_CHOICE_SAMPLES = 128  # training examples the answer words are chosen on
+WORD_CHOICE_SAMPLES = 128  # training examples the template and answer words are chosen on
 
 
 class ZeroShotUnavailable(RuntimeError):
@@ -88,7 +115,7 @@ class ZeroShotClassifier:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._priors: dict[str, np.ndarray] = {}
-        self.label_words: dict[str, tuple[str, ...]] = {}  # per task, chosen on its training split
+        self.chosen: dict[str, tuple[Template, tuple[str, ...]]] = {}  # per task, chosen on its training split
 
     @classmethod
     def load(cls, model: str | None = None) -> ZeroShotClassifier:
@@ -114,39 +141,49 @@ class ZeroShotClassifier:
     def chat(self) -> bool:
         return bool(getattr(self.tokenizer, "chat_template", None))
 
-    def render(self, task: Task, row: dict) -> str:
+    def template_for(self, task: Task) -> Template:
+        """The template in use: the one chosen on the training split, else the task's first."""
+        return self.chosen[task.name][0] if task.name in self.chosen else PROMPTS[task.name].templates[0]
+
+    def words_for(self, task: Task) -> tuple[str, ...]:
+        """The answer words in use: those chosen on the training split, else the task's first candidates."""
+        return self.chosen[task.name][1] if task.name in self.chosen else PROMPTS[task.name].label_words[0]
+
+    def render(self, task: Task, row: dict, template: Template | None = None) -> str:
         """The prompt after which the next token is the answer word."""
-        question = PROMPTS[task.name].question.format(**{k: row[k] for k in task.text_keys})
+        template = template or self.template_for(task)
+        question = template.question.format(**{k: row[k] for k in task.text_keys})
         if self.chat:
             turn = [{"role": "user", "content": question}]
-            return self.tokenizer.apply_chat_template(turn, add_generation_prompt=True, tokenize=False)
-        return f"{question}\nAnswer:"
+            prompt = self.tokenizer.apply_chat_template(turn, add_generation_prompt=True, tokenize=False)
+            return prompt + template.answer_prefix
+        return f"{question}\nAnswer:" + (f" {template.answer_prefix}" if template.answer_prefix else "")
 
-    def word_ids(self, words: tuple[str, ...]) -> list[int]:
-        """Each answer word's token (after "Answer:" a word starts with a space; in a chat turn it does not)."""
+    def word_ids(self, words: tuple[str, ...], template: Template) -> list[int]:
+        """Each answer word's token. After "Answer:" or an answer's start a word begins with a space; as the
+        first word of an assistant's turn it does not."""
+        spaced = not self.chat or bool(template.answer_prefix)
         ids = []
         for word in words:
-            tokens = self.tokenizer(word if self.chat else f" {word}", add_special_tokens=False)["input_ids"]
+            tokens = self.tokenizer(f" {word}" if spaced else word, add_special_tokens=False)["input_ids"]
             if len(tokens) != 1:
                 raise ValueError(f"answer word {word!r} is {len(tokens)} tokens for {self.name}; it must be one")
             ids.append(tokens[0])
         return ids
 
-    def words_for(self, task: Task) -> tuple[str, ...]:
-        """The answer words in use: those chosen on the training split, else the task's first candidates."""
-        return self.label_words.get(task.name) or PROMPTS[task.name].label_words[0]
-
     def verbalizer_ids(self, task: Task) -> list[int]:
-        return self.word_ids(self.words_for(task))
+        return self.word_ids(self.words_for(task), self.template_for(task))
 
     def label_logprobs(self, task: Task, rows: list[dict], batch_size: int = 16) -> np.ndarray:
         """log p(answer word | prompt) for every row and label, shape (rows, labels)."""
         return self.next_token_logprobs(task, rows, self.verbalizer_ids(task), batch_size)
 
     @torch.inference_mode()
-    def next_token_logprobs(self, task: Task, rows: list[dict], ids: list[int], batch_size: int = 16) -> np.ndarray:
+    def next_token_logprobs(
+        self, task: Task, rows: list[dict], ids: list[int], batch_size: int = 16, template: Template | None = None
+    ) -> np.ndarray:
         """log p(token | prompt) for every row and each of `ids`, shape (rows, len(ids))."""
-        texts = [self.render(task, row) for row in rows]
+        texts = [self.render(task, row, template) for row in rows]
         order = np.argsort([len(t) for t in texts])  # similar lengths per batch: little padding
         out = np.zeros((len(texts), len(ids)), dtype=np.float64)
         for start in range(0, len(texts), batch_size):
@@ -162,43 +199,52 @@ class ZeroShotClassifier:
             out[chunk] = torch.log_softmax(logits, dim=-1)[:, ids].double().numpy()
         return out
 
-    def choose_label_words(self, task: Task, rows: list[dict], labels) -> dict[str, float]:
-        """Pick the candidate answer words whose calibrated scoring gets the headline metric highest on `rows`
-        (training examples), and calibrate with their mean label log-probabilities there; returns each
-        candidate's score. One forward pass per row serves every candidate."""
-        candidates = []
-        for words in PROMPTS[task.name].label_words:
-            try:
-                candidates.append((words, self.word_ids(words)))
-            except ValueError:
-                continue  # not one token for this LM's tokenizer
-        union = sorted({i for _, ids in candidates for i in ids})
-        column = {token: j for j, token in enumerate(union)}
-        raw = self.next_token_logprobs(task, rows, union)
-        scores, priors = {}, {}
-        for words, ids in candidates:
-            picked = raw[:, [column[i] for i in ids]]
-            normalised = picked - np.logaddexp.reduce(picked, axis=1, keepdims=True)
-            mean = normalised.mean(axis=0)  # what the LM says on this task's inputs, on average
-            priors[words] = mean - np.logaddexp.reduce(mean)  # normalised over the labels, like the N/A prior
-            predictions = (normalised - priors[words]).argmax(-1)
-            scores["/".join(words)] = with_headline(classification_metrics(predictions, labels), task)["headline"]
-        best = max(candidates, key=lambda c: scores["/".join(c[0])])[0]  # the first of equals: the task's order
-        self.label_words[task.name] = best
-        self._priors[task.name] = priors[best]
+    def choose_prompt(self, task: Task, rows: list[dict], labels) -> dict[str, float]:
+        """Pick the candidate template and answer words whose calibrated scoring gets the headline metric highest
+        on `rows` (training examples), and calibrate with their mean label log-probabilities there; returns each
+        candidate pair's score. One forward pass per row and template serves every candidate word set."""
+        scores: dict[str, float] = {}
+        best = None
+        for number, template in enumerate(PROMPTS[task.name].templates, start=1):
+            candidates = []
+            for words in PROMPTS[task.name].label_words:
+                try:
+                    candidates.append((words, self.word_ids(words, template)))
+                except ValueError:
+                    continue  # not one token for this LM's tokenizer
+            if not candidates:
+                continue
+            union = sorted({i for _, ids in candidates for i in ids})
+            column = {token: j for j, token in enumerate(union)}
+            raw = self.next_token_logprobs(task, rows, union, template=template)
+            for words, ids in candidates:
+                picked = raw[:, [column[i] for i in ids]]
+                normalised = picked - np.logaddexp.reduce(picked, axis=1, keepdims=True)
+                mean = normalised.mean(axis=0)  # what the LM says on this task's inputs, on average
+                prior = mean - np.logaddexp.reduce(mean)  # normalised over the labels, like the N/A prior
+                predictions = (normalised - prior).argmax(-1)
+                score = with_headline(classification_metrics(predictions, labels), task)["headline"]
+                scores[choice_name(number, words)] = score
+                if best is None or score > best[0]:  # the first of equals: the task's order
+                    best = (score, template, words, prior)
+        if best is None:
+            raise ValueError(f"no candidate answer words are single tokens for {self.name}")
+        _, template, words, prior = best
+        self.chosen[task.name] = (template, words)
+        self._priors[task.name] = prior
         return scores
 
-    def ensure_label_words(self, task: Task, data_dir=None) -> str | None:
-        """Choose the task's answer words on its training split once; None, or in words why the task's first
-        candidates are used instead (no training data reachable here)."""
-        if task.name in self.label_words:
+    def ensure_prompt(self, task: Task, data_dir=None) -> str | None:
+        """Choose the task's template and answer words on its training split once; None, or in words why the
+        task's first candidates are used instead (no training data reachable here)."""
+        if task.name in self.chosen:
             return None
         try:
             train = load_glue(task, data_dir, max_train_samples=WORD_CHOICE_SAMPLES, max_eval_samples=1)["train"]
         except Exception as e:  # no $GLUE_DIR and no Hub: answer with the first candidates, and say so
-            self.label_words[task.name] = PROMPTS[task.name].label_words[0]
+            self.chosen[task.name] = (PROMPTS[task.name].templates[0], PROMPTS[task.name].label_words[0])
             return f"answer words not chosen on training data ({type(e).__name__}); using {self.words_for(task)}"
-        self.choose_label_words(task, rows_of(train, task), train["label"])
+        self.choose_prompt(task, rows_of(train, task), train["label"])
         return None
 
     def prior(self, task: Task) -> np.ndarray:
@@ -225,6 +271,11 @@ class ZeroShotClassifier:
         return result
 
 
+def choice_name(number: int, words: tuple[str, ...]) -> str:
+    """'template 2: negative/positive': a candidate pair in the report."""
+    return f"template {number}: {'/'.join(words)}"
+
+
 def rows_of(split, task: Task) -> list[dict]:
     return [dict(zip(task.text_keys, values, strict=True)) for values in zip(*(split[k] for k in task.text_keys),
                                                                             strict=True)]  # fmt: skip
@@ -235,8 +286,10 @@ class ZeroShotReport:
     task: str
     model: str
     eval_samples: int
-    label_words: list[str]  # the answer words used, chosen on the training split
-    word_choice: dict[str, float]  # each candidate's headline metric on the training sample
+    label_words: list[str]  # the answer words used, chosen on the training split with the template
+    question: str  # the chosen template's user turn
+    answer_prefix: str  # and the start of its answer
+    prompt_choice: dict[str, float]  # each candidate (template, words)'s headline metric on the training sample
     metrics: dict[str, dict[str, float]]  # scoring -> metrics (with headline)
     majority_baseline: dict[str, float]
     prior: list[float]  # the calibration prior, per label
@@ -244,10 +297,11 @@ class ZeroShotReport:
 
 
 def evaluate(classifier: ZeroShotClassifier, task: Task, data_dir=None, max_eval_samples=None) -> ZeroShotReport:
-    """Choose the answer words on a training sample, then score the dev set with both scoring functions."""
+    """Choose the template and answer words on a training sample, then score the dev set with both scoring
+    functions."""
     data = load_glue(task, data_dir, max_train_samples=WORD_CHOICE_SAMPLES, max_eval_samples=max_eval_samples)
     started = time.perf_counter()
-    word_choice = classifier.choose_label_words(task, rows_of(data["train"], task), data["train"]["label"])
+    prompt_choice = classifier.choose_prompt(task, rows_of(data["train"], task), data["train"]["label"])
     dev = data["validation"]
     rows, labels = rows_of(dev, task), np.asarray(dev["label"])
     scores = classifier.scores(task, rows)
@@ -259,7 +313,9 @@ def evaluate(classifier: ZeroShotClassifier, task: Task, data_dir=None, max_eval
         model=classifier.name,
         eval_samples=len(rows),
         label_words=list(classifier.words_for(task)),
-        word_choice={k: round(v, 4) for k, v in word_choice.items()},
+        question=classifier.template_for(task).question,
+        answer_prefix=classifier.template_for(task).answer_prefix,
+        prompt_choice={k: round(v, 4) for k, v in prompt_choice.items()},
         metrics=metrics,
         majority_baseline=majority_baseline(labels, task),
         prior=np.exp(classifier.prior(task)).round(4).tolist(),
@@ -288,10 +344,11 @@ def save_report(report: ZeroShotReport, classifier: ZeroShotClassifier, checkpoi
         model_kind="zeroshot",
         config={
             "scorings": list(SCORINGS),
-            "question": PROMPTS[report.task].question,
+            "question": report.question,
+            "answer_prefix": report.answer_prefix,
             "chat_template": classifier.chat,
             "label_words": report.label_words,
-            "word_choice": report.word_choice,
+            "prompt_choice": report.prompt_choice,
         },
         metrics=report.metrics["calibrated"],
         majority_baseline=report.majority_baseline,
