@@ -406,8 +406,8 @@ def localized(fn: Callable) -> Callable:
     """An event handler whose say()/say_error() (its messages, errors and popups) answer in the visitor's
     language. Gradio hands the wrapper the visitor's request as an extra first argument (added to the
     signature when `fn` has none; a first argument that is None is taken for that slot too); a direct Python
-    call without one goes on in the caller's language (English at the top). Generator handlers
-    speak the language at every step (each step may run on another worker thread)."""
+    call without one goes on in the caller's language (English at the top). A generator handler speaks the
+    language at every step (each step may run on another worker thread)."""
     signature = inspect.signature(fn)
     hints = typing.get_type_hints(fn)
     takes_request = gr.Request in hints.values()
@@ -430,13 +430,16 @@ def localized(fn: Callable) -> Callable:
             language, args = split(args, kwargs)
             with speaking(language):
                 steps = fn(*args, **kwargs)
-            while True:
-                with speaking(language):
-                    try:
-                        step = next(steps)
-                    except StopIteration:
-                        return
-                yield step
+            try:
+                while True:
+                    with speaking(language):
+                        try:
+                            step = next(steps)
+                        except StopIteration:
+                            return
+                    yield step
+            finally:
+                steps.close()  # a visitor who left: the handler's own clean-up runs now, not at garbage collection
 
         wrapper = stepwise
     else:

@@ -42,6 +42,11 @@ CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         "50-tokens": {"prompt_num_virtual_tokens": 50},
         "task-words": {"prompt_init_text": "Is this movie review positive or negative?"},
     },
+    # LoRA on every linear layer at half the default lr: the collapses to the majority class on some seeds come
+    # from adapting query/value only (benchmarks/sweeps/README.md); lr 1e-3 on every layer still lost one seed.
+    ("mrpc", "lora"): {"all-lr5e-4": {"lora_target_modules": "query,key,value,dense", "learning_rate": 5e-4}},
+    ("cola", "lora"): {"all-lr5e-4": {"lora_target_modules": "query,key,value,dense", "learning_rate": 5e-4}},
+    ("cola", "selective"): {"top3-lr7e-5": {"learning_rate": 7e-5}, "top3-lr1e-4-4ep": {"epochs": 4}},
 }
 
 
