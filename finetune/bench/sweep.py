@@ -131,7 +131,9 @@ candidate, overrides, seed, precision, wall seconds, dev metrics, the resolved s
 "current" is the recipe in `recipes.py` now; "current (an earlier recipe)" rows trained with what it was
 before. The NVIDIA H200 rows (bf16, 15 runs sharing the GPU at once) chose among candidates fast; the
 packaged encoder's weights travelled to it in fp16 (45 MB instead of 91) and were widened back to fp32 there.
-Their wall seconds are not classroom times; the CPU rows' are.
+Their wall seconds are not classroom times. The CPU rows' are only where the run had the machine to itself:
+the second CPU round (MRPC/CoLA LoRA on every linear layer, CoLA selective) shared the two cores with other
+work, so its seconds are up to ten times a lone run's.
 Regenerate with `python -m finetune.bench.sweep --readme`.
 """
 
