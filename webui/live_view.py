@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import html
-import time
 from dataclasses import dataclass, fields
 
 import gradio as gr
 import pandas as pd
 
+from finetune.core.resumable import SUMMARY as STOPPED_SUMMARY
 from finetune.engine.runner import Snapshot, TrainingRunner
 
 from .common import format_count
@@ -23,18 +23,18 @@ def progress_html(snap: Snapshot) -> str:
     eta = progress[-1].get("eta_s") if progress else None
     pct = 100.0 * step / max(total, 1)
     run = {"task": snap.config.task, "method": snap.config.method}
-    label = {
-        "running": lambda: (
-            say("Training {task} / {method}: step {step}/{total}", step=step, total=total, **run)
-            + (say(", about {eta} s left", eta=f"{eta:.0f}") if eta is not None and snap.state == "running" else "")
-        ),
-        "complete": lambda: say("Finished {task} / {method}", **run),
-        "cancelled": lambda: (
-            say("Cancelled {task} / {method} at step {step}", step=step, **run)
-            + (say(" · resumable: Stopped runs → Resume") if "resumed" in (snap.reason or "") else "")
-        ),
-        "failed": lambda: say("Failed {task} / {method}: {reason}", reason=say_error(snap.reason or ""), **run),
-    }.get(snap.state, lambda: snap.state)()
+    if snap.state == "running":
+        label = say("Training {task} / {method}: step {step}/{total}", step=step, total=total, **run)
+        label += say(", about {eta} s left", eta=f"{eta:.0f}") if eta is not None else ""
+    elif snap.state == "complete":
+        label = say("Finished {task} / {method}", **run)
+    elif snap.state == "cancelled":
+        label = say("Cancelled {task} / {method} at step {step}", step=step, **run)
+        label += say(" · resumable: Stopped runs → Resume") if "resumed" in (snap.reason or "") else ""
+    elif snap.state == "failed":
+        label = say("Failed {task} / {method}: {reason}", reason=say_error(snap.reason or ""), **run)
+    else:
+        label = snap.state
     queued = (
         say(" · then {methods}", methods=", ".join(c.method for c in snap.queue))
         if snap.queue and snap.state == "running"
@@ -176,24 +176,15 @@ def line_status(snap: Snapshot, owner: str) -> str:
                    number=number, wait=duration(wait))  # fmt: skip
     if snap.state == "running" and snap.config is not None:
         waiting = say(" · {count} waiting", count=len(snap.waiting)) if snap.waiting else ""
-        whose = "Training your run" if snap.owner == owner else "Training another visitor's run"
-        return say(whose + " ({task} / {method}){waiting}.", task=snap.config.task, method=snap.config.method,
-                   waiting=waiting)  # fmt: skip
+        template = ("Training your run ({task} / {method}){waiting}." if snap.owner == owner
+                    else "Training another visitor's run ({task} / {method}){waiting}.")  # fmt: skip
+        return say(template, task=snap.config.task, method=snap.config.method, waiting=waiting)
     return ""
 
 
 def stopped_choices(runner: TrainingRunner) -> list[tuple[str, str]]:
     """(label, run id) of each run that can be resumed, most recent first, in the visitor's language."""
-    return [(stopped_label(state), state.run_id) for state in runner.stopped_runs()]
-
-
-def stopped_label(state) -> str:
-    """'sst2 / full: step 40 of 100, stopped 14:02 (run 20261126-…)' (ResumableRun.summary, translated)."""
-    return say(
-        "{task} / {method}: step {step} of {total}, stopped {time} (run {run_id})",
-        task=state.config["task"], method=state.config["method"], step=state.step, total=f"{state.max_steps:,}",
-        time=time.strftime("%H:%M", time.localtime(state.stopped)), run_id=state.run_id,
-    )  # fmt: skip
+    return [(state.summary(say(STOPPED_SUMMARY)), state.run_id) for state in runner.stopped_runs()]
 
 
 def follow(runner: TrainingRunner, view: View, line: gr.Markdown, stopped: gr.Dropdown, owner_of) -> gr.State:

@@ -46,6 +46,9 @@ class ResumeError(ValueError):
         self.damaged = damaged
 
 
+SUMMARY = "{task} / {method}: step {step} of {total}, stopped {time} (run {run_id})"  # a stopped run, for people
+
+
 @dataclass(frozen=True)
 class ResumableState:
     folder: Path
@@ -75,13 +78,13 @@ class ResumableState:
     def stopped(self) -> float:
         return self.marker.get("stopped", self.marker["saved"])
 
-    def summary(self) -> str:
-        """One line for people: 'sst2 / full: step 40 of 100, stopped 14:02 (run 20261126-…)'."""
-        stopped = time.strftime("%H:%M", time.localtime(self.stopped))
-        return (
-            f"{self.config['task']} / {self.config['method']}: step {self.step} of {self.max_steps:,}, "
-            f"stopped {stopped} (run {self.run_id})"
-        )
+    def summary(self, template: str = SUMMARY) -> str:
+        """One line for people: 'sst2 / full: step 40 of 100, stopped 14:02 (run 20261126-…)'; `template`
+        (SUMMARY's fields) words it otherwise, e.g. in the visitor's language."""
+        return template.format(
+            task=self.config["task"], method=self.config["method"], step=self.step, total=f"{self.max_steps:,}",
+            time=time.strftime("%H:%M", time.localtime(self.stopped)), run_id=self.run_id,
+        )  # fmt: skip
 
 
 def mark(staging: Path, run_id: str, config: dict, checkpoint: str, step: int, max_steps: int, **facts: Any) -> None:
