@@ -425,7 +425,7 @@ def cmd_zeroshot(args, parser) -> int:
         reports.append(zeroshot.report_dict(report))
         if not args.json:
             scores = "  ".join(
-                f"{scoring}: {METRIC_TITLES[TASKS[name].headline_metric]} {m['headline']:.3f} (acc {m['accuracy']:.3f})"
+                f"{scoring}: {TASKS[name].headline_title} {m['headline']:.3f} (acc {m['accuracy']:.3f})"
                 for scoring, m in report.metrics.items()
             )
             majority = report.majority_baseline["headline"]

@@ -8,7 +8,7 @@ import pandas as pd
 
 from finetune.core.checkpoints import RUN_COLUMNS, runs_table
 from finetune.core.methods import METHODS, method_title
-from finetune.core.tasks import METRIC_TITLES, TASKS
+from finetune.core.tasks import TASKS
 
 TASK_CHOICES = [(task.title, task.name) for task in TASKS.values()]
 METHOD_CHOICES = [(method.title, method.name) for method in METHODS.values()]
@@ -35,7 +35,7 @@ def headline_frame(frame: pd.DataFrame, task: str, majority: float | None = None
     subset = frame[frame["task"] == task].copy()
     subset["log10_trainable_params"] = subset["trainable_params"].map(lambda n: round(math.log10(max(n, 1)), 3))
     subset["method"] = subset["method"].map(method_title)
-    metric = METRIC_TITLES[TASKS[task].headline_metric]
+    metric = TASKS[task].headline_title
     subset[metric] = subset["headline"]
     if majority is None or subset.empty:
         return subset

@@ -14,7 +14,7 @@ import pandas as pd
 
 from finetune.core.checkpoints import latest_run
 from finetune.core.methods import METHODS
-from finetune.core.tasks import METRIC_TITLES, get_task
+from finetune.core.tasks import get_task
 from finetune.engine.compare import Comparison, compare, score_run
 from finetune.engine.events import run_curves
 
@@ -160,7 +160,7 @@ def value_range(values) -> list[float]:
 
 
 def curve_choices(task_name: str) -> list[tuple[str, str]]:
-    metric = METRIC_TITLES[get_task(task_name).headline_metric]
+    metric = get_task(task_name).headline_title
     return [
         (say("Training loss"), "loss"),
         (say("Dev {metric}", metric=metric), "headline"),

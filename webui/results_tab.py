@@ -11,7 +11,7 @@ import gradio as gr
 
 from finetune.core.checkpoints import ZERO_SHOT, list_runs, results_dir, runs_table, scan_runs
 from finetune.core.methods import METHODS, method_title
-from finetune.core.tasks import METRIC_TITLES, TASKS
+from finetune.core.tasks import TASKS
 
 from . import differences, sharing
 from .common import (
@@ -84,7 +84,7 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
         frame = runs_frame(scan.runs)
         csv_path = Path(exports.name) / "glue-tune-lab-runs.csv"
         frame[TABLE_COLUMNS].to_csv(csv_path, index=False)
-        metric = METRIC_TITLES[TASKS[task_name].headline_metric]
+        metric = TASKS[task_name].headline_title
         newest = next((r for r in reversed(scan.runs) if r.task == task_name), None)
         majority = newest.info["majority_baseline"]["headline"] if newest else None
         points = headline_frame(frame, task_name, majority)

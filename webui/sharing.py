@@ -15,7 +15,7 @@ from typing import Any
 import gradio as gr
 
 from finetune.core.checkpoints import RunRecord, list_runs
-from finetune.core.tasks import METRIC_TITLES, TASKS
+from finetune.core.tasks import TASKS
 from finetune.engine.bundle import BundleError, export_runs, import_bundle
 from finetune.engine.hub_sync import HubSyncError, push_run
 
@@ -35,13 +35,17 @@ class Sharing:
 def run_choices(runs: list[RunRecord]) -> list[tuple[str, str]]:
     """(label, run id), newest first: 'sst2 / lora · Accuracy 0.830 · 20261126-…'."""
     return [
-        (f"{r.task} / {r.method} · {headline_title(r.task)} {r.info['metrics']['headline']:.3f} · {r.run_id}", r.run_id)
+        (
+            f"{r.task} / {r.method} · {metric_of(r.task)} {r.info['metrics']['headline']:.3f} · {r.run_id}",
+            r.run_id,
+        )
         for r in sorted(runs, key=lambda r: r.run_id, reverse=True)
     ]
 
 
-def headline_title(task: str) -> str:
-    return METRIC_TITLES[TASKS[task].headline_metric] if task in TASKS else "headline"
+def metric_of(task: str) -> str:
+    """The task's headline metric by name; a run of a task this lab no longer knows still gets a label."""
+    return TASKS[task].headline_title if task in TASKS else "headline"
 
 
 def build(checkpoints_dir: Path | None, deployment: Deployment) -> Sharing:

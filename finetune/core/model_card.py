@@ -104,7 +104,7 @@ Trained with glue-tune-lab: {method.summary}
 | Accuracy | {metrics["accuracy"]:.4f} |
 | F1 | {metrics["f1"]:.4f} |
 | MCC | {metrics["mcc"]:.4f} |
-| majority-class baseline ({METRIC_TITLES[task.headline_metric]}) | {info["majority_baseline"]["headline"]:.4f} |
+| majority-class baseline ({task.headline_title}) | {info["majority_baseline"]["headline"]:.4f} |
 
 **{params["trainable"]:,} trainable** of {params["total"]:,} parameters ({params["trainable_percent"]:.2f}%),
 {100 * (1 - params["trainable"] / params["full_total"]):.1f}% fewer than full fine-tuning; saved weights

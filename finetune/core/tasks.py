@@ -48,6 +48,11 @@ class Task:
     def num_labels(self) -> int:
         return len(self.label_names)
 
+    @property
+    def headline_title(self) -> str:
+        """The headline metric as people read it: Accuracy, F1 or MCC."""
+        return METRIC_TITLES[self.headline_metric]
+
 
 TASKS: dict[str, Task] = {
     "sst2": Task(

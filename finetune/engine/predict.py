@@ -23,7 +23,7 @@ from ..core.checkpoints import CheckpointError, RunRecord, default_checkpoints_d
 from ..core.methods import METHODS, get_method
 from ..core.models import load_classifier, resolve_model, shared_clone
 from ..core.precision import autocast, serving_precision
-from ..core.tasks import METRIC_TITLES, Task, get_task
+from ..core.tasks import Task, get_task
 
 if TYPE_CHECKING:
     from .explain import Explanation
@@ -239,7 +239,7 @@ class Predictor:
             probabilities={name: round(float(p), 6) for name, p in zip(task.label_names, probs, strict=True)},
             run_id=run.run_id,
             model=display_model(run.info),
-            dev_score={METRIC_TITLES[task.headline_metric]: round(float(run.info["metrics"]["headline"]), 4)},
+            dev_score={task.headline_title: round(float(run.info["metrics"]["headline"]), 4)},
             truncated=truncated[0],
             message="; ".join(notes) or None,
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..core.checkpoints import list_runs, runs_table
 from ..core.methods import METHODS
 from ..core.models import STUDY_MODEL
-from ..core.tasks import METRIC_TITLES, TASKS
+from ..core.tasks import TASKS
 from . import zeroshot
 from .config import ALL, RunConfig, resolve_config
 from .train import train
@@ -131,7 +131,7 @@ def claims(summary: dict) -> list[str]:
     lines = []
     for task_name, cells in summary.items():
         task = TASKS[task_name]
-        metric = METRIC_TITLES[task.headline_metric]
+        metric = task.headline_title
         best = max(cells, key=lambda m: cells[m]["headline"][0])
         mean = {m: c["headline"][0] for m, c in cells.items()}
         majority = next(iter(cells.values()))["majority"]
@@ -206,7 +206,7 @@ def markdown(summary: dict, extra_rows: dict | None = None) -> str:
     for task_name, cells in summary.items():
         task = TASKS[task_name]
         out += [
-            f"## {task.title} — headline: {METRIC_TITLES[task.headline_metric]}",
+            f"## {task.title} — headline: {task.headline_title}",
             "",
             "| method | headline | accuracy | F1 | MCC | trainable params | trainable % | train s | seeds |",
             "|---|---|---|---|---|---|---|---|---|",
