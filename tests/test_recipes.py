@@ -56,15 +56,20 @@ def test_the_sweep_trains_each_candidate_on_each_seed_and_continues(tiny_bert, g
 def test_the_summary_tells_the_present_recipe_from_an_earlier_one(tmp_path):
     present = as_record(resolve_config(RunConfig(task="sst2", method="prompt", seed=0))[0])
     earlier = {**present, "learning_rate": 0.03}
+    options = {**present["method_options"], "num_virtual_tokens": 10}
+    another = {**present, "epochs": 5.0, "data_dir": "/elsewhere", "method_options": options}  # paths do not count
     log = tmp_path / "sst2-prompt.jsonl"
+    runs = [("current", 0, 0.75, present), ("current", 1, 0.66, earlier), ("became-the-recipe", 2, 0.73, present),
+            ("current", 3, 0.70, another)]  # fmt: skip
     log.write_text("".join(
-        json.dumps({"candidate": "current", "seed": seed, "precision": "auto", "machine": "m", "wall_seconds": 1.0,
+        json.dumps({"candidate": name, "seed": seed, "precision": "auto", "machine": "m", "wall_seconds": 1.0,
                     "metrics": {"accuracy": accuracy}, "config": config}) + "\n"
-        for seed, accuracy, config in [(0, 0.75, present), (1, 0.66, earlier), (2, 0.73, present)]
+        for name, seed, accuracy, config in runs
     ))  # fmt: skip
     table = summary(log, "sst2", "prompt")
     assert "| current | m | auto | 0,2 | 0.730 | 0.740 | 1 | yes |" in table
-    assert "| current (an earlier recipe) | m | auto | 1 | 0.660 |" in table
+    assert "| current (an earlier recipe: learning_rate 0.03) | m | auto | 1 | 0.660 |" in table
+    assert "| current (an earlier recipe: epochs 5.0, num_virtual_tokens 10) | m | auto | 3 | 0.700 |" in table
 
 
 def test_a_recipe_option_that_does_not_fit_the_encoder_gives_way_to_the_method_default(tiny_bert):
@@ -81,3 +86,26 @@ def test_a_recipe_option_that_does_not_fit_the_encoder_gives_way_to_the_method_d
         assert "at most 2" in str(e)  # asked by the run itself: refused in words
     else:
         raise AssertionError("a run's own top_k larger than the encoder must be refused")
+
+
+def test_the_readme_lists_every_recipe_as_it_is():
+    """The README's recipe table is what users read: it must name every recipe and its numbers, no more."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| (\w+ / \w+) \| (.+) \|$", readme, flags=re.MULTILINE))
+    rows.pop("task / method")  # the heading
+    assert set(rows) == {f"{task} / {method}" for task, method in RECIPES}
+    for (task, method), recipe in RECIPES.items():
+        row = rows[f"{task} / {method}"]
+        if recipe.learning_rate:
+            assert [float(x) for x in re.findall(r"lr ([\d.e-]+)", row)] == [recipe.learning_rate], row
+        if recipe.epochs:
+            assert f"{recipe.epochs:g} passes" in row, row
+        if recipe.max_train_samples:
+            assert f"{recipe.max_train_samples:,} examples" in row, row
+        if "top_k" in recipe.options:
+            assert f"top {recipe.options['top_k']} layers" in row, row
+        if "init_text" in recipe.options:
+            assert f'"{recipe.options["init_text"]}"' in row, row

@@ -45,8 +45,52 @@ CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     # LoRA on every linear layer at half the default lr: the collapses to the majority class on some seeds come
     # from adapting query/value only (benchmarks/sweeps/README.md); lr 1e-3 on every layer still lost one seed.
     ("mrpc", "lora"): {"all-lr5e-4": {"lora_target_modules": "query,key,value,dense", "learning_rate": 5e-4}},
-    ("cola", "lora"): {"all-lr5e-4": {"lora_target_modules": "query,key,value,dense", "learning_rate": 5e-4}},
-    ("cola", "selective"): {"top3-lr7e-5": {"learning_rate": 7e-5}, "top3-lr1e-4-4ep": {"epochs": 4}},
+    ("cola", "lora"): {  # all-lr5e-4 (the recipe now) left one seed under the floor; more passes, lr or rank:
+        "all-lr5e-4": {"lora_target_modules": "query,key,value,dense", "learning_rate": 5e-4},
+        "all-lr5e-4-4ep": {"lora_target_modules": "query,key,value,dense", "learning_rate": 5e-4, "epochs": 4},
+        "all-lr7e-4": {"lora_target_modules": "query,key,value,dense", "learning_rate": 7e-4},
+        "all-r16-lr5e-4": {
+            "lora_target_modules": "query,key,value,dense",
+            "learning_rate": 5e-4,
+            "lora_r": 16,
+            "lora_alpha": 32,
+        },
+        "all-r16-lr7e-4": {
+            "lora_target_modules": "query,key,value,dense",
+            "learning_rate": 7e-4,
+            "lora_r": 16,
+            "lora_alpha": 32,
+        },
+        "all-r16-lr5e-4-all": {
+            "lora_target_modules": "query,key,value,dense",
+            "learning_rate": 5e-4,
+            "lora_r": 16,
+            "lora_alpha": 32,
+            "max_train_samples": "all",
+        },
+    },
+    ("cola", "selective"): {
+        "top3-lr7e-5": {"learning_rate": 7e-5},
+        "top3-lr1e-4-4ep": {"epochs": 4},
+        "top3-lr1.5e-4": {"learning_rate": 1.5e-4},
+        "top3-lr1.5e-4-4ep": {"learning_rate": 1.5e-4, "epochs": 4},
+        "top3-lr2e-4": {"learning_rate": 2e-4},
+        "top4-lr1e-4": {"selective_top_k": 4},
+    },
+    ("cola", "full"): {"3ep": {"epochs": 3}, "4ep": {"epochs": 4}, "lr1e-4": {"learning_rate": 1e-4}},  # 3: earlier
+    ("mrpc", "prompt"): {  # words in the task's own terms as the prompt's start, at the faster lr SST-2 uses
+        "words": {"prompt_init_text": "Do these two sentences mean the same thing?"},
+        "words-lr1e-1": {"prompt_init_text": "Do these two sentences mean the same thing?", "learning_rate": 0.1},
+        "4ep": {"epochs": 4},
+    },
+    ("cola", "prompt"): {
+        "words-lr1e-1": {"prompt_init_text": "Is this sentence grammatical?", "learning_rate": 0.1},
+        "words-lr3e-1-all": {
+            "prompt_init_text": "Is this sentence grammatical?",
+            "learning_rate": 0.3,
+            "max_train_samples": "all",
+        },
+    },
 }
 
 
@@ -86,15 +130,31 @@ def done_runs(log: Path) -> set[tuple[str, int, str, str]]:
     return {(settings_key(r["config"]), r["seed"], r["precision"], r["machine"]) for r in records}
 
 
+def recipe_difference(config: dict, present: dict) -> str:
+    """What `config` set otherwise than the present recipe, in its own values ('epochs 3.0, top_k 3'); empty when
+    it trained the present recipe. The seed and local paths do not count."""
+
+    def flat(c: dict) -> dict:
+        top = {k: v for k, v in c.items() if k not in ("seed", "data_dir", "model", "method_options")}
+        return {**top, **c.get("method_options", {})}
+
+    then, now = flat(config), flat(present)
+    differing = [key for key in sorted(then.keys() | now.keys()) if then.get(key) != now.get(key)]
+    return ", ".join(f"{key} {then.get(key) if then.get(key) != '' else '(none)'}" for key in differing)
+
+
 def summary(log: Path, task: str, method: str) -> str:
     """One row per candidate, machine and precision: worst and mean dev metric over its seeds, against the
-    floors. 'current' rows trained with an earlier recipe are marked so."""
-    present = settings_key(as_record(resolve_config(config_for(task, method, {}, 0, "auto"))[0]))
+    floors. Every run that trained the present recipe counts as 'current', whatever candidate it ran as (a
+    candidate that became the recipe); 'current' rows trained with an earlier recipe are marked so, one row
+    per earlier recipe, named by what it set otherwise."""
+    present = as_record(resolve_config(config_for(task, method, {}, 0, "auto"))[0])
     rows: dict[tuple[str, str, str], list[dict]] = {}
     for record in map(json.loads, log.read_text().splitlines()):
-        name = record["candidate"]
-        if name == "current" and settings_key({**record["config"], "precision": "auto"}) != present:
-            name = "current (an earlier recipe)"
+        difference = recipe_difference({**record["config"], "precision": "auto"}, present)
+        name = "current" if not difference else record["candidate"]
+        if name == "current" and difference:
+            name = f"current (an earlier recipe: {difference})"
         rows.setdefault((name, record["machine"], record["precision"]), []).append(record)
     floors = FLOORS.get((task, method), {})
     metric = next(iter(floors), TASKS[task].headline_metric)
@@ -128,12 +188,14 @@ README_HEAD = """# Recipe sweeps
 Every (task, method): each candidate recipe's worst and mean seed against the floors in
 `finetune/core/recipes.py`, per machine and precision (every run is in the `.jsonl` beside this file:
 candidate, overrides, seed, precision, wall seconds, dev metrics, the resolved settings, the machine).
-"current" is the recipe in `recipes.py` now; "current (an earlier recipe)" rows trained with what it was
-before. The NVIDIA H200 rows (bf16, 15 runs sharing the GPU at once) chose among candidates fast; the
-packaged encoder's weights travelled to it in fp16 (45 MB instead of 91) and were widened back to fp32 there.
-Their wall seconds are not classroom times. The CPU rows' are only where the run had the machine to itself:
-the second CPU round (MRPC/CoLA LoRA on every linear layer, CoLA selective) shared the two cores with other
-work, so its seconds are up to ten times a lone run's.
+"current" is the recipe in `recipes.py` now; a "current (an earlier recipe: …)" row trained with what it was
+before, and names the settings that differed (one row per earlier recipe). The NVIDIA H200 rows (bf16, 15
+runs sharing the GPU at once) chose among candidates fast; the packaged encoder's weights travelled to it in
+fp16 (45 MB instead of 91) and were widened back to fp32 there. Their wall seconds are not classroom times.
+The CPU rows' are only where the run had the machine to itself: the second CPU round (MRPC/CoLA LoRA on
+every linear layer, CoLA selective) shared the two cores with other work, so its seconds are up to ten times
+a lone run's. The third round (2026-11-26: CoLA full, LoRA, selective and prompt, MRPC prompt) ran 95 runs
+on the H200, 15 at a time, then checked each new recipe's worst seed alone on the 2-core AMD EPYC.
 Regenerate with `python -m finetune.bench.sweep --readme`.
 """
 
