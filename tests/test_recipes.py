@@ -4,6 +4,8 @@ script trains candidates over seeds and reports the worst seed against the floor
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 from finetune.bench.sweep import as_record, machine_name, summary
 from finetune.bench.sweep import main as sweep
@@ -90,9 +92,6 @@ def test_a_recipe_option_that_does_not_fit_the_encoder_gives_way_to_the_method_d
 
 def test_the_readme_lists_every_recipe_as_it_is():
     """The README's recipe table is what users read: it must name every recipe and its numbers, no more."""
-    import re
-    from pathlib import Path
-
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     rows = dict(re.findall(r"^\| (\w+ / \w+) \| (.+) \|$", readme, flags=re.MULTILINE))
     rows.pop("task / method")  # the heading
