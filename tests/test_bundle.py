@@ -232,6 +232,7 @@ def test_the_results_tab_moves_runs_between_two_labs(trained_store, exported, tm
     from gradio_client import Client, handle_file
 
     import app as lab
+    from finetune.core.models import PACKAGED_MODEL
     from webui.deployment import Deployment
 
     from .conftest import free_port
@@ -253,7 +254,8 @@ def test_the_results_tab_moves_runs_between_two_labs(trained_store, exported, tm
             assert sorted({n.split("/")[1] for n in made.namelist()}) == sorted(METHODS)
 
         class_store = tmp_path / "space-store"
-        space = serve(class_store, Deployment(public=True, training=True, instructor_token="s3cret", encoders=()))
+        space = serve(class_store, Deployment(public=True, training=True, instructor_token="s3cret",
+                                              encoders=(PACKAGED_MODEL,)))  # fmt: skip
         with pytest.raises(Exception, match="only the instructor can import or push"):
             space.predict(handle_file(bundle_path), "", api_name="/import_bundle")
         bad = with_extra(exported, tmp_path, "../evil.json")
@@ -274,7 +276,7 @@ def test_the_results_tab_moves_runs_between_two_labs(trained_store, exported, tm
             home.predict(run_id, "teacher/sst2", True, "", api_name="/push")
         assert time.monotonic() - started < 10
         public_without_token = serve(tmp_path / "open", Deployment(public=True, training=True, instructor_token=None,
-                                                                     encoders=()))  # fmt: skip
+                                                                     encoders=(PACKAGED_MODEL,)))  # fmt: skip
         with pytest.raises(Exception, match="off in a public lab without an instructor token"):
             public_without_token.predict(handle_file(bundle_path), "", api_name="/import_bundle")
     finally:

@@ -78,8 +78,8 @@ def test_a_recipe_option_that_does_not_fit_the_encoder_gives_way_to_the_method_d
     from finetune.core.recipes import RECIPES
     from finetune.engine.config import ConfigError
 
-    assert RECIPES[("mrpc", "selective")].options == {"top_k": 3}  # tuned on the 6-layer packaged encoder
-    assert resolve_config(RunConfig(task="mrpc", method="selective"))[0].method_options["top_k"] == 3
+    assert RECIPES[("mrpc", "selective")].options == {"top_k": 4}  # tuned on the 6-layer packaged encoder
+    assert resolve_config(RunConfig(task="mrpc", method="selective"))[0].method_options["top_k"] == 4
     on_tiny = resolve_config(RunConfig(task="mrpc", method="selective", model=str(tiny_bert)))[0]
     assert on_tiny.method_options["top_k"] == 1  # the method's own default: a third of 2 layers, at least 1
     try:
