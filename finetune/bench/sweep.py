@@ -34,56 +34,49 @@ from ..engine.train import train
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Candidates worth trying per (task, method), beside the current recipe; `--candidate` adds others.
+# Candidates worth trying per (task, method), beside the current recipe; `--candidate` adds others. A candidate
+# overrides the current recipe, so each names every setting it was swept with that a later recipe changed (a
+# rerun then trains what its rows in benchmarks/sweeps/ trained).
+EVERY_LINEAR = {"lora_target_modules": "query,key,value,dense"}
 CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
-    ("sst2", "prompt"): {  # "current" is lr 0.1 on 8,000 examples (benchmarks/sweeps/README.md)
-        "lr3e-2-4000-examples": {"learning_rate": 3e-2, "max_train_samples": 4000},  # the earlier recipe
+    ("sst2", "prompt"): {  # "current" is lr 0.1 on 12,000 examples (benchmarks/sweeps/README.md)
+        "lr3e-2-4000-examples": {"learning_rate": 3e-2, "max_train_samples": 4000},
         "12000-examples": {"max_train_samples": 12000},
         "50-tokens": {"prompt_num_virtual_tokens": 50},
         "task-words": {"prompt_init_text": "Is this movie review positive or negative?"},
     },
     # LoRA on every linear layer at half the default lr: the collapses to the majority class on some seeds come
     # from adapting query/value only (benchmarks/sweeps/README.md); lr 1e-3 on every layer still lost one seed.
-    ("mrpc", "lora"): {"all-lr5e-4": {"lora_target_modules": "query,key,value,dense", "learning_rate": 5e-4}},
-    ("cola", "lora"): {  # all-lr5e-4 left one seed under the floor; more passes, lr, rank or no dropout:
-        "all-lr5e-4": {"lora_target_modules": "query,key,value,dense", "learning_rate": 5e-4},
-        "all-lr5e-4-4ep": {"lora_target_modules": "query,key,value,dense", "learning_rate": 5e-4, "epochs": 4},
-        "all-lr7e-4": {"lora_target_modules": "query,key,value,dense", "learning_rate": 7e-4},
-        "all-lr5e-4-drop0": {"lora_target_modules": "query,key,value,dense", "learning_rate": 5e-4, "lora_dropout": 0},
-        "all-r16-lr5e-4": {
-            "lora_target_modules": "query,key,value,dense",
-            "learning_rate": 5e-4,
-            "lora_r": 16,
-            "lora_alpha": 32,
-        },
-        "all-r16-lr7e-4": {
-            "lora_target_modules": "query,key,value,dense",
-            "learning_rate": 7e-4,
-            "lora_r": 16,
-            "lora_alpha": 32,
-        },
+    ("mrpc", "lora"): {"all-lr5e-4": {**EVERY_LINEAR, "learning_rate": 5e-4}},
+    ("cola", "lora"): {  # with LoRA's dropout 0.1 every one left a seed under the floor; without it none did
+        "all-lr5e-4": {**EVERY_LINEAR, "learning_rate": 5e-4, "lora_dropout": 0.1},
+        "all-lr5e-4-4ep": {**EVERY_LINEAR, "learning_rate": 5e-4, "lora_dropout": 0.1, "epochs": 4},
+        "all-lr7e-4": {**EVERY_LINEAR, "learning_rate": 7e-4, "lora_dropout": 0.1},
+        "all-r16-lr5e-4": {**EVERY_LINEAR, "learning_rate": 5e-4, "lora_dropout": 0.1, "lora_r": 16, "lora_alpha": 32},
+        "all-r16-lr7e-4": {**EVERY_LINEAR, "learning_rate": 7e-4, "lora_dropout": 0.1, "lora_r": 16, "lora_alpha": 32},
         "all-r16-lr5e-4-all": {
-            "lora_target_modules": "query,key,value,dense",
+            **EVERY_LINEAR,
             "learning_rate": 5e-4,
+            "lora_dropout": 0.1,
             "lora_r": 16,
             "lora_alpha": 32,
             "max_train_samples": "all",
         },
+        "all-lr5e-4-drop0": {**EVERY_LINEAR, "learning_rate": 5e-4, "lora_dropout": 0},  # the recipe now
     },
-    ("cola", "selective"): {
-        "top3-lr7e-5": {"learning_rate": 7e-5},
-        "top3-lr1e-4-4ep": {"epochs": 4},
-        "top3-lr1.5e-4": {"learning_rate": 1.5e-4},
-        "top3-lr1.5e-4-4ep": {"learning_rate": 1.5e-4, "epochs": 4},
-        "top3-lr2e-4": {"learning_rate": 2e-4},
-        "top4-lr1e-4": {"selective_top_k": 4},
+    ("cola", "selective"): {  # the recipe now is the top 4 at lr 1e-4
+        "top3-lr1e-4": {"selective_top_k": 3},
+        "top3-lr7e-5": {"selective_top_k": 3, "learning_rate": 7e-5},
+        "top3-lr1e-4-4ep": {"selective_top_k": 3, "epochs": 4},
+        "top3-lr1.5e-4": {"selective_top_k": 3, "learning_rate": 1.5e-4},
+        "top3-lr1.5e-4-4ep": {"selective_top_k": 3, "learning_rate": 1.5e-4, "epochs": 4},
+        "top3-lr2e-4": {"selective_top_k": 3, "learning_rate": 2e-4},
     },
-    ("mrpc", "selective"): {"top4-lr1e-4": {"selective_top_k": 4}},  # top 3 left seed 4's F1 at 0.836-0.837
+    ("mrpc", "selective"): {"top3-lr1e-4": {"selective_top_k": 3}},  # left seed 4's F1 at 0.836-0.837
     ("cola", "full"): {"4ep": {"epochs": 4}, "lr1e-4": {"learning_rate": 1e-4}},
-    ("mrpc", "prompt"): {  # words in the task's own terms as the prompt's start, at the faster lr SST-2 uses
-        "words": {"prompt_init_text": "Do these two sentences mean the same thing?"},
-        "words-lr1e-1": {"prompt_init_text": "Do these two sentences mean the same thing?", "learning_rate": 0.1},
-        "4ep": {"epochs": 4},
+    ("mrpc", "prompt"): {  # the recipe now starts the prompt as the task's question, at lr 0.1
+        "words": {"prompt_init_text": "Do these two sentences mean the same thing?", "learning_rate": 0.03},
+        "4ep": {"prompt_init_text": "random", "learning_rate": 0.03, "epochs": 4},
     },
     ("cola", "prompt"): {
         "words-lr1e-1": {"prompt_init_text": "Is this sentence grammatical?", "learning_rate": 0.1},
