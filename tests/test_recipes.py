@@ -75,7 +75,6 @@ def test_the_summary_tells_the_present_recipe_from_an_earlier_one(tmp_path):
 
 
 def test_a_recipe_option_that_does_not_fit_the_encoder_gives_way_to_the_method_default(tiny_bert):
-    from finetune.core.recipes import RECIPES
     from finetune.engine.config import ConfigError
 
     assert RECIPES[("mrpc", "selective")].options == {"top_k": 4}  # tuned on the 6-layer packaged encoder

@@ -111,9 +111,13 @@ def machine_name() -> str:
     return facts.get("gpu") or facts["cpu"]
 
 
+# What a run's resolved config holds that is not part of its recipe: the seed, and paths local to a machine.
+NOT_RECIPE = ("seed", "data_dir", "model")
+
+
 def settings_key(config: dict) -> str:
     """A run's resolved settings without its seed and local paths: which recipe it trained."""
-    return json.dumps({k: v for k, v in config.items() if k not in ("seed", "data_dir", "model")}, sort_keys=True)
+    return json.dumps({k: v for k, v in config.items() if k not in NOT_RECIPE}, sort_keys=True)
 
 
 def done_runs(log: Path) -> set[tuple[str, int, str, str]]:
@@ -130,7 +134,7 @@ def recipe_difference(config: dict, present: dict) -> str:
     it trained the present recipe. The seed and local paths do not count."""
 
     def flat(c: dict) -> dict:
-        top = {k: v for k, v in c.items() if k not in ("seed", "data_dir", "model", "method_options")}
+        top = {k: v for k, v in c.items() if k not in (*NOT_RECIPE, "method_options")}
         return {**top, **c.get("method_options", {})}
 
     then, now = flat(config), flat(present)
