@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from finetune.bench.sweep import as_record, machine_name, summary
+from finetune.bench.sweep import CANDIDATES, as_record, config_for, machine_name, settings_key, summary
 from finetune.bench.sweep import main as sweep
 from finetune.core.recipes import FLOORS, RECIPES, below_floor, recipe_for
 from finetune.engine.config import RunConfig, classroom_defaults, resolve_config
@@ -107,3 +107,27 @@ def test_the_readme_lists_every_recipe_as_it_is():
             assert f"top {recipe.options['top_k']} layers" in row, row
         if "init_text" in recipe.options:
             assert f'"{recipe.options["init_text"]}"' in row, row
+
+
+def test_every_swept_candidate_reruns_what_its_logged_runs_trained():
+    """A candidate overrides the recipe of the day: once a recipe changes, a candidate that leaves a setting to
+    it would rerun something else under its old name and mix two recipes in one summary row."""
+    sweeps = Path(__file__).resolve().parents[1] / "benchmarks" / "sweeps"
+
+    def trained(config: dict) -> str:
+        options = config.get("method_options", {})
+        if options.get("init_text") == "":  # older runs wrote a random start as no text; both train the same
+            config = {**config, "method_options": {**options, "init_text": "random"}}
+        return settings_key(config)
+
+    checked = 0
+    for (task, method), candidates in CANDIDATES.items():
+        log = sweeps / f"{task}-{method}.jsonl"
+        records = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
+        for name, overrides in candidates.items():
+            logged = {trained(r["config"]) for r in records if r["candidate"] == name}
+            if logged:
+                now = trained(as_record(resolve_config(config_for(task, method, overrides, 0, "auto"))[0]))
+                assert logged == {now}, f"{task} / {method} candidate {name!r} would now train {now}"
+                checked += 1
+    assert checked >= 20  # the committed sweeps are read, not skipped
