@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 
 import pytest
 
 from finetune.core import checkpoints
+from finetune.core.methods import METHODS
+from finetune.core.tasks import TASKS
 from finetune.engine import reproduce
+from finetune.engine.config import RunConfig, resolve_config
 
 
 @pytest.mark.slow
@@ -57,3 +61,13 @@ def test_claims_in_words():
     assert "most stable LoRA (± 0.002), least Selective layers (± 0.020)" in sst2[2]
     assert cola == [line for line in reproduce.claims(summary) if "CoLA" in line]
     assert len(cola) == 1 and "undecided on this budget" in cola[0] and "majority-class baseline" in cola[0]
+
+
+def test_a_resolved_config_resolves_to_itself_so_a_saved_run_counts_as_done():
+    """train() resolves the planned config again and saves that; reproduce finds a done run by comparing the two
+    (LoRA's alpha once came back as 16.0 where the plan said 16, and every LoRA run was trained again)."""
+    for task in TASKS:
+        for method in METHODS:
+            planned = resolve_config(RunConfig(task=task, method=method, seed=42))[0]
+            saved = resolve_config(planned)[0]
+            assert reproduce._identity(dataclasses.asdict(saved)) == reproduce._identity(dataclasses.asdict(planned))

@@ -18,7 +18,7 @@ from .registry import register_method
 class LoraOptions:
     r: int = setting(8, label="LoRA rank r", help="rank of the update matrices (at most the hidden size)",
                      minimum=1, maximum=1024)  # fmt: skip
-    alpha: float = setting(16, label="LoRA alpha", help="updates are scaled by alpha / r",
+    alpha: float = setting(16.0, label="LoRA alpha", help="updates are scaled by alpha / r",
                            minimum=0, exclusive_minimum=True, maximum=4096)  # fmt: skip
     dropout: float = setting(0.1, label="LoRA dropout", help="dropout on the LoRA path", minimum=0, maximum=0.9)
     target_modules: str = setting(
