@@ -11,7 +11,7 @@ from finetune.core import checkpoints
 from finetune.core.methods import METHODS
 from finetune.core.tasks import TASKS
 from finetune.engine import reproduce
-from finetune.engine.config import RunConfig, resolve_config
+from finetune.engine.config import RunConfig, resolve_config, settings_json
 
 
 @pytest.mark.slow
@@ -71,3 +71,9 @@ def test_a_resolved_config_resolves_to_itself_so_a_saved_run_counts_as_done():
             planned = resolve_config(RunConfig(task=task, method=method, seed=42))[0]
             saved = resolve_config(planned)[0]
             assert reproduce._identity(dataclasses.asdict(saved)) == reproduce._identity(dataclasses.asdict(planned))
+
+
+def test_settings_compare_by_value_not_by_how_a_number_was_written():
+    assert settings_json({"r": 8, "alpha": 16}) == settings_json({"alpha": 16.0, "r": 8.0})
+    assert settings_json({"alpha": 16}) != settings_json({"alpha": 16.5})
+    assert settings_json({"flag": True}) != settings_json({"flag": 1})

@@ -29,7 +29,7 @@ from ..core.methods import METHODS
 from ..core.precision import machine_capabilities
 from ..core.recipes import FLOORS, below_floor
 from ..core.tasks import TASKS
-from ..engine.config import RunConfig, config_from_values, resolve_config
+from ..engine.config import RunConfig, config_from_values, resolve_config, settings_json
 from ..engine.train import train
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,7 +120,7 @@ NOT_RECIPE = ("seed", "data_dir", "model")
 
 def settings_key(config: dict) -> str:
     """A run's resolved settings without its seed and local paths: which recipe it trained."""
-    return json.dumps({k: v for k, v in config.items() if k not in NOT_RECIPE}, sort_keys=True)
+    return settings_json({k: v for k, v in config.items() if k not in NOT_RECIPE})
 
 
 def done_runs(log: Path) -> set[tuple[str, int, str, str]]:

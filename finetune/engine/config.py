@@ -9,6 +9,7 @@ starts, and where the (task, method) classroom defaults are filled in.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import shlex
 from collections.abc import Mapping
@@ -145,6 +146,22 @@ def setting_differences(before: RunConfig, after: RunConfig) -> list[str]:
         if not same(old, new):
             changed.append(f"{item.spec.label} {old}, not {new}")
     return changed
+
+
+def settings_json(value: Any) -> str:
+    """A setting's value (or a whole config dict) as text that is equal exactly when the settings are: numbers
+    compare by value, so a run saved with LoRA alpha 16.0 is the same experiment as a plan that says 16."""
+
+    def canonical(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: canonical(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [canonical(x) for x in v]
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return float(v)
+        return v
+
+    return json.dumps(canonical(value), sort_keys=True)
 
 
 def steps_for(train_samples: int, batch_size: int, epochs: float) -> int:

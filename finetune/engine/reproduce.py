@@ -21,7 +21,7 @@ from ..core.methods import METHODS
 from ..core.models import STUDY_MODEL
 from ..core.tasks import TASKS
 from . import zeroshot
-from .config import ALL, RunConfig, resolve_config
+from .config import ALL, RunConfig, resolve_config, settings_json
 from .train import train
 
 # The settings that make two runs "the same experiment" for resuming.
@@ -66,7 +66,7 @@ BUDGETS = {
 
 
 def _identity(config: dict) -> tuple:
-    return tuple(json.dumps(config.get(key), sort_keys=True) for key in _IDENTITY)
+    return tuple(settings_json(config.get(key)) for key in _IDENTITY)
 
 
 def plan(tasks, methods, seeds: int, **common) -> list[RunConfig]:
