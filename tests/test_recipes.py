@@ -11,6 +11,7 @@ from finetune.bench.sweep import CANDIDATES, as_record, config_for, machine_name
 from finetune.bench.sweep import main as sweep
 from finetune.core.recipes import FLOORS, RECIPES, below_floor, recipe_for
 from finetune.engine.config import RunConfig, classroom_defaults, resolve_config
+from finetune.engine.train import TRAINING_REVISION
 
 
 def test_a_recipe_is_the_default_and_a_typed_setting_wins():
@@ -50,8 +51,19 @@ def test_the_sweep_trains_each_candidate_on_each_seed_and_continues(tiny_bert, g
     assert [(r["candidate"], r["seed"]) for r in records] == [("small", 0), ("small", 1)]
     assert all(r["config"]["max_train_samples"] == 64 and r["config"]["method_options"]["r"] == 2 for r in records)
     assert f"| small | {machine_name()} | auto | 0,1 |" in capsys.readouterr().out
+    assert all(r["training_revision"] == TRAINING_REVISION for r in records)
     assert sweep(args) == 0  # done already: nothing trained again
     assert len((tmp_path / "sst2-lora.jsonl").read_text().splitlines()) == 2
+    # A run of an earlier training loop is not done: its seed trains again (the same settings drew otherwise).
+    log = tmp_path / "sst2-lora.jsonl"
+    log.write_text(json.dumps({**records[0], "training_revision": 1}) + "\n" + json.dumps(records[1]) + "\n")
+    assert sweep(args) == 0
+    again = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["seed"], r["training_revision"]) for r in again] == [
+        (0, 1),
+        (1, TRAINING_REVISION),
+        (0, TRAINING_REVISION),
+    ]
     assert (tmp_path / "README.md").read_text().count("### sst2 / lora") == 1  # rewritten, not appended
 
 
@@ -63,12 +75,16 @@ def test_the_summary_tells_the_present_recipe_from_an_earlier_one(tmp_path):
     log = tmp_path / "sst2-prompt.jsonl"
     runs = [("current", 0, 0.75, present), ("current", 1, 0.66, earlier), ("became-the-recipe", 2, 0.73, present),
             ("current", 3, 0.70, another)]  # fmt: skip
-    log.write_text("".join(
-        json.dumps({"candidate": name, "seed": seed, "precision": "auto", "machine": "m", "wall_seconds": 1.0,
-                    "metrics": {"accuracy": accuracy}, "config": config}) + "\n"
-        for name, seed, accuracy, config in runs
-    ))  # fmt: skip
+    rows = [{"candidate": name, "seed": seed, "precision": "auto", "machine": "m", "wall_seconds": 1.0,
+             "metrics": {"accuracy": accuracy}, "config": config, "training_revision": TRAINING_REVISION}
+            for name, seed, accuracy, config in runs]  # fmt: skip
+    rows.append({**rows[0], "seed": 4, "metrics": {"accuracy": 0.71}})  # an earlier loop's run: no revision logged
+    del rows[-1]["training_revision"]
+    log.write_text("".join(json.dumps(row) + "\n" for row in rows))
     table = summary(log, "sst2", "prompt")
+    assert (
+        "| current [training revision 1] | m | auto | 4 | 0.710 | 0.710 | 1 | seed 4: accuracy 0.710 < 0.72 |" in table
+    )
     assert "| current | m | auto | 0,2 | 0.730 | 0.740 | 1 | yes |" in table
     assert "| current (an earlier recipe: learning_rate 0.03) | m | auto | 1 | 0.660 |" in table
     assert "| current (an earlier recipe: epochs 5.0, num_virtual_tokens 10) | m | auto | 3 | 0.700 |" in table

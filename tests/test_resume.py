@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from finetune.core import checkpoints, resumable
 from finetune.core.resumable import ResumeError
 from finetune.engine.events import read_events
-from finetune.engine.train import train
+from finetune.engine.train import TRAINING_REVISION, train
 
 from .conftest import REPO, tiny_config
 
@@ -76,6 +76,22 @@ def test_a_resumed_run_trains_only_the_rest_and_ends_like_an_uninterrupted_one(t
     assert [e["type"] for e in logged].count("start") == 1 and logged[-1]["status"] == "complete"
     assert resumable.list_states(root) == []
     assert not (resumed.path / resumable.TRAINER_DIR).exists() and not (resumed.path / resumable.MARKER).exists()
+
+
+def test_how_often_the_dev_set_is_scored_does_not_change_what_is_trained(tiny_bert, glue_dir, tmp_path):
+    # Watching more often must not train another model: the Train tab scores the dev set three times,
+    # `reproduce` once, and both must train the same weights (torch's DataLoader draws each dev pass's base
+    # seed from the global random stream that dropout and the next epoch's order use).
+    runs = {}
+    for evaluations in (1, 3):
+        config = tiny_config(tiny_bert, glue_dir, "sst2", "full", **{**LONGER, "evaluations": evaluations})
+        runs[evaluations] = train(config, checkpoints_dir=tmp_path / str(evaluations)).run
+    once, thrice = weights(runs[1]), weights(runs[3])
+    for name in once:
+        for key, tensor in once[name].items():
+            assert tensor.equal(thrice[name][key]), f"{name}:{key} differs"
+    assert runs[1].info["metrics"] == runs[3].info["metrics"]
+    assert runs[3].info["training_revision"] == TRAINING_REVISION
 
 
 def test_resuming_with_other_settings_is_refused_and_keeps_the_state(tiny_bert, glue_dir, tmp_path):

@@ -30,7 +30,7 @@ from ..core.precision import machine_capabilities
 from ..core.recipes import FLOORS, below_floor
 from ..core.tasks import TASKS
 from ..engine.config import RunConfig, config_from_values, resolve_config, settings_json
-from ..engine.train import train
+from ..engine.train import TRAINING_REVISION, train
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -123,13 +123,18 @@ def settings_key(config: dict) -> str:
     return settings_json({k: v for k, v in config.items() if k not in NOT_RECIPE})
 
 
-def done_runs(log: Path) -> set[tuple[str, int, str, str]]:
-    """(candidate's settings, seed, precision, machine) of the runs already in the log: a rerun skips them, and
-    a changed recipe or another machine runs again."""
+def revision(record: dict) -> int:
+    """The training loop that trained a logged run (rows from before run.json recorded it: revision 1)."""
+    return record.get("training_revision", 1)
+
+
+def done_runs(log: Path) -> set[tuple[str, int, str, str, int]]:
+    """(candidate's settings, seed, precision, machine, training revision) of the runs already in the log: a
+    rerun skips them, and a changed recipe, another machine or a changed training loop runs again."""
     if not log.is_file():
         return set()
     records = map(json.loads, log.read_text().splitlines())
-    return {(settings_key(r["config"]), r["seed"], r["precision"], r["machine"]) for r in records}
+    return {(settings_key(r["config"]), r["seed"], r["precision"], r["machine"], revision(r)) for r in records}
 
 
 def recipe_difference(config: dict, present: dict) -> str:
@@ -149,7 +154,8 @@ def summary(log: Path, task: str, method: str) -> str:
     """One row per candidate, machine and precision: worst and mean dev metric over its seeds, against the
     floors. Every run that trained the present recipe counts as 'current', whatever candidate it ran as (a
     candidate that became the recipe); 'current' rows trained with an earlier recipe are marked so, one row
-    per earlier recipe, named by what it set otherwise."""
+    per earlier recipe, named by what it set otherwise. Runs of an earlier training loop (TRAINING_REVISION)
+    are rows of their own, marked with their revision: their seeds drew other random numbers."""
     present = as_record(resolve_config(config_for(task, method, {}, 0, "auto"))[0])
     rows: dict[tuple[str, str, str], list[dict]] = {}
     for record in map(json.loads, log.read_text().splitlines()):
@@ -160,6 +166,8 @@ def summary(log: Path, task: str, method: str) -> str:
             name = f"current (an earlier recipe: {difference})"
         else:
             name = record["candidate"]
+        if revision(record) != TRAINING_REVISION:
+            name += f" [training revision {revision(record)}]"
         rows.setdefault((name, record["machine"], record["precision"]), []).append(record)
     floors = FLOORS.get((task, method), {})
     metric = next(iter(floors), TASKS[task].headline_metric)
@@ -203,6 +211,11 @@ a lone run's. The third round (2026-11-26: CoLA full, LoRA, selective and prompt
 on the H200, 15 at a time, then checked each new recipe's worst seed alone on the 2-core AMD EPYC. The fourth
 (CoLA selective over four passes) ran alone on a 2-core AMD EPYC that trained about a quarter slower than the
 third round's (three passes of CoLA selective: 136 s against 106-112 s).
+A "[training revision 1]" row trained before 2026-11-26's fix to the training loop: until then each dev
+evaluation drew from the random stream that dropout and the batch order use, so the same seed trained other
+weights with three evaluations (the Train tab, and these sweeps) than with one (`reproduce`). Its seeds are
+other draws from the same recipe, not other recipes; `reproduce`'s runs (one evaluation, at the end) trained
+exactly what the loop trains now.
 Regenerate with `python -m finetune.bench.sweep --readme`.
 """
 
@@ -246,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, overrides in candidates.items():
         for seed in args.seeds:
             config = config_for(args.task, args.method, overrides, seed, args.precision, **common)
-            if (settings_key(as_record(resolve_config(config)[0])), seed, args.precision, machine) in done:
+            key = (settings_key(as_record(resolve_config(config)[0])), seed, args.precision, machine, TRAINING_REVISION)
+            if key in done:
                 continue
             started = time.perf_counter()
             with tempfile.TemporaryDirectory() as store:
@@ -257,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                 "resolved_precision": result.run.info["precision"],
                 "wall_seconds": round(time.perf_counter() - started, 1),
                 "train_seconds": result.run.info["train_seconds"], "metrics": result.run.info["metrics"],
-                "config": result.run.info["config"], "machine": machine,
+                "config": result.run.info["config"], "machine": machine, "training_revision": TRAINING_REVISION,
             }  # fmt: skip
             with log.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")

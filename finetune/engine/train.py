@@ -50,6 +50,11 @@ from ..core.tasks import Task, get_task
 from .config import ConfigError, RunConfig, cli_command, resolve_config, setting_differences, steps_for
 from .events import EventLog, Listener, TrainingEvents, fan_out, read_events
 
+# Which training loop trained a run (run.json's `training_revision`): raised when the same settings and
+# seed train other weights than before, so that logged sweeps rerun instead of counting as done.
+# 2: dev evaluations no longer draw from the training's random stream (LabTrainer.evaluate).
+TRAINING_REVISION = 2
+
 
 @dataclass
 class RunResult:
@@ -397,6 +402,14 @@ class LabTrainer(Trainer):
             return None  # several processes: accelerate shards the dev set in order and gathers it back in order
         return SequentialSampler(eval_dataset)
 
+    def evaluate(self, *args, **kwargs):
+        # Scoring the dev set must not change what is trained: each pass over a DataLoader draws its base
+        # seed from the global CPU random stream, which dropout (on a CPU) and the next epoch's batch order
+        # also draw from. Without the fork, three evaluations (the Train tab) and one (`reproduce`) trained
+        # different weights from the same settings and seed. CUDA's stream is not drawn from here.
+        with torch.random.fork_rng(devices=[]):
+            return super().evaluate(*args, **kwargs)
+
 
 def build_trainer(
     config: RunConfig,
@@ -455,6 +468,7 @@ def save(run_id: str, config: RunConfig, prepared: Prepared, fitted: Fitted, sta
         eval_samples=len(prepared.encoded["validation"]),
         train_samples_per_s=round(train_samples * _epochs(config) / fitted.train_seconds, 2),
         precision=resolve_precision(config.precision),
+        training_revision=TRAINING_REVISION,
     )
     scored = DevPredictions.of_split(prepared.data["validation"], prepared.task.text_keys, fitted.dev_probabilities)
     dev_predictions.write(staging, scored)
