@@ -43,6 +43,14 @@ def weights(run: checkpoints.RunRecord) -> dict:
     return {p.name: load_file(p) for p in sorted((run.path / checkpoints.MODEL_DIR).glob("*.safetensors"))}
 
 
+def assert_same_weights(ours: checkpoints.RunRecord, theirs: checkpoints.RunRecord) -> None:
+    mine, other = weights(ours), weights(theirs)
+    assert mine.keys() == other.keys()
+    for name in mine:
+        for key, tensor in mine[name].items():
+            assert tensor.equal(other[name][key]), f"{name}:{key} differs"
+
+
 @pytest.mark.parametrize("method", ["full", "lora", "prompt", "selective"])
 def test_a_resumed_run_trains_only_the_rest_and_ends_like_an_uninterrupted_one(tiny_bert, glue_dir, tmp_path, method):
     config = tiny_config(tiny_bert, glue_dir, "sst2", method, **LONGER)
@@ -66,11 +74,7 @@ def test_a_resumed_run_trains_only_the_rest_and_ends_like_an_uninterrupted_one(t
     assert new_steps and min(new_steps) > 8 and max(new_steps) == 24
     # Same steps, same optimizer, schedule, data order and random state: the very same weights and metrics.
     assert resumed.info["metrics"] == whole.info["metrics"]
-    ours, theirs = weights(resumed), weights(whole)
-    assert ours.keys() == theirs.keys()
-    for name in ours:
-        for key, tensor in ours[name].items():
-            assert tensor.equal(theirs[name][key]), f"{name}:{key} differs"
+    assert_same_weights(resumed, whole)
     # The saved run carries one story: events up to step 8, the resume, the rest; no state is left over.
     logged = read_events(resumed.path / checkpoints.EVENTS_FILE)
     assert [e["type"] for e in logged].count("start") == 1 and logged[-1]["status"] == "complete"
@@ -86,10 +90,7 @@ def test_how_often_the_dev_set_is_scored_does_not_change_what_is_trained(tiny_be
     for evaluations in (1, 3):
         config = tiny_config(tiny_bert, glue_dir, "sst2", "full", **{**LONGER, "evaluations": evaluations})
         runs[evaluations] = train(config, checkpoints_dir=tmp_path / str(evaluations)).run
-    once, thrice = weights(runs[1]), weights(runs[3])
-    for name in once:
-        for key, tensor in once[name].items():
-            assert tensor.equal(thrice[name][key]), f"{name}:{key} differs"
+    assert_same_weights(runs[1], runs[3])
     assert runs[1].info["metrics"] == runs[3].info["metrics"]
     assert runs[3].info["training_revision"] == TRAINING_REVISION
 
