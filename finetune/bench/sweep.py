@@ -63,6 +63,7 @@ CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
             "max_train_samples": "all",
         },
         "all-lr5e-4-drop0": {**EVERY_LINEAR, "learning_rate": 5e-4, "lora_dropout": 0},  # the recipe now
+        "all-lr5e-4-drop0-4ep": {**EVERY_LINEAR, "learning_rate": 5e-4, "lora_dropout": 0, "epochs": 4},
     },
     ("cola", "selective"): {  # the recipe now is the top 4 at lr 1e-4, four passes; every three-pass one lost a seed
         "top3-lr1e-4": {"selective_top_k": 3, "epochs": 3},
@@ -77,6 +78,7 @@ CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     },
     ("mrpc", "selective"): {"top3-lr1e-4": {"selective_top_k": 3}},  # left seed 4's F1 at 0.836-0.837
     ("cola", "full"): {"4ep": {"epochs": 4}, "lr1e-4": {"learning_rate": 1e-4}},
+    ("mrpc", "full"): {"3ep": {"epochs": 3}},  # the recipe before two passes
     ("mrpc", "prompt"): {  # the recipe now starts the prompt as the task's question, at lr 0.1
         "words": {"prompt_init_text": "Do these two sentences mean the same thing?", "learning_rate": 0.03},
         "4ep": {"prompt_init_text": "random", "learning_rate": 0.03, "epochs": 4},
