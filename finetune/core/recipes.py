@@ -69,8 +69,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         chosen_by="benchmarks/sweeps/mrpc-selective.jsonl: the top 4 of 6 layers at lr 1e-4 hold the floors on "
         "the 2-core CPU's seeds 0-4 (accuracy 0.806-0.836, F1 0.862-0.885; 155-175 s a run) where the top 3 "
         "left seed 4's F1 at 0.836 (CPU) and 0.837 (H200), and the top 2 at 3e-4 seed 0 at accuracy 0.70 "
-        "(H200). 32% of the encoder trains instead of 24%. Under the training loop's revision 2 the CPU's seeds 0-4 end "
-        "at accuracy 0.804-0.831, F1 0.861-0.880 (147-159 s a run).",
+        "(H200). 32% of the encoder trains instead of 24%. Under the training loop's revision 2 the CPU's seeds "
+        "0-4 end at accuracy 0.804-0.831, F1 0.861-0.880 (147-159 s a run).",
     ),
     ("cola", "full"): Recipe(
         learning_rate=7e-5,
