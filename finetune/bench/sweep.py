@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 # overrides the current recipe, so each names every setting it was swept with that a later recipe changed (a
 # rerun then trains what its rows in benchmarks/sweeps/ trained).
 EVERY_LINEAR = {"lora_target_modules": "query,key,value,dense"}
+LINEAR_3EP = {**EVERY_LINEAR, "epochs": 3}  # every linear layer, CoLA's three passes (its LoRA recipe now has four)
 CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     ("sst2", "prompt"): {  # "current" is lr 0.1 on 12,000 examples (benchmarks/sweeps/README.md)
         "lr3e-2-4000-examples": {"learning_rate": 3e-2, "max_train_samples": 4000},
@@ -48,21 +49,22 @@ CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     # LoRA on every linear layer at half the default lr: the collapses to the majority class on some seeds come
     # from adapting query/value only (benchmarks/sweeps/README.md); lr 1e-3 on every layer still lost one seed.
     ("mrpc", "lora"): {"all-lr5e-4": {**EVERY_LINEAR, "learning_rate": 5e-4}},
-    ("cola", "lora"): {  # with LoRA's dropout 0.1 every one left a seed under the floor; without it none did
-        "all-lr5e-4": {**EVERY_LINEAR, "learning_rate": 5e-4, "lora_dropout": 0.1},
+    ("cola", "lora"): {  # three passes unless named: with LoRA's dropout 0.1 each lost a seed
+        "all-lr5e-4": {**LINEAR_3EP, "learning_rate": 5e-4, "lora_dropout": 0.1},
         "all-lr5e-4-4ep": {**EVERY_LINEAR, "learning_rate": 5e-4, "lora_dropout": 0.1, "epochs": 4},
-        "all-lr7e-4": {**EVERY_LINEAR, "learning_rate": 7e-4, "lora_dropout": 0.1},
-        "all-r16-lr5e-4": {**EVERY_LINEAR, "learning_rate": 5e-4, "lora_dropout": 0.1, "lora_r": 16, "lora_alpha": 32},
-        "all-r16-lr7e-4": {**EVERY_LINEAR, "learning_rate": 7e-4, "lora_dropout": 0.1, "lora_r": 16, "lora_alpha": 32},
+        "all-lr7e-4": {**LINEAR_3EP, "learning_rate": 7e-4, "lora_dropout": 0.1},
+        "all-r16-lr5e-4": {**LINEAR_3EP, "learning_rate": 5e-4, "lora_dropout": 0.1, "lora_r": 16, "lora_alpha": 32},
+        "all-r16-lr7e-4": {**LINEAR_3EP, "learning_rate": 7e-4, "lora_dropout": 0.1, "lora_r": 16, "lora_alpha": 32},
         "all-r16-lr5e-4-all": {
-            **EVERY_LINEAR,
+            **LINEAR_3EP,
             "learning_rate": 5e-4,
             "lora_dropout": 0.1,
             "lora_r": 16,
             "lora_alpha": 32,
             "max_train_samples": "all",
         },
-        "all-lr5e-4-drop0": {**EVERY_LINEAR, "learning_rate": 5e-4, "lora_dropout": 0},  # the recipe now
+        "all-lr5e-4-drop0": {**LINEAR_3EP, "learning_rate": 5e-4, "lora_dropout": 0},  # the recipe before
+        # the recipe now:
         "all-lr5e-4-drop0-4ep": {**EVERY_LINEAR, "learning_rate": 5e-4, "lora_dropout": 0, "epochs": 4},
     },
     ("cola", "selective"): {  # the recipe now is the top 4 at lr 1e-4, four passes; every three-pass one lost a seed
