@@ -90,6 +90,8 @@ def test_selective_on_bert_base_freezes_about_three_quarters():
         ("lora", {"r": 33}, "at most the hidden size 32"),
         ("prompt", {"num_virtual_tokens": 0}, "Virtual tokens must be between 1 and 128, got 0"),
         ("prompt", {"init_text": ["a", "list"]}, "Init text must be text, got a list"),
+        ("full", {"layer_decay": 0}, "Layer-wise LR decay must be"),
+        ("full", {"layer_decay": 1.5}, "Layer-wise LR decay must be"),
         ("selective", {"top_k": 3}, "Top k layers must be at most 2"),
         ("selective", {"top_k": 1.5}, "whole number"),
     ],
@@ -153,3 +155,23 @@ def test_prompt_tuning_can_give_its_head_its_own_learning_rate(tiny_bert):
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
     grouped = [id(p) for g in groups for p in g["params"]]
     assert sorted(grouped) == sorted(trainable) and len(groups[0]["params"]) == 1  # the prompt embedding alone
+
+
+def test_full_fine_tuning_can_decay_the_learning_rate_layer_by_layer(tiny_bert):
+    """Every trainable parameter in one group: the head and pooler at the run's rate, each layer below at `decay`
+    times the one above, the embeddings least; biases and norms without weight decay, as the Trainer does."""
+    method = get_method("full")
+    model = prepared(tiny_bert, "full")
+    assert method.learning_rates(model, method.options(), 1e-4) is None  # 1: the Trainer's own optimizer
+    groups = method.learning_rates(model, method.options(layer_decay=0.5), 1e-4)
+    grouped = [id(p) for g in groups for p in g["params"]]
+    assert sorted(grouped) == sorted(id(p) for p in model.parameters())  # each once
+    rate = {id(p): g["lr"] for g in groups for p in g["params"]}
+    no_decay = {id(p) for g in groups if g.get("weight_decay") == 0.0 for p in g["params"]}
+    bert = model.bert
+    assert rate[id(model.classifier.weight)] == rate[id(bert.pooler.dense.weight)] == pytest.approx(1e-4)
+    assert rate[id(bert.encoder.layer[1].attention.self.query.weight)] == pytest.approx(1e-4 * 0.5)
+    assert rate[id(bert.encoder.layer[0].output.dense.weight)] == pytest.approx(1e-4 * 0.5**2)
+    assert rate[id(bert.embeddings.word_embeddings.weight)] == pytest.approx(1e-4 * 0.5 ** (L + 1))
+    assert id(bert.encoder.layer[0].output.LayerNorm.weight) in no_decay and id(bert.pooler.dense.bias) in no_decay
+    assert id(bert.encoder.layer[0].output.dense.weight) not in no_decay

@@ -196,3 +196,48 @@ def test_bad_configs_fail_before_anything_is_written(tiny_bert, glue_dir, checkp
 def test_data_dir_without_task_files_is_a_config_error(tiny_bert, tmp_path, checkpoints_dir):
     with pytest.raises(ConfigError, match="not a GLUE directory"):
         train(tiny_config(tiny_bert, tmp_path))
+
+
+def test_layer_wise_decay_moves_the_lower_layers_less(tiny_bert, glue_dir, checkpoints_dir):
+    """Full fine-tuning with layer_decay 0.5 on the 2-layer tiny BERT: the embeddings learn at 1/8 of the run's
+    rate, so they move far less than the same seed moves them without decay, while the head learns alike."""
+    from transformers import AutoModelForSequenceClassification
+
+    start = AutoModelForSequenceClassification.from_pretrained(tiny_bert).state_dict()
+
+    def moved(run_model, name: str) -> float:
+        return float((run_model.state_dict()[name].float() - start[name].float()).abs().sum())
+
+    plain = train(tiny_config(tiny_bert, glue_dir, "sst2", "full", learning_rate=1e-3))
+    decayed = train(tiny_config(tiny_bert, glue_dir, "sst2", "full", learning_rate=1e-3,
+                                method_options={"layer_decay": 0.5}))  # fmt: skip
+    assert decayed.run.info["config"]["method_options"] == {"layer_decay": 0.5}
+    assert "--full-layer-decay 0.5" in (decayed.run.path / "README.md").read_text()  # the model card's command
+    embeddings = "bert.embeddings.word_embeddings.weight"
+    assert moved(decayed.model, embeddings) < 0.3 * moved(plain.model, embeddings)
+    head = "classifier.weight"
+    assert moved(decayed.model, head) == pytest.approx(moved(plain.model, head), rel=0.5)
+    reloaded = load_trained(decayed.run)
+    assert torch.equal(reloaded.state_dict()[embeddings], decayed.model.state_dict()[embeddings])
+
+
+@pytest.mark.parametrize(
+    ("method", "options"), [("full", {"layer_decay": 0.5}), ("prompt", {"head_learning_rate": 3e-3})]
+)
+def test_grouped_learning_rates_step_the_trainers_own_optimizer(tiny_bert, glue_dir, tmp_path, method, options):
+    """A method's own learning-rate groups go to the optimizer the Trainer would build (its fused AdamW, betas and
+    eps), not a plain AdamW, which steps several times slower over many groups on a CPU."""
+    from transformers import Trainer
+
+    from finetune.core.methods.base import plain_setup
+    from finetune.engine.config import resolve_config
+    from finetune.engine.train import build_trainer, prepare, training_arguments
+
+    config, source = resolve_config(tiny_config(tiny_bert, glue_dir, "sst2", method, method_options=options))
+    prepared = prepare(config, source)
+    setup = plain_setup(prepared.model, prepared.encoded, None)
+    trainer = build_trainer(config, setup, prepared.tokenizer, tmp_path, prepared.max_steps)
+    expected_class, expected = Trainer.get_optimizer_cls_and_kwargs(training_arguments(config, tmp_path, 10))
+    optimizer = trainer.optimizer
+    assert type(optimizer) is expected_class and len(optimizer.param_groups) > 1
+    assert all(optimizer.defaults[key] == value for key, value in expected.items() if key != "lr")

@@ -73,6 +73,10 @@ KO: dict[str, str] = {
     "arithmetic for training and predicting: auto = bf16 where this machine computes it natively (recent CPUs and "
     "GPUs), fp16 on older GPUs, else fp32": "학습과 예측의 연산 방식: auto = 이 기계가 bf16을 직접 계산하면 bf16 (최신 CPU와 "
     "GPU), 오래된 GPU에서는 fp16, 그 밖에는 fp32",
+    "Layer-wise LR decay": "레이어별 학습률 감쇠",
+    "each layer learns at this fraction of the rate of the layer above it, the embeddings least (1: every weight at "
+    "the run's learning rate)": "각 레이어는 바로 위 레이어 학습률의 이 비율로 학습하고, 임베딩이 가장 적게 배웁니다 "
+    "(1이면 모든 가중치가 학습률 그대로)",
     "LoRA rank r": "LoRA 랭크 r",
     "rank of the update matrices (at most the hidden size)": "업데이트 행렬의 랭크 (최대 hidden size)",
     "LoRA alpha": "LoRA alpha",

@@ -425,9 +425,13 @@ def build_trainer(
     args = training_arguments(config, output_dir, max_steps, progress_bar)
     method = get_method(config.method)
     groups = method.learning_rates(setup.model, method.options(**config.method_options), args.learning_rate)
-    # The Trainer's own AdamW (same betas, eps and decay) unless the method gives its parts their own rates;
-    # the schedule scales every group alike.
-    optimizer = torch.optim.AdamW(groups, lr=args.learning_rate, weight_decay=args.weight_decay) if groups else None
+    # Where the method gives its parts their own rates, the optimizer the Trainer would build (AdamW, its betas,
+    # eps, and its fused kernel: a plain AdamW over a dozen groups steps five times slower on a CPU) over those
+    # groups; the schedule scales every group alike.
+    optimizer = None
+    if groups:
+        optimizer_class, optimizer_kwargs = Trainer.get_optimizer_cls_and_kwargs(args)
+        optimizer = optimizer_class(groups, **{**optimizer_kwargs, "weight_decay": args.weight_decay})
     trainer = LabTrainer(
         model=setup.model,
         args=args,

@@ -5,15 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from torch import nn
 from transformers import AutoModelForSequenceClassification
+from transformers.trainer_pt_utils import get_parameter_names
 
-from .base import Method, TrainingDefaults
+from ..fields import setting
+from .base import Method, TrainingDefaults, encoder_parts
 from .registry import register_method
 
 
 @dataclass
 class FullOptions:
-    pass
+    layer_decay: float = setting(
+        1.0, label="Layer-wise LR decay", help="each layer learns at this fraction of the rate of the layer above "
+        "it, the embeddings least (1: every weight at the run's learning rate)", minimum=0, exclusive_minimum=True,
+        maximum=1, form="advanced",
+    )  # fmt: skip
 
 
 @register_method
@@ -31,8 +38,34 @@ class FullFineTuning(Method):
     def prepare(self, model, options, source):
         return model
 
+    def learning_rates(self, model: nn.Module, options: FullOptions, learning_rate: float) -> list[dict] | None:
+        # Layer-wise learning-rate decay (ELECTRA, Clark et al. 2020; Zhang et al. 2021 on few-sample BERT
+        # fine-tuning): the lower layers hold general features a small task set should move least, so a step
+        # there does less harm to them and the run depends less on its seed.
+        if options.layer_decay == 1.0:
+            return None  # the Trainer's own optimizer, exactly as before the option existed
+        _, embeddings, layers = encoder_parts(model)
+        depth = {id(p): 0 for p in embeddings.parameters()}
+        for index, layer in enumerate(layers):
+            depth.update({id(p): index + 1 for p in layer.parameters()})
+        top = len(layers) + 1  # the pooler and the head learn at the run's rate
+        decayed = set(get_parameter_names(model, [nn.LayerNorm], TRAINER_NO_DECAY))
+        groups: dict[tuple[int, bool], list[nn.Parameter]] = {}
+        for name, param in model.named_parameters():
+            if param.requires_grad:
+                groups.setdefault((depth.get(id(param), top), name in decayed), []).append(param)
+        return [
+            {"params": params, "lr": learning_rate * options.layer_decay ** (top - level)}
+            | ({} if decays else {"weight_decay": 0.0})
+            for (level, decays), params in sorted(groups.items())
+        ]
+
     def save(self, model, folder: Path) -> None:
         model.save_pretrained(folder, safe_serialization=True)
 
     def load(self, base, folder: Path, options):
         return AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=False, use_safetensors=True)
+
+
+# The Trainer's rule for what weight decay skips (Trainer.get_decay_parameter_names): biases and norms.
+TRAINER_NO_DECAY = [r"bias", r"layernorm", r"rmsnorm", r"(?:^|\.)norm(?:$|\.)", r"_norm(?:$|\.)"]
