@@ -87,7 +87,6 @@ CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         # CoLA with a margin (worst 0.266) where full fine-tuning's worst seeds sit at the floor.
         "llrd0.9": {"full_layer_decay": 0.9},
         "llrd0.8": {"full_layer_decay": 0.8},
-        "llrd0.9-lr1e-4": {"full_layer_decay": 0.9, "learning_rate": 1e-4},
         "llrd0.8-lr1e-4": {"full_layer_decay": 0.8, "learning_rate": 1e-4},
     },
     ("mrpc", "full"): {"3ep": {"epochs": 3}},  # the recipe before two passes
@@ -95,7 +94,6 @@ CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         "words": {"prompt_init_text": "Do these two sentences mean the same thing?", "learning_rate": 0.03},
         "4ep": {"prompt_init_text": "random", "learning_rate": 0.03, "epochs": 4},
         "tokens50": {"prompt_num_virtual_tokens": 50},
-        "tokens8": {"prompt_num_virtual_tokens": 8},
         "batch32-lr2e-1": {"batch_size": 32, "learning_rate": 0.2},
     },
     ("cola", "prompt"): {

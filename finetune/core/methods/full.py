@@ -40,8 +40,9 @@ class FullFineTuning(Method):
 
     def learning_rates(self, model: nn.Module, options: FullOptions, learning_rate: float) -> list[dict] | None:
         # Layer-wise learning-rate decay (ELECTRA, Clark et al. 2020; Zhang et al. 2021 on few-sample BERT
-        # fine-tuning): the lower layers hold general features a small task set should move least, so a step
-        # there does less harm to them and the run depends less on its seed.
+        # fine-tuning): the lower layers hold general features a small task set should move least. On CoLA it
+        # raised full fine-tuning's mean MCC but not its worst seed (benchmarks/sweeps/README.md), so no recipe
+        # uses it; it is here for people to try against selective's frozen lower layers.
         if options.layer_decay == 1.0:
             return None  # the Trainer's own optimizer, exactly as before the option existed
         _, embeddings, layers = encoder_parts(model)
