@@ -235,8 +235,10 @@ on the H200, 15 at a time, then checked each new recipe's worst seed alone on th
 third round's (three passes of CoLA selective: 136 s against 106-112 s). The fifth (2026-11-26, late) tried
 layer-wise learning-rate decay for CoLA full and more virtual tokens or bigger batches for MRPC prompt on the
 H200 (seeds 0-7, 15 at a time, stopped at a time budget: some candidates lack seed 7 or more), then checked on
-a 2-core Intel Xeon with AMX-BF16, alone. Its layer-decay rows stepped a plain AdamW over the layers' groups; the
-lab now steps the Trainer's fused AdamW over them (the same update up to rounding, five times faster on a CPU).
+a 2-core Intel Xeon with AMX-BF16, where the current recipes' worst seeds were rerun too, each alone but CoLA
+full's seed 0 (205 s: it shared the cores with installing the lab). Its layer-decay rows stepped a plain AdamW
+over the layers' groups; the lab now steps the Trainer's fused AdamW over them (the same update up to rounding,
+five times faster on a CPU).
 A "[training revision 1]" row trained before 2026-11-26's fix to the training loop: until then each dev
 evaluation drew from the random stream that dropout and the batch order use, so the same seed trained other
 weights with three evaluations (the Train tab, and these sweeps) than with one (`reproduce`). Its seeds are

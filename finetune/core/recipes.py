@@ -36,7 +36,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         chosen_by="benchmarks/sweeps/sst2-prompt.jsonl: lr 0.1 on 12,000 examples ends at 0.729-0.798 on the "
         "2-core CPU's seeds 0-4 (the training loop's revision 2), where 8,000 examples leave seed 2 at 0.67 (CPU) "
         "and seed 4 at 0.71 (GPU); a slower head "
-        "learning rate, bigger batches or lr 0.3 were worse. " + GPU_SWEEP,
+        "learning rate, bigger batches or lr 0.3 were worse. On a 2-core Intel Xeon with AMX-BF16 seeds 0-4 end at "
+        "0.752-0.796 (76-81 s a run). " + GPU_SWEEP,
     ),
     ("mrpc", "full"): Recipe(
         epochs=3.0,
@@ -44,7 +45,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "0.784-0.797, F1 0.855-0.858 on the 2-core CPU's seeds 0-4 under the training loop's revision 2 "
         "(228-239 s a run; worst on the H200 0.792). Two passes held them under revision 1 (worst 0.770, F1 "
         "0.847) in two thirds of the time, but under revision 2 left the CPU's seed 4 at accuracy 0.728, F1 "
-        "0.826; batch 32 at lr 1e-4 falls under them. " + GPU_SWEEP,
+        "0.826; batch 32 at lr 1e-4 falls under them. On a 2-core Intel Xeon with AMX-BF16 seed 4 ends at accuracy "
+        "0.779, F1 0.849 in 161 s. " + GPU_SWEEP,
     ),
     ("mrpc", "lora"): Recipe(
         learning_rate=5e-4,
@@ -63,7 +65,9 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "241 s) where a random start at lr 0.03 left seed 1 at 0.699; the question at lr 0.03 or four passes "
         "left a seed at 0.691-0.696. Under the training loop's revision 2 the CPU's seeds 0-4 end at 0.689-0.716 "
         "(seed 1 under the floor), seeds 42 (the Train tab's default) and 43 at 0.696 (benchmarks/reproduce/): "
-        "the floor, 1.6 points above the majority class, sits inside the spread between seeds. " + GPU_SWEEP,
+        "the floor, 1.6 points above the majority class, sits inside the spread between seeds; on a 2-core Intel "
+        "Xeon with AMX-BF16 seeds 1 and 0 end at 0.701 and 0.713 (150 s a run). 50 virtual tokens, or batch 32 "
+        "at lr 0.2, were no surer on the H200 (worst 0.694, 0.654). " + GPU_SWEEP,
     ),
     ("mrpc", "selective"): Recipe(
         learning_rate=1e-4,
@@ -83,7 +87,10 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "0.253) but left the CPU's seed 3 at 0.239 in a third more time; lr 1e-4 left seed 2 at 0.192; two "
         "passes at batch 32 fell to 0.15; seed 44 ends at 0.2485 (benchmarks/reproduce/). Under the training "
         "loop's revision 2 the CPU's seeds 0-4 end at 0.247-0.291 (mean 0.268; seeds 0 and 4 at 0.247 and "
-        "0.248), and four passes leave seed 0 at 0.246 in 281 s. " + GPU_SWEEP,
+        "0.248), and four passes leave seed 0 at 0.246 in 281 s. On a 2-core Intel Xeon with AMX-BF16 seeds 0-4 end "
+        "at 0.239-0.281 (seeds 0 and 4 at 0.245 and 0.239; 160-173 s a run alone). Layer-wise learning-rate decay "
+        "(0.8 or 0.9, at lr 7e-5 or 1e-4) raised the H200's mean over seeds 0-7 from 0.266 to 0.277-0.289 but left "
+        "its seed 4 at 0.240-0.244, and the Intel CPU's seed 0 at 0.236. " + GPU_SWEEP,
     ),
     ("cola", "lora"): Recipe(
         learning_rate=5e-4,
@@ -94,7 +101,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "revision 2, 181-204 s a run, where three passes ended at 0.187-0.230 (mean 0.209; seeds 1 and 3 under "
         "the floor; 0.215-0.258 under revision 1). With LoRA's dropout 0.1 seed 4 stayed at 0.168 (CPU) and "
         "0.198 (H200), even over four passes (0.191, H200); lr 7e-4, rank 16, or rank 16 on every training "
-        "example each left a seed at 0.169-0.194 (H200); query/value only at 1e-3 ended at 0.000-0.189 (H200).",
+        "example each left a seed at 0.169-0.194 (H200); query/value only at 1e-3 ended at 0.000-0.189 (H200). On a "
+        "2-core Intel Xeon with AMX-BF16 seeds 3 and 1 (the EPYC's worst) end at 0.228 and 0.248 (155-166 s a run).",
     ),
     ("cola", "selective"): Recipe(
         learning_rate=1e-4,
@@ -105,7 +113,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "0 at 0.245 (0.244 at lr 1.5e-4); every top-3 recipe tried (lr 7e-5 to 2e-4, three or four passes) left a "
         "seed at 0.20-0.234. 32% of the encoder trains instead of 24%, as on MRPC. Seed 43 ends at 0.238 "
         "(benchmarks/reproduce/): the floor is not yet held beyond seeds 0-4. Under the training loop's revision 2 "
-        "the CPU's seeds 0-4 end at 0.266-0.311 (mean 0.292; 138-158 s a run).",
+        "the CPU's seeds 0-4 end at 0.266-0.311 (mean 0.292; 138-158 s a run); on a 2-core Intel Xeon with AMX-BF16 "
+        "seeds 0 and 4 end at 0.309 and 0.295 (104-106 s a run).",
     ),
 }
 
