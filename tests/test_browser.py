@@ -231,7 +231,7 @@ def test_a_korean_browser_sees_the_lab_in_korean(browser_page):
         expect(korean.get_by_text("GLUE 과제", exact=True)).to_be_visible()
         korean.get_by_text("고급 설정").click()
         expect(korean.get_by_label("정밀도")).to_be_visible()
-        expect(korean.get_by_label("학습률")).to_be_visible()  # a setting generated from RunConfig
+        expect(korean.get_by_label("학습률", exact=True)).to_be_visible()  # a setting generated from RunConfig
         expect(korean.get_by_text("인코더는 고정하고").first).to_be_hidden()  # full fine-tuning's summary shows
         expect(korean.get_by_text("모든 가중치를 학습합니다.", exact=False)).to_be_visible()
         expect(korean.get_by_text("어떻게 다를까요", exact=False)).to_be_visible()
