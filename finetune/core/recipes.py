@@ -55,7 +55,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "seeds 0-4 (worst accuracy 0.789, F1 0.853; 2-core CPU) where query/value at 1e-3 fell to the majority "
         "class on seeds 0 and 3 (0.703, 0.696) and every layer at 1e-3 lost seed 3 (0.681). It trains 339K "
         "parameters instead of 74.5K, 1.5% of the encoder. Under the training loop's revision 2 the CPU's seeds 0-4 "
-        "end at accuracy 0.787-0.809, F1 0.851-0.864 (314-393 s a run).",
+        "end at accuracy 0.787-0.809, F1 0.851-0.864 (314-393 s a run); on a 2-core Intel Xeon with AMX-BF16 seeds 3 "
+        "and 1 end at 0.814 and 0.787, F1 0.868 and 0.851 (255-287 s a run).",
     ),
     ("mrpc", "prompt"): Recipe(
         learning_rate=0.1,
@@ -66,7 +67,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "left a seed at 0.691-0.696. Under the training loop's revision 2 the CPU's seeds 0-4 end at 0.689-0.716 "
         "(seed 1 under the floor), seeds 42 (the Train tab's default) and 43 at 0.696 (benchmarks/reproduce/): "
         "the floor, 1.6 points above the majority class, sits inside the spread between seeds; on a 2-core Intel "
-        "Xeon with AMX-BF16 seeds 1 and 0 end at 0.701 and 0.713 (150 s a run). 50 virtual tokens, or batch 32 "
+        "Xeon with AMX-BF16 seeds 0-4 end at 0.701-0.718 (150-164 s a run). 50 virtual tokens, or batch 32 "
         "at lr 0.2, were no surer on the H200 (worst 0.694, 0.654). " + GPU_SWEEP,
     ),
     ("mrpc", "selective"): Recipe(
@@ -102,7 +103,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "the floor; 0.215-0.258 under revision 1). With LoRA's dropout 0.1 seed 4 stayed at 0.168 (CPU) and "
         "0.198 (H200), even over four passes (0.191, H200); lr 7e-4, rank 16, or rank 16 on every training "
         "example each left a seed at 0.169-0.194 (H200); query/value only at 1e-3 ended at 0.000-0.189 (H200). On a "
-        "2-core Intel Xeon with AMX-BF16 seeds 3 and 1 (the EPYC's worst) end at 0.228 and 0.248 (155-166 s a run).",
+        "2-core Intel Xeon with AMX-BF16 seeds 0-4 end at 0.225-0.252 (139-170 s a run).",
     ),
     ("cola", "selective"): Recipe(
         learning_rate=1e-4,
