@@ -226,9 +226,11 @@ def test_layer_wise_decay_moves_the_lower_layers_less(tiny_bert, glue_dir, check
 )
 def test_grouped_learning_rates_step_the_trainers_own_optimizer(tiny_bert, glue_dir, tmp_path, method, options):
     """A method's own learning-rate groups go to the optimizer the Trainer would build (its fused AdamW, betas and
-    eps), not a plain AdamW, which steps several times slower over many groups on a CPU."""
+    eps), not a plain AdamW, which steps several times slower over many groups on a CPU; each keeps its rate, and
+    biases and norms skip weight decay as the Trainer's own optimizer has them do."""
     from transformers import Trainer
 
+    from finetune.core.methods import get_method
     from finetune.core.methods.base import plain_setup
     from finetune.engine.config import resolve_config
     from finetune.engine.train import build_trainer, prepare, training_arguments
@@ -241,3 +243,14 @@ def test_grouped_learning_rates_step_the_trainers_own_optimizer(tiny_bert, glue_
     optimizer = trainer.optimizer
     assert type(optimizer) is expected_class and len(optimizer.param_groups) > 1
     assert all(optimizer.defaults[key] == value for key, value in expected.items() if key != "lr")
+    grouping = get_method(method)
+    method_rates = grouping.learning_rates(prepared.model, grouping.options(**options), config.learning_rate)
+    rate = {id(p): g["lr"] for g in method_rates for p in g["params"]}
+    stepped = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+    assert stepped.keys() == rate.keys()  # every parameter the method grouped, once
+    assert all(stepped[key]["lr"] == rate[key] for key in rate) and len(set(rate.values())) > 1
+    if method == "full":
+        bert, decay = prepared.model.bert, trainer.args.weight_decay
+        assert decay > 0 and stepped[id(bert.encoder.layer[0].output.dense.weight)]["weight_decay"] == decay
+        assert stepped[id(bert.encoder.layer[0].output.LayerNorm.weight)]["weight_decay"] == 0.0
+        assert stepped[id(bert.pooler.dense.bias)]["weight_decay"] == 0.0

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from torch import nn
 from transformers import AutoModelForSequenceClassification
-from transformers.trainer_pt_utils import get_parameter_names
 
 from ..fields import setting
 from .base import Method, TrainingDefaults, encoder_parts
@@ -50,15 +49,13 @@ class FullFineTuning(Method):
         for index, layer in enumerate(layers):
             depth.update({id(p): index + 1 for p in layer.parameters()})
         top = len(layers) + 1  # the pooler and the head learn at the run's rate
-        decayed = set(get_parameter_names(model, [nn.LayerNorm], TRAINER_NO_DECAY))
-        groups: dict[tuple[int, bool], list[nn.Parameter]] = {}
-        for name, param in model.named_parameters():
+        groups: dict[int, list[nn.Parameter]] = {}
+        for param in model.parameters():
             if param.requires_grad:
-                groups.setdefault((depth.get(id(param), top), name in decayed), []).append(param)
+                groups.setdefault(depth.get(id(param), top), []).append(param)
         return [
             {"params": params, "lr": learning_rate * options.layer_decay ** (top - level)}
-            | ({} if decays else {"weight_decay": 0.0})
-            for (level, decays), params in sorted(groups.items())
+            for level, params in sorted(groups.items())
         ]
 
     def save(self, model, folder: Path) -> None:
@@ -66,7 +63,3 @@ class FullFineTuning(Method):
 
     def load(self, base, folder: Path, options):
         return AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=False, use_safetensors=True)
-
-
-# The Trainer's rule for what weight decay skips (Trainer.get_decay_parameter_names): biases and norms.
-TRAINER_NO_DECAY = [r"bias", r"layernorm", r"rmsnorm", r"(?:^|\.)norm(?:$|\.)", r"_norm(?:$|\.)"]
