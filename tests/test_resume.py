@@ -236,3 +236,32 @@ def test_cli_ctrl_c_then_kill_9_then_resume_ends_like_an_uninterrupted_run(tiny_
     assert len(resumes) == 1 and resumes[0] >= killed_at  # the kill -9'd part's events up to its checkpoint
     steps = [e["step"] for e in events if e["type"] == "log"]
     assert steps == sorted(steps) and steps[-1] <= 1000  # one story, no step twice
+
+
+@pytest.mark.parametrize("method", ["full", "prompt"])
+def test_a_run_stopped_inside_its_weight_averaging_resumes_to_the_same_average(tiny_bert, glue_dir, tmp_path, method):
+    # Averaging over the last 90% of 24 steps starts at step 3: the checkpoint at step 8 holds a mean of 6 steps.
+    config = tiny_config(tiny_bert, glue_dir, "sst2", method, **LONGER, average_tail=0.9)
+    whole = train(config, checkpoints_dir=tmp_path / "whole").run
+    plain = train(tiny_config(tiny_bert, glue_dir, "sst2", method, **LONGER), checkpoints_dir=tmp_path / "plain").run
+    assert whole.info["config"]["average_tail"] == 0.9 and plain.info["config"]["average_tail"] == 0.0
+    averaged, last_step = weights(whole), weights(plain)  # the averaged run keeps other weights than the last step's
+    assert any(not t.equal(last_step[f][k]) for f, ts in averaged.items() for k, t in ts.items())
+
+    root = tmp_path / "stopped"
+    stopped, _ = stop_after_first_evaluation(config, root)
+    [state] = resumable.list_states(root)
+    assert stopped.resumable_from == 8 and (state.checkpoint / "tail_average.safetensors").is_file()
+    resumed = train(None, checkpoints_dir=root, resume="last").run
+    assert resumed.info["metrics"] == whole.info["metrics"]
+    assert_same_weights(resumed, whole)
+
+
+def test_a_state_whose_weight_average_is_lost_is_refused_in_words(tiny_bert, glue_dir, tmp_path):
+    stop_after_first_evaluation(tiny_config(tiny_bert, glue_dir, "sst2", "full", **LONGER, average_tail=0.9), tmp_path)
+    [state] = resumable.list_states(tmp_path)
+    (state.checkpoint / "tail_average.safetensors").unlink()
+    with pytest.raises(ResumeError, match="lacks its weight average") as refused:
+        train(None, checkpoints_dir=tmp_path, resume=state.run_id)
+    assert str(tmp_path) not in str(refused.value)
+    assert resumable.list_states(tmp_path) == []  # a state that cannot give the same weights is dropped

@@ -74,11 +74,13 @@ def test_train_save_reload_gives_identical_logits(tiny_bert, glue_dir, checkpoin
     )
 
 
-def test_reported_metrics_match_a_recount_with_the_reloaded_model(tiny_bert, glue_dir, checkpoints_dir):
+@pytest.mark.parametrize("average_tail", [0, 0.5])  # 0.5: the saved weights are the mean over the last steps
+def test_reported_metrics_match_a_recount_with_the_reloaded_model(tiny_bert, glue_dir, checkpoints_dir, average_tail):
     from finetune.core.data import load_glue
     from finetune.core.metrics import classification_metrics
 
-    result = train(tiny_config(tiny_bert, glue_dir, "sst2", "selective", max_train_samples=200))
+    result = train(tiny_config(tiny_bert, glue_dir, "sst2", "selective", max_train_samples=200,
+                               average_tail=average_tail))  # fmt: skip
     dev = load_glue(TASKS["sst2"], glue_dir, max_eval_samples=48)["validation"]
     model, tokenizer = load_trained(result.run), run_tokenizer(result.run)
     # Predicted as the Playground predicts: in the run's precision (bf16 where the CPU has it).
@@ -179,6 +181,7 @@ def test_failed_run_leaves_nothing_behind(tiny_bert, glue_dir, checkpoints_dir):
         ({"model": "/tmp"}, "no save_pretrained model folder at /tmp"),
         ({"max_seq_length": 200}, "exceeds the model's limit 160"),
         ({"max_seq_length": 1000}, "Max sequence length must be between 8 and 512"),
+        ({"average_tail": 1}, "Weight averaging must be between 0 and 0.9, got 1"),
         ({"method": "lora", "method_options": {"rank": 3}}, "LoRA has no option 'rank'; its options: r, alpha"),
         ({"method": "lora", "method_options": {"r": 1_000_000}}, "LoRA rank r must be between 1 and 1,024"),
         ({"method": "lora", "method_options": {"r": 64}}, "at most the hidden size 32"),

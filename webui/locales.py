@@ -69,6 +69,10 @@ KO: dict[str, str] = {
     "tokens per example; longer inputs are truncated": "예제당 토큰 수; 더 긴 입력은 잘립니다",
     "Dev evaluations": "dev 평가 횟수",
     "dev evaluations spread over the run, the last at the end": "학습 중에 나누어 하는 dev 평가, 마지막은 끝에서",
+    "Weight averaging": "가중치 평균",
+    "keep the mean of the weights over this last fraction of the training steps instead of the last step's (0: the "
+    "last step's; default: the task's recipe, else 0)": "마지막 스텝의 가중치 대신, 학습 스텝 중 마지막 이 비율 구간의 가중치 "
+    "평균을 남깁니다 (0이면 마지막 스텝의 가중치; 기본값: 과제의 레시피, 없으면 0)",
     "Precision": "정밀도",
     "arithmetic for training and predicting: auto = bf16 where this machine computes it natively (recent CPUs and "
     "GPUs), fp16 on older GPUs, else fp32": "학습과 예측의 연산 방식: auto = 이 기계가 bf16을 직접 계산하면 bf16 (최신 CPU와 "

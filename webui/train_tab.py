@@ -210,7 +210,7 @@ def preview(values: dict[str, Any]) -> tuple[str, str]:
 def wire_form(form: Form, estimate_md: gr.Markdown, command: gr.Code, language_heard) -> None:
     """Choosing a task or method shows its options and fills its classroom defaults; any change
     re-estimates the run's duration and rewrites the terminal command."""
-    filled = ["epochs", "learning_rate", "batch_size", "max_train_samples"]
+    filled = ["epochs", "learning_rate", "batch_size", "max_train_samples", "average_tail"]
 
     def on_choice(task_name: str, method_name: str):
         defaults = classroom_defaults(task_name, method_name)

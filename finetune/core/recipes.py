@@ -23,6 +23,7 @@ class Recipe:
     epochs: float | None = None
     batch_size: int | None = None
     max_train_samples: int | None = None
+    average_tail: float | None = None  # mean of the weights over this last fraction of the steps (engine/averaging.py)
     options: dict[str, Any] = field(default_factory=dict)  # the method's options, e.g. prompt init text
     chosen_by: str = ""  # which sweep chose it, and why
 

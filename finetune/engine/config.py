@@ -83,6 +83,11 @@ class RunConfig:
         3, label="Dev evaluations", help="dev evaluations spread over the run, the last at the end",
         minimum=1, maximum=50, form="advanced",
     )  # fmt: skip
+    average_tail: float | None = setting(
+        None, label="Weight averaging", help="keep the mean of the weights over this last fraction of the training "
+        "steps instead of the last step's (0: the last step's; default: the task's recipe, else 0)",
+        minimum=0, maximum=0.9, form="advanced",
+    )  # fmt: skip
     precision: str = setting(
         "auto", label="Precision", help="arithmetic for training and predicting: auto = bf16 where this machine "
         "computes it natively (recent CPUs and GPUs), fp16 on older GPUs, else fp32",
@@ -181,6 +186,7 @@ def classroom_defaults(task_name: str, method_name: str) -> dict:
         "learning_rate": recipe.learning_rate or defaults.learning_rate,
         "batch_size": recipe.batch_size or defaults.batch_size,
         "max_train_samples": ALL if samples is None or samples >= task.train_size else samples,
+        "average_tail": recipe.average_tail or 0.0,
     }
 
 
@@ -264,6 +270,7 @@ def resolve_config(config: RunConfig) -> tuple[RunConfig, ModelSource]:
         epochs=epochs,
         learning_rate=config.learning_rate or defaults["learning_rate"],
         batch_size=batch_size,
+        average_tail=defaults["average_tail"] if config.average_tail is None else config.average_tail,
         method_options=dataclasses.asdict(options),
     )
     return resolved, source

@@ -4,7 +4,8 @@ resolve  -> the config checked once (engine/config.py), the method's classroom d
 prepare  -> GLUE train/dev tokenized without padding; the encoder with a fresh head, prepared by the
             method (frozen parts, adapters); parameter counts
 fit      -> transformers' Trainer (the same code runs on CPU, CUDA and under accelerate launch) on the
-            method's training setup, emitting events and evaluating on the dev set several times
+            method's training setup, emitting events and evaluating on the dev set several times; where the
+            recipe says so, the weights averaged over the last steps replace the last step's (averaging.py)
 save     -> the method's compact weights + run.json, committed atomically under the checkpoints folder
 
 One abort path: a cancelled or failed run emits its end event and saves no run; what it trained up to
@@ -47,6 +48,7 @@ from ..core.models import ModelSource, load_classifier, load_tokenizer
 from ..core.params import count_parameters
 from ..core.precision import autocast, resolve_precision
 from ..core.tasks import Task, get_task
+from .averaging import TailAverage
 from .config import ConfigError, RunConfig, cli_command, resolve_config, setting_differences, steps_for
 from .events import EventLog, Listener, TrainingEvents, fan_out, read_events
 
@@ -326,6 +328,8 @@ def fit(
     seconds_before = resume_from.marker.get("seconds", 0.0) if resume_from else 0.0
     events = TrainingEvents(emit, cancel, _batch_size(config), seconds_before=seconds_before)
     marks = ResumableCheckpoints(staging, run_id, config, len(prepared.encoded["train"]), seconds_before)
+    # Before `marks`: a checkpoint is marked resumable only once the weight average is saved beside it.
+    averaging = TailAverage(setup.model, prepared.max_steps, config.average_tail) if config.average_tail else None
     last_dev: dict[str, np.ndarray] = {}  # the latest evaluation's probabilities and gold labels
     trainer = build_trainer(
         config,
@@ -333,12 +337,14 @@ def fit(
         prepared.tokenizer,
         staging / resumable.TRAINER_DIR,
         prepared.max_steps,
-        callbacks=[events, marks],
+        callbacks=[events, *([averaging] if averaging else []), marks],
         progress_bar=progress_bar,
         on_predictions=lambda probabilities, labels: last_dev.update(probabilities=probabilities, labels=labels),
     )
     if resume_from is not None:
         resumable.verify_checkpoint(resume_from, setup.model)
+        if averaging:
+            averaging.restore(resume_from.checkpoint, resume_from.step)
     trainer.train(resume_from_checkpoint=str(resume_from.checkpoint) if resume_from else None)
     train_seconds = marks.seconds()
     if events.cancelled:
