@@ -257,3 +257,33 @@ def test_grouped_learning_rates_step_the_trainers_own_optimizer(tiny_bert, glue_
         assert decay > 0 and stepped[id(bert.encoder.layer[0].output.dense.weight)]["weight_decay"] == decay
         assert stepped[id(bert.encoder.layer[0].output.LayerNorm.weight)]["weight_decay"] == 0.0
         assert stepped[id(bert.pooler.dense.bias)]["weight_decay"] == 0.0
+
+
+def test_predictions_run_on_weights_cast_once_and_match_autocast_exactly(tiny_bert, glue_dir, checkpoints_dir):
+    runs = {m: train(tiny_config(tiny_bert, glue_dir, "sst2", m, precision="bf16")).run for m in METHODS}
+    predictor = Predictor(checkpoints_dir)
+    texts, _ = sample_inputs(None, "sst2")
+    bf16_tensors = {}
+    for method, run in runs.items():
+        model, tokenizer = predictor.model_for(run)
+        predicting = predictor.predicting_model(run)
+        autocast_probs, _ = classify(model, tokenizer, TASKS["sst2"], texts, None, 64, "bf16")
+        cast_probs, _ = classify(predicting, tokenizer, TASKS["sst2"], texts, None, 64, "bf16")
+        np.testing.assert_array_equal(cast_probs, autocast_probs)  # the same rounding: bit-identical
+        linears = [m for m in predicting.modules() if isinstance(m, torch.nn.Linear)]
+        assert linears and all(m.weight.dtype == torch.bfloat16 for m in linears)
+        assert all(p.dtype == torch.float32 for p in model.parameters())  # explanations still get fp32 weights
+        assert predictor.predicting_model(run) is predicting  # cast once, not per prediction
+        bf16_tensors[method] = {p.data_ptr() for p in predicting.parameters() if p.dtype == torch.bfloat16}
+        answer = next(a for a in predictor.predict("sst2", texts[0]) if a.method == method)
+        expected = dict(zip(TASKS["sst2"].label_names, autocast_probs[0].tolist(), strict=True))
+        assert answer.probabilities == pytest.approx(expected, abs=1e-6)
+    # The frozen base's weights are cast once and shared by the methods built on it; full casts its own.
+    assert bf16_tensors["lora"] & bf16_tensors["prompt"] & bf16_tensors["selective"]
+    assert not bf16_tensors["full"] & bf16_tensors["prompt"]
+
+
+def test_fp32_runs_predict_with_their_own_model(tiny_bert, glue_dir, checkpoints_dir):
+    run = train(tiny_config(tiny_bert, glue_dir, "sst2", "lora", precision="fp32")).run
+    predictor = Predictor(checkpoints_dir)
+    assert predictor.predicting_model(run) is predictor.model_for(run)[0]

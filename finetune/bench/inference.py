@@ -36,8 +36,9 @@ def four_way_latency(checkpoints_dir: Path, data_dir: str, samples: int) -> dict
     for name in METHODS:
         run = latest_run("sst2", name, checkpoints_dir)
         assert run is not None, f"no {name} run to time"
-        model, tokenizer = predictor.model_for(run)
-        classify(model, tokenizer, task, batch, None, 128, serving_precision(run.info.get("precision")))
+        _, tokenizer = predictor.model_for(run)
+        precision = serving_precision(run.info.get("precision"))
+        classify(predictor.predicting_model(run), tokenizer, task, batch, None, 128, precision)
     batch_seconds = time.perf_counter() - started
     # "Why?": every method's word attributions for one sentence, on request (engine/explain.py).
     predictor.explain("sst2", sentences[0])  # captum loaded, once

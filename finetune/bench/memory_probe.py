@@ -16,6 +16,7 @@ import psutil
 from ..core.checkpoints import latest_run
 from ..core.methods import METHODS
 from ..core.models import load_classifier, resolve_model
+from ..core.precision import serving_precision
 from ..core.tasks import get_task
 from ..engine.predict import Predictor, classify, load_trained, run_tokenizer
 
@@ -26,21 +27,22 @@ def main(checkpoints_dir: Path, mode: str) -> int:
     task = get_task("sst2")
     tokenizer = run_tokenizer(runs[0])
 
-    def touch(model) -> None:  # a forward pass, so every weight is really resident (safetensors are memory-mapped)
-        classify(model, tokenizer, task, ["warm up"], None, 16)
+    def touch(model, precision: str = "fp32") -> None:  # a forward pass: every weight really resident (memory-mapped)
+        classify(model, tokenizer, task, ["warm up"], None, 16, precision)
 
     touch(load_classifier(resolve_model(runs[0].info["model"]), task))  # allocator and kernels warmed up first
     gc.collect()
     before = psutil.Process().memory_info().rss
     if mode == "one":
-        keep = [load_classifier(resolve_model(runs[0].info["model"]), task)]
-    elif mode == "shared":
+        keep = [(load_classifier(resolve_model(runs[0].info["model"]), task), "fp32")]
+    elif mode == "shared":  # what the Predictor holds: fp32 models (explanations) and their casts for predicting
         predictor = Predictor(checkpoints_dir)
-        keep = [predictor.model_for(r)[0] for r in runs]
+        keep = [(predictor.model_for(r)[0], "fp32") for r in runs]
+        keep += [(predictor.predicting_model(r), serving_precision(r.info.get("precision"))) for r in runs]
     else:
-        keep = [load_trained(r) for r in runs]
-    for model in keep:
-        touch(model)
+        keep = [(load_trained(r), "fp32") for r in runs]
+    for model, precision in keep:
+        touch(model, precision)
     gc.collect()
     print(json.dumps(psutil.Process().memory_info().rss - before))
     return 0

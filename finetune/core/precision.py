@@ -74,6 +74,11 @@ def serving_precision(trained: str | None) -> str:
     return "fp32" if trained == "fp16" and not torch.cuda.is_available() else trained
 
 
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    """The dtype autocast computes matmuls in for `precision` (None: plain fp32)."""
+    return _DTYPES.get(precision)
+
+
 @contextlib.contextmanager
 def autocast(precision: str, device: str | None = None) -> Iterator[None]:
     """torch.autocast in `precision` ('fp32': plain fp32) on `device` (default: this machine's)."""
