@@ -66,7 +66,7 @@ def markdown(report: dict) -> str:
             f"| {i['four_way_latency_p50_ms']} ms | {i['four_way_latency_p95_ms']} ms | "
             f"{i['four_way_batch64_sentences_per_s']} | {i.get('four_way_explain_p50_ms', 'n/a')} ms |",
             "",
-            "| memory | one model | four loaded, shared base | four independent copies |",
+            "| memory | one model | four loaded as the Playground holds them (shared base) | four independent copies |",
             "|---|---|---|---|",
             f"| weights in memory (distinct tensors) | {m['one_model_tensor_mb']} MB | {m['four_shared_tensor_mb']} MB "
             f"({m['shared_vs_one_model_tensors']}x) | {m['four_independent_tensor_mb']} MB "
@@ -75,7 +75,10 @@ def markdown(report: dict) -> str:
             f"({m['shared_vs_one_model']}x) | {m['four_independent_mb']} MB ({m['independent_vs_one_model']}x) |",
             "",
             "RSS counts only the pages touched: the memory-mapped word-embedding rows a forward pass never reads "
-            "stay out of it, so weights-in-memory is the exact comparison.",
+            "stay out of it, so weights-in-memory is the exact comparison. The Playground holds each run's fp32 model "
+            "(explanations run it) and, for runs trained in bf16 or fp16, its linear weights cast once to that "
+            "precision (predictions run them: autocast would recast them at every sentence); the independent copies "
+            "are fp32 models only.",
             "",
             "## Evaluation pass (whole SST-2 dev set)",
             "",

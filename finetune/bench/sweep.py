@@ -251,7 +251,9 @@ H200 (seeds 0-7, 15 at a time, stopped at a time budget: some candidates lack se
 a 2-core Intel Xeon with AMX-BF16, where the current recipes' worst seeds were rerun too, each alone but CoLA
 full's seed 0 (205 s: it shared the cores with installing the lab). Its layer-decay rows stepped a plain AdamW
 over the layers' groups; the lab now steps the Trainer's fused AdamW over them (the same update up to rounding,
-five times faster on a CPU).
+five times faster on a CPU). The sixth (2026-11-27, each run alone on the 2-core Intel Xeon) tried averaging the
+weights over the last quarter of the steps (`tail0.25`) for CoLA full on seeds 0-7 (and the current recipe on
+seeds 5-7 beside it) and MRPC prompt on seeds 0-4, and MRPC LoRA without dropout, stopped once seed 0 missed.
 A "[training revision 1]" row trained before 2026-11-26's fix to the training loop: until then each dev
 evaluation drew from the random stream that dropout and the batch order use, so the same seed trained other
 weights with three evaluations (the Train tab, and these sweeps) than with one (`reproduce`). Its seeds are

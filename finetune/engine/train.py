@@ -4,8 +4,8 @@ resolve  -> the config checked once (engine/config.py), the method's classroom d
 prepare  -> GLUE train/dev tokenized without padding; the encoder with a fresh head, prepared by the
             method (frozen parts, adapters); parameter counts
 fit      -> transformers' Trainer (the same code runs on CPU, CUDA and under accelerate launch) on the
-            method's training setup, emitting events and evaluating on the dev set several times; where the
-            recipe says so, the weights averaged over the last steps replace the last step's (averaging.py)
+            method's training setup, emitting events and evaluating on the dev set several times; with
+            --average-tail, the weights averaged over the last steps replace the last step's (averaging.py)
 save     -> the method's compact weights + run.json, committed atomically under the checkpoints folder
 
 One abort path: a cancelled or failed run emits its end event and saves no run; what it trained up to
