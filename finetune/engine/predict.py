@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,31 +81,39 @@ def cast_for_autocast(model: nn.Module, precision: str, casts: dict[int, nn.Para
     """`model` to predict with under autocast(`precision`), its linear layers' weights and biases already in that
     precision. Autocast casts them again at every call: a one-sentence prediction on a CPU spent ~40% of its time
     there (benchmarks/). The cast rounds exactly as autocast's does, so the logits are bit-identical. `model` itself
-    stays in fp32 (explanations run it), and `casts` (tensor id -> its cast) holds casts made once for tensors several
-    models share, the frozen base's; the rest are cast here. fp32 runs get `model` back."""
+    stays in fp32 (explanations run it), and `casts` (linear_casts of a base it shares tensors with) holds casts made
+    once for those shared tensors; the rest are cast here. fp32 runs get `model` back."""
     dtype = autocast_dtype(precision)
     if dtype is None:
         return model
     view = shared_clone(model)  # new modules over the same tensors: swapping a weight in it leaves `model` alone
-    for module in view.modules():
-        if isinstance(module, nn.Linear):
-            for name, param in list(module.named_parameters(recurse=False)):
-                if param.dtype == torch.float32:
-                    cast = (casts or {}).get(id(param))
-                    setattr(module, name, cast if cast is not None else nn.Parameter(param.detach().to(dtype), False))
+    made = dict(casts or {})
+    for module, name, param in list(_fp32_linear_parameters(view)):
+        if id(param) not in made:
+            made[id(param)] = _cast(param, dtype)
+        setattr(module, name, made[id(param)])
     return view.eval()
 
 
 def linear_casts(model: nn.Module, precision: str) -> dict[int, nn.Parameter]:
-    """Every linear weight and bias of `model` cast for autocast(`precision`), by the id of the fp32 tensor."""
+    """Every fp32 linear weight and bias of `model` cast for autocast(`precision`), by the id of the fp32 tensor."""
     dtype = autocast_dtype(precision)
-    return {
-        id(param): nn.Parameter(param.detach().to(dtype), requires_grad=False)
-        for module in model.modules()
-        if isinstance(module, nn.Linear) and dtype is not None
-        for param in module.parameters(recurse=False)
-        if param.dtype == torch.float32
-    }
+    if dtype is None:
+        return {}
+    return {id(param): _cast(param, dtype) for _, _, param in _fp32_linear_parameters(model)}
+
+
+def _fp32_linear_parameters(model: nn.Module) -> Iterator[tuple[nn.Module, str, nn.Parameter]]:
+    """(module, name, parameter) of every fp32 weight and bias of `model`'s linear layers."""
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            for name, param in module.named_parameters(recurse=False):
+                if param.dtype == torch.float32:
+                    yield module, name, param
+
+
+def _cast(param: nn.Parameter, dtype: torch.dtype) -> nn.Parameter:
+    return nn.Parameter(param.detach().to(dtype), requires_grad=False)
 
 
 def clean_text(name: str, value: object) -> str:
