@@ -92,6 +92,12 @@ def test_selective_on_bert_base_freezes_about_three_quarters():
         ("prompt", {"init_text": ["a", "list"]}, "Init text must be text, got a list"),
         ("full", {"layer_decay": 0}, "Layer-wise LR decay must be"),
         ("full", {"layer_decay": 1.5}, "Layer-wise LR decay must be"),
+        ("full", {"reinit_top_layers": -1}, "Re-initialised top layers must be between 0 and 48, got -1"),
+        (
+            "full",
+            {"reinit_top_layers": 3},
+            r"Re-initialised top layers must be at most 2 \(the encoder's layers\), got 3",
+        ),
         ("selective", {"top_k": 3}, "Top k layers must be at most 2"),
         ("selective", {"top_k": 1.5}, "whole number"),
     ],
@@ -173,3 +179,25 @@ def test_full_fine_tuning_can_decay_the_learning_rate_layer_by_layer(tiny_bert):
     assert rate[id(bert.encoder.layer[1].attention.self.query.weight)] == pytest.approx(1e-4 * 0.5)
     assert rate[id(bert.encoder.layer[0].output.dense.weight)] == pytest.approx(1e-4 * 0.5**2)
     assert rate[id(bert.embeddings.word_embeddings.weight)] == pytest.approx(1e-4 * 0.5 ** (L + 1))
+
+
+def test_full_fine_tuning_can_start_its_top_layers_afresh(tiny_bert):
+    """reinit_top_layers=1: the top layer and the pooler start from BERT's initialisation, drawn from the seed;
+    everything below, and the head, is exactly what the run would start from without it."""
+    import torch
+    from transformers import set_seed
+
+    def start(**options):
+        set_seed(7)  # as train.prepare does before loading the classifier
+        return dict(prepared(tiny_bert, "full", **options).named_parameters())
+
+    pretrained, afresh, again = start(), start(reinit_top_layers=1), start(reinit_top_layers=1)
+    assert start(reinit_top_layers=0).keys() == pretrained.keys()
+    moved = {name for name in pretrained if not torch.equal(pretrained[name], afresh[name])}
+    top = {name for name in pretrained if name.startswith(("bert.encoder.layer.1.", "bert.pooler."))}
+    # Every weight of the top layer and the pooler starts afresh (but a layer norm already at 1/0 stays so).
+    assert moved <= top and {name for name in top if name.endswith("dense.weight")} <= moved
+    assert all(torch.equal(afresh[name], again[name]) for name in afresh)  # the same seed, the same start
+    fresh = afresh["bert.encoder.layer.1.intermediate.dense.weight"]
+    assert fresh.std().item() == pytest.approx(0.02, rel=0.1)  # the tiny config's initializer_range
+    assert not afresh["bert.pooler.dense.bias"].any()

@@ -81,6 +81,10 @@ KO: dict[str, str] = {
     "each layer learns at this fraction of the rate of the layer above it, the embeddings least (1: every weight at "
     "the run's learning rate)": "각 레이어는 바로 위 레이어 학습률의 이 비율로 학습하고, 임베딩이 가장 적게 배웁니다 "
     "(1이면 모든 가중치가 학습률 그대로)",
+    "Re-initialised top layers": "다시 초기화할 위쪽 레이어 수",
+    "start this many transformer layers from the top, and the pooler, from random weights instead of the encoder's "
+    "(0: every layer as pretrained)": "위에서부터 이 수만큼의 트랜스포머 레이어와 풀러를 인코더의 가중치 대신 무작위 "
+    "가중치에서 시작합니다 (0이면 모든 레이어를 사전학습된 그대로)",
     "LoRA rank r": "LoRA 랭크 r",
     "rank of the update matrices (at most the hidden size)": "업데이트 행렬의 랭크 (최대 hidden size)",
     "LoRA alpha": "LoRA alpha",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from torch import nn
 from transformers import AutoModelForSequenceClassification
 
@@ -20,6 +21,11 @@ class FullOptions:
         "it, the embeddings least (1: every weight at the run's learning rate)", minimum=0, exclusive_minimum=True,
         maximum=1, form="advanced",
     )  # fmt: skip
+    reinit_top_layers: int = setting(
+        0, label="Re-initialised top layers", help="start this many transformer layers from the top, and the "
+        "pooler, from random weights instead of the encoder's (0: every layer as pretrained)", minimum=0,
+        maximum=48, form="advanced",
+    )  # fmt: skip
 
 
 @register_method
@@ -34,7 +40,26 @@ class FullFineTuning(Method):
     shares_base = False
     saved_files = ("config.json", "model.safetensors")
 
-    def prepare(self, model, options, source):
+    def validate(self, options: FullOptions, model_config, max_seq_length: int) -> None:
+        layers = model_config.num_hidden_layers
+        if options.reinit_top_layers > layers:
+            raise ValueError(
+                f"Re-initialised top layers must be at most {layers} (the encoder's layers), "
+                f"got {options.reinit_top_layers}"
+            )
+
+    def prepare(self, model, options: FullOptions, source):
+        # Re-initialising the top layers (Zhang et al. 2021, "Revisiting few-sample BERT fine-tuning"): the top
+        # of a pretrained encoder is the most specific to its own training objective (for the packaged encoder,
+        # sentence similarity through mean pooling), and on a small task set fine-tuning from it can settle
+        # near where it started. On CoLA it raised full fine-tuning's worst seeds (benchmarks/sweeps/README.md).
+        # Drawn after the head's initialisation, from the run's seed: the same seed gives the same start.
+        if options.reinit_top_layers:
+            _, _, layers = encoder_parts(model)
+            std = getattr(model.config, "initializer_range", 0.02)
+            for part in [*layers[len(layers) - options.reinit_top_layers :], getattr(model.base_model, "pooler", None)]:
+                if part is not None:
+                    reinitialise(part, std)
         return model
 
     def learning_rates(self, model: nn.Module, options: FullOptions, learning_rate: float) -> list[dict] | None:
@@ -63,3 +88,17 @@ class FullFineTuning(Method):
 
     def load(self, base, folder: Path, options):
         return AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=False, use_safetensors=True)
+
+
+@torch.no_grad()
+def reinitialise(module: nn.Module, std: float) -> None:
+    """BERT's own initialisation (normal(0, std) linear weights, zero biases, unit layer norms), drawn afresh:
+    transformers' `_init_weights` skips weights loaded from a checkpoint."""
+    for part in module.modules():
+        if isinstance(part, nn.Linear):
+            part.weight.normal_(0.0, std)
+            if part.bias is not None:
+                part.bias.zero_()
+        elif isinstance(part, nn.LayerNorm):
+            part.weight.fill_(1.0)
+            part.bias.zero_()
