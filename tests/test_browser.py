@@ -59,6 +59,11 @@ def test_train_watch_and_predict_in_the_browser(browser_page, tiny_bert, glue_di
     expect(page.get_by_label("Learning rate")).to_have_value("0.0003")  # the method's default filled in
     # Settings whose default is decided later show empty (not 0, which would be out of bounds) once drawn.
     expect(page.get_by_label("Top k layers")).to_have_value("")
+    # A task's recipe fills the method's options too: MRPC's selective recipe trains the top 4 layers.
+    page.get_by_text("MRPC (paraphrase)", exact=True).click()
+    expect(page.get_by_label("Top k layers")).to_have_value("4")
+    page.get_by_text("SST-2 (sentiment)", exact=True).click()
+    expect(page.get_by_label("Top k layers")).to_have_value("")
     page.get_by_text("Advanced").click()
     expect(page.get_by_label("Dev examples")).to_have_value("")
     expect(page.locator("#estimate")).to_contain_text("this run about", timeout=20_000)

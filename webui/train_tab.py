@@ -29,8 +29,10 @@ from finetune.engine.config import (
     RunConfig,
     classroom_configs,
     classroom_defaults,
+    classroom_options,
     cli_command,
     config_from_values,
+    leaving_recipe_options,
     option_key,
 )
 from finetune.engine.estimate import estimate
@@ -76,7 +78,11 @@ class Form:
 
 def build_form(deployment: Deployment) -> Form:
     named = form_settings()
-    initial = {"model": default_model_name()[0], **classroom_defaults("sst2", FIRST_METHOD)}
+    initial = {
+        "model": default_model_name()[0],
+        **classroom_defaults("sst2", FIRST_METHOD),
+        **option_inputs("sst2", FIRST_METHOD),
+    }
     initial["data_dir"] = "" if deployment.public else os.environ.get("GLUE_DIR", "")
     inputs: dict[str, gr.components.Component] = {}
 
@@ -108,11 +114,22 @@ def build_form(deployment: Deployment) -> Form:
     return Form(task, method, summary, inputs, groups)
 
 
+def form_config(values: dict[str, Any]) -> RunConfig:
+    """The run a form (or /train call) asks for; method options left as the recipe has them stay the recipe's."""
+    return leaving_recipe_options(config_from_values(values))
+
+
 def parse_form(values: dict[str, Any]) -> RunConfig:
     try:
-        return config_from_values(values)
+        return form_config(values)
     except ConfigError as e:
         raise user_error(str(e)) from None
+
+
+def option_inputs(task_name: str, method_name: str) -> dict[str, Any]:
+    """The method's option inputs (by form name) filled as a (task, method) run trains without edits."""
+    method = METHODS[method_name]
+    return {option_key(method, name): value for name, value in classroom_options(task_name, method_name).items()}
 
 
 def owner_of(request: gr.Request | None) -> str:
@@ -201,26 +218,29 @@ def build(runner: TrainingRunner, deployment: Deployment, language_heard) -> gr.
 def preview(values: dict[str, Any]) -> tuple[str, str]:
     """The estimate and the terminal command for the form as it stands (or why it cannot run, and no command)."""
     try:
-        config = config_from_values(values)
+        config = form_config(values)
     except ConfigError as e:
         return say("**Cannot start:** {error}", error=say_error(str(e))), ""
     return estimate_text(config), cli_command(config)
 
 
 def wire_form(form: Form, estimate_md: gr.Markdown, command: gr.Code, language_heard) -> None:
-    """Choosing a task or method shows its options and fills its classroom defaults; any change
-    re-estimates the run's duration and rewrites the terminal command."""
+    """Choosing a task or method shows its options and fills its classroom defaults (the recipe's options
+    included); any change re-estimates the run's duration and rewrites the terminal command."""
     filled = ["epochs", "learning_rate", "batch_size", "max_train_samples", "average_tail"]
+    options = [option_key(m, item.name) for m in METHODS.values() for item in settings_of(m.Options)]
 
     def on_choice(task_name: str, method_name: str):
-        defaults = classroom_defaults(task_name, method_name)
+        defaults, chosen = classroom_defaults(task_name, method_name), option_inputs(task_name, method_name)
         return (
             t(METHODS[method_name].summary),
             *[defaults[name] for name in filled],
+            *[chosen[name] if name in chosen else gr.update() for name in options],
             *[gr.update(visible=name == method_name) for name in form.method_groups],
         )
 
-    outputs = [form.summary, *[form.inputs[n] for n in filled], *form.method_groups.values()]
+    outputs = [form.summary, *[form.inputs[n] for n in filled], *[form.inputs[n] for n in options],
+               *form.method_groups.values()]  # fmt: skip
     for trigger in (form.method, form.task):
         trigger.change(on_choice, [form.task, form.method], outputs, api_visibility="private")
 

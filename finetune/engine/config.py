@@ -190,6 +190,27 @@ def classroom_defaults(task_name: str, method_name: str) -> dict:
     }
 
 
+def classroom_options(task_name: str, method_name: str) -> dict[str, Any]:
+    """The method's options a (task, method) run trains with when none are given, by option name, as a form
+    shows them: the task's recipe's where it sets them, else the method's defaults (None or '' where the encoder
+    or the recipe decides at run time, e.g. selective's top k)."""
+    recipe = recipe_for(task_name, method_name).options
+    return {item.name: recipe.get(item.name, item.default) for item in settings_of(get_method(method_name).Options)}
+
+
+def leaving_recipe_options(config: RunConfig) -> RunConfig:
+    """`config` without the method options that equal its (task, method) recipe's. A form shows the recipe's
+    options (classroom_options) and sends them back; dropped, those left as shown stay the recipe's, which gives
+    way to the method's own default on an encoder it does not fit (resolve_config), as from the CLI."""
+    recipe = recipe_for(config.task, config.method).options
+    kept = {
+        name: value
+        for name, value in config.method_options.items()
+        if name not in recipe or settings_json(value) != settings_json(recipe[name])
+    }
+    return dataclasses.replace(config, method_options=kept)
+
+
 def classroom_configs(task: str, **common: Any) -> list[RunConfig]:
     """One config per registered method with its classroom defaults: what "train all" runs."""
     return [RunConfig(task=task, method=name, **common) for name in METHODS]
