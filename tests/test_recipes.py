@@ -123,6 +123,8 @@ def test_the_readme_lists_every_recipe_as_it_is():
             assert f"top {recipe.options['top_k']} layers" in row, row
         if "init_text" in recipe.options:
             assert f'"{recipe.options["init_text"]}"' in row, row
+        if "reinit_top_layers" in recipe.options:
+            assert f"--full-reinit-top-layers {recipe.options['reinit_top_layers']}" in row, row
 
 
 def test_every_swept_candidate_reruns_what_its_logged_runs_trained():

@@ -214,7 +214,7 @@ def test_layer_wise_decay_moves_the_lower_layers_less(tiny_bert, glue_dir, check
     plain = train(tiny_config(tiny_bert, glue_dir, "sst2", "full", learning_rate=1e-3))
     decayed = train(tiny_config(tiny_bert, glue_dir, "sst2", "full", learning_rate=1e-3,
                                 method_options={"layer_decay": 0.5}))  # fmt: skip
-    assert decayed.run.info["config"]["method_options"] == {"layer_decay": 0.5}
+    assert decayed.run.info["config"]["method_options"] == {"layer_decay": 0.5, "reinit_top_layers": 0}
     assert "--full-layer-decay 0.5" in (decayed.run.path / "README.md").read_text()  # the model card's command
     embeddings = "bert.embeddings.word_embeddings.weight"
     assert moved(decayed.model, embeddings) < 0.3 * moved(plain.model, embeddings)
@@ -222,6 +222,28 @@ def test_layer_wise_decay_moves_the_lower_layers_less(tiny_bert, glue_dir, check
     assert moved(decayed.model, head) == pytest.approx(moved(plain.model, head), rel=0.5)
     reloaded = load_trained(decayed.run)
     assert torch.equal(reloaded.state_dict()[embeddings], decayed.model.state_dict()[embeddings])
+
+
+def test_a_top_layer_started_afresh_trains_saves_and_reloads(tiny_bert, glue_dir, checkpoints_dir):
+    """reinit_top_layers=1: the run trains its top layer from fresh weights (far from the encoder's, where the layer
+    below only moves by training), records the setting, names it in its command, and reloads to the same weights."""
+    from transformers import AutoModelForSequenceClassification
+
+    start = AutoModelForSequenceClassification.from_pretrained(tiny_bert).state_dict()
+
+    def moved(run_model, name: str) -> float:
+        return float((run_model.state_dict()[name].float() - start[name].float()).abs().mean())
+
+    plain = train(tiny_config(tiny_bert, glue_dir, "sst2", "full", learning_rate=1e-3))
+    afresh = train(tiny_config(tiny_bert, glue_dir, "sst2", "full", learning_rate=1e-3,
+                               method_options={"reinit_top_layers": 1}))  # fmt: skip
+    assert afresh.run.info["config"]["method_options"] == {"layer_decay": 1.0, "reinit_top_layers": 1}
+    assert "--full-reinit-top-layers 1" in (afresh.run.path / "README.md").read_text()  # the model card's command
+    top, below = "bert.encoder.layer.1.output.dense.weight", "bert.encoder.layer.0.output.dense.weight"
+    assert moved(afresh.model, top) > 5 * moved(plain.model, top)
+    assert moved(afresh.model, below) < 2 * moved(plain.model, below)  # trained from the encoder's weights
+    reloaded = load_trained(afresh.run).state_dict()
+    assert all(torch.equal(reloaded[name], tensor) for name, tensor in afresh.model.state_dict().items())
 
 
 @pytest.mark.parametrize(

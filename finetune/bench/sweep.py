@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
 # rerun then trains what its rows in benchmarks/sweeps/ trained).
 EVERY_LINEAR = {"lora_target_modules": "query,key,value,dense"}
 LINEAR_3EP = {**EVERY_LINEAR, "epochs": 3}  # every linear layer, CoLA's three passes (its LoRA recipe now has four)
+AS_PRETRAINED = {"full_reinit_top_layers": 0}  # full fine-tuning from every pretrained layer (CoLA's recipe before)
 CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     ("sst2", "prompt"): {  # "current" is lr 0.1 on 12,000 examples (benchmarks/sweeps/README.md)
         "lr3e-2-4000-examples": {"learning_rate": 3e-2, "max_train_samples": 4000},
@@ -86,20 +87,21 @@ CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         "top4-4ep": {"selective_top_k": 4, "learning_rate": 1e-4, "epochs": 4},  # the recipe now
     },
     ("mrpc", "selective"): {"top3-lr1e-4": {"selective_top_k": 3}},  # left seed 4's F1 at 0.836-0.837
-    ("cola", "full"): {
-        "4ep": {"epochs": 4},
-        "lr1e-4": {"learning_rate": 1e-4},
+    ("cola", "full"): {  # the recipe now re-initialises the top layer; the candidates before it name that they did not
+        "4ep": {**AS_PRETRAINED, "epochs": 4},
+        "lr1e-4": {**AS_PRETRAINED, "learning_rate": 1e-4},
         # Layer-wise learning-rate decay: selective, which freezes the embeddings and the two lowest layers, holds
         # CoLA with a margin (worst 0.266) where full fine-tuning's worst seeds sit at the floor.
-        "llrd0.9": {"full_layer_decay": 0.9},
-        "llrd0.8": {"full_layer_decay": 0.8},
-        "llrd0.8-lr1e-4": {"full_layer_decay": 0.8, "learning_rate": 1e-4},
+        "llrd0.9": {**AS_PRETRAINED, "full_layer_decay": 0.9},
+        "llrd0.8": {**AS_PRETRAINED, "full_layer_decay": 0.8},
+        "llrd0.8-lr1e-4": {**AS_PRETRAINED, "full_layer_decay": 0.8, "learning_rate": 1e-4},
         # The worst seeds end a few hundredths under the floor whatever the rate: average over the tail instead
         # (it lifted seeds 0-4 and lowered seeds 5-7: benchmarks/sweeps/README.md).
-        "tail0.25": {"average_tail": 0.25},
+        "tail0.25": {**AS_PRETRAINED, "average_tail": 0.25},
         # The packaged encoder's top layer was shaped for sentence similarity: start it (and the pooler) afresh.
-        "reinit1": {"full_reinit_top_layers": 1},
+        "reinit1": {"full_reinit_top_layers": 1},  # the recipe now
         "reinit2": {"full_reinit_top_layers": 2},
+        "reinit0": AS_PRETRAINED,  # the recipe before: lr 7e-5, every layer as pretrained
     },
     ("mrpc", "full"): {"3ep": {"epochs": 3}},  # the recipe before two passes
     ("mrpc", "prompt"): {  # the recipe now starts the prompt as the task's question, at lr 0.1
@@ -152,7 +154,7 @@ ADDED_SETTINGS = {"average_tail": 0.0}
 
 def with_option_defaults(config: dict) -> dict:
     """A logged run's resolved settings with the settings and method options added since it ran, at the values
-    that train as it did before they existed (weight averaging 0; full's layer_decay 1.0)."""
+    that train as it did before they existed (weight averaging 0; full's layer_decay 1.0, reinit_top_layers 0)."""
     defaults = {item.name: item.default for item in settings_of(METHODS[config["method"]].Options)}
     return {**ADDED_SETTINGS, **config, "method_options": {**defaults, **config.get("method_options", {})}}
 
@@ -259,7 +261,9 @@ five times faster on a CPU). The sixth (2026-11-27, each run alone on the 2-core
 weights over the last quarter of the steps (`tail0.25`) for CoLA full on seeds 0-7 (and the current recipe on
 seeds 5-7 beside it) and MRPC prompt on seeds 0-4, and MRPC LoRA without dropout: at lr 5e-4 stopped once seed 0
 missed, at 3e-4 (now the recipe) seeds 0-4 in one process, whose later runs took longer (185 s for the first, 269
-s for the last).
+s for the last). The seventh (2026-11-27, the 2-core Intel Xeon, each run alone but `reinit1`'s seed 5,
+which shared the cores with a short test: 203 s against 155-178 s) started CoLA full's top layer and pooler afresh
+(`reinit1`, now the recipe) on seeds 0-9, and trained the recipe before (`reinit0`) on seeds 8 and 9.
 A "[training revision 1]" row trained before 2026-11-26's fix to the training loop: until then each dev
 evaluation drew from the random stream that dropout and the batch order use, so the same seed trained other
 weights with three evaluations (the Train tab, and these sweeps) than with one (`reproduce`). Its seeds are
