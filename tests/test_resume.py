@@ -51,9 +51,16 @@ def assert_same_weights(ours: checkpoints.RunRecord, theirs: checkpoints.RunReco
             assert tensor.equal(other[name][key]), f"{name}:{key} differs"
 
 
-@pytest.mark.parametrize("method", ["full", "lora", "prompt", "selective"])
-def test_a_resumed_run_trains_only_the_rest_and_ends_like_an_uninterrupted_one(tiny_bert, glue_dir, tmp_path, method):
-    config = tiny_config(tiny_bert, glue_dir, "sst2", method, **LONGER)
+@pytest.mark.parametrize(
+    ("method", "options"),
+    [("full", {}), ("full", {"reinit_top_layers": 1}), ("lora", {}), ("prompt", {}), ("selective", {})],
+    ids=["full", "full-top-layer-afresh", "lora", "prompt", "selective"],
+)
+def test_a_resumed_run_trains_only_the_rest_and_ends_like_an_uninterrupted_one(
+    tiny_bert, glue_dir, tmp_path, method, options
+):
+    # A top layer started afresh is drawn again when the run resumes, then replaced by the saved weights.
+    config = tiny_config(tiny_bert, glue_dir, "sst2", method, **LONGER, method_options=options)
     whole = train(config, checkpoints_dir=tmp_path / "whole").run
     assert whole is not None
 
