@@ -102,7 +102,6 @@ CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         "tail0.25": {**AS_PRETRAINED, "average_tail": 0.25},
         # The packaged encoder's top layer was shaped for sentence similarity: start it (and the pooler) afresh.
         "reinit1": {"full_reinit_top_layers": 1},  # the recipe now
-        "reinit2": {"full_reinit_top_layers": 2},
         "reinit0": AS_PRETRAINED,  # the recipe before: lr 7e-5, every layer as pretrained
     },
     ("mrpc", "full"): {"3ep": {"epochs": 3}},  # the recipe before two passes
