@@ -201,47 +201,58 @@ def test_data_dir_without_task_files_is_a_config_error(tiny_bert, tmp_path, chec
         train(tiny_config(tiny_bert, tmp_path))
 
 
-def test_layer_wise_decay_moves_the_lower_layers_less(tiny_bert, glue_dir, checkpoints_dir):
-    """Full fine-tuning with layer_decay 0.5 on the 2-layer tiny BERT: the embeddings learn at 1/8 of the run's
-    rate, so they move far less than the same seed moves them without decay, while the head learns alike."""
+@pytest.fixture(scope="module")
+def encoder_weights(tiny_bert) -> dict[str, torch.Tensor]:
+    """The tiny encoder's weights as a fresh full fine-tuning run starts from them (the head aside)."""
     from transformers import AutoModelForSequenceClassification
 
-    start = AutoModelForSequenceClassification.from_pretrained(tiny_bert).state_dict()
+    return AutoModelForSequenceClassification.from_pretrained(tiny_bert).state_dict()
 
-    def moved(run_model, name: str) -> float:
-        return float((run_model.state_dict()[name].float() - start[name].float()).abs().sum())
 
-    plain = train(tiny_config(tiny_bert, glue_dir, "sst2", "full", learning_rate=1e-3))
+@pytest.fixture(scope="module")
+def plain_full_run(tiny_bert, glue_dir, tmp_path_factory):
+    """Full fine-tuning with every option at its default: what the option tests below compare against."""
+    return train(tiny_config(tiny_bert, glue_dir, "sst2", "full", learning_rate=1e-3),
+                 checkpoints_dir=tmp_path_factory.mktemp("plain-full"))  # fmt: skip
+
+
+def moved(encoder_weights: dict[str, torch.Tensor], run_model, name: str) -> float:
+    """How far a run's weight ended from the encoder's (mean absolute change)."""
+    return float((run_model.state_dict()[name].float() - encoder_weights[name].float()).abs().mean())
+
+
+def test_layer_wise_decay_moves_the_lower_layers_less(tiny_bert, glue_dir, checkpoints_dir, encoder_weights,
+                                                      plain_full_run):  # fmt: skip
+    """Full fine-tuning with layer_decay 0.5 on the 2-layer tiny BERT: the embeddings learn at 1/8 of the run's
+    rate, so they move far less than the same seed moves them without decay, while the head learns alike."""
+    plain = plain_full_run
     decayed = train(tiny_config(tiny_bert, glue_dir, "sst2", "full", learning_rate=1e-3,
                                 method_options={"layer_decay": 0.5}))  # fmt: skip
     assert decayed.run.info["config"]["method_options"] == {"layer_decay": 0.5, "reinit_top_layers": 0}
     assert "--full-layer-decay 0.5" in (decayed.run.path / "README.md").read_text()  # the model card's command
     embeddings = "bert.embeddings.word_embeddings.weight"
-    assert moved(decayed.model, embeddings) < 0.3 * moved(plain.model, embeddings)
+    assert moved(encoder_weights, decayed.model, embeddings) < 0.3 * moved(encoder_weights, plain.model, embeddings)
     head = "classifier.weight"
-    assert moved(decayed.model, head) == pytest.approx(moved(plain.model, head), rel=0.5)
+    assert moved(encoder_weights, decayed.model, head) == pytest.approx(
+        moved(encoder_weights, plain.model, head), rel=0.5
+    )
     reloaded = load_trained(decayed.run)
     assert torch.equal(reloaded.state_dict()[embeddings], decayed.model.state_dict()[embeddings])
 
 
-def test_a_top_layer_started_afresh_trains_saves_and_reloads(tiny_bert, glue_dir, checkpoints_dir):
+def test_a_top_layer_started_afresh_trains_saves_and_reloads(tiny_bert, glue_dir, checkpoints_dir, encoder_weights,
+                                                             plain_full_run):  # fmt: skip
     """reinit_top_layers=1: the run trains its top layer from fresh weights (far from the encoder's, where the layer
     below only moves by training), records the setting, names it in its command, and reloads to the same weights."""
-    from transformers import AutoModelForSequenceClassification
-
-    start = AutoModelForSequenceClassification.from_pretrained(tiny_bert).state_dict()
-
-    def moved(run_model, name: str) -> float:
-        return float((run_model.state_dict()[name].float() - start[name].float()).abs().mean())
-
-    plain = train(tiny_config(tiny_bert, glue_dir, "sst2", "full", learning_rate=1e-3))
+    plain = plain_full_run
     afresh = train(tiny_config(tiny_bert, glue_dir, "sst2", "full", learning_rate=1e-3,
                                method_options={"reinit_top_layers": 1}))  # fmt: skip
     assert afresh.run.info["config"]["method_options"] == {"layer_decay": 1.0, "reinit_top_layers": 1}
     assert "--full-reinit-top-layers 1" in (afresh.run.path / "README.md").read_text()  # the model card's command
     top, below = "bert.encoder.layer.1.output.dense.weight", "bert.encoder.layer.0.output.dense.weight"
-    assert moved(afresh.model, top) > 5 * moved(plain.model, top)
-    assert moved(afresh.model, below) < 2 * moved(plain.model, below)  # trained from the encoder's weights
+    assert moved(encoder_weights, afresh.model, top) > 5 * moved(encoder_weights, plain.model, top)
+    # The layer below trains from the encoder's weights.
+    assert moved(encoder_weights, afresh.model, below) < 2 * moved(encoder_weights, plain.model, below)
     reloaded = load_trained(afresh.run).state_dict()
     assert all(torch.equal(reloaded[name], tensor) for name, tensor in afresh.model.state_dict().items())
 

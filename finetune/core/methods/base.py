@@ -126,6 +126,13 @@ class Method(ABC):
         `base` may share its tensors with other loaded methods: never modify them in place."""
 
 
+def check_layer_count(label: str, count: int | None, model_config: Any) -> None:
+    """Refuse, in words, an option that counts transformer layers beyond the encoder's (None: decided later)."""
+    layers = model_config.num_hidden_layers
+    if count is not None and count > layers:
+        raise ValueError(f"{label} must be at most {layers} (the encoder's layers), got {count}")
+
+
 def freeze(module: nn.Module) -> None:
     for param in module.parameters():
         param.requires_grad_(False)

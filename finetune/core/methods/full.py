@@ -10,7 +10,7 @@ from torch import nn
 from transformers import AutoModelForSequenceClassification
 
 from ..fields import setting
-from .base import Method, TrainingDefaults, encoder_parts
+from .base import Method, TrainingDefaults, check_layer_count, encoder_parts
 from .registry import register_method
 
 
@@ -41,12 +41,7 @@ class FullFineTuning(Method):
     saved_files = ("config.json", "model.safetensors")
 
     def validate(self, options: FullOptions, model_config, max_seq_length: int) -> None:
-        layers = model_config.num_hidden_layers
-        if options.reinit_top_layers > layers:
-            raise ValueError(
-                f"Re-initialised top layers must be at most {layers} (the encoder's layers), "
-                f"got {options.reinit_top_layers}"
-            )
+        check_layer_count("Re-initialised top layers", options.reinit_top_layers, model_config)
 
     def prepare(self, model, options: FullOptions, source):
         # Re-initialising the top layers (Zhang et al. 2021, "Revisiting few-sample BERT fine-tuning"): the top

@@ -25,7 +25,16 @@ from torch.nn.utils.rnn import pad_sequence
 
 from ..fields import setting
 from ..models import shared_clone
-from .base import ComputeShape, Method, TrainingDefaults, TrainingSetup, encoder_parts, freeze, plain_setup
+from .base import (
+    ComputeShape,
+    Method,
+    TrainingDefaults,
+    TrainingSetup,
+    check_layer_count,
+    encoder_parts,
+    freeze,
+    plain_setup,
+)
 from .registry import register_method
 
 WEIGHTS = "selective_weights.safetensors"
@@ -68,9 +77,7 @@ class SelectiveLayers(Method):
         return options
 
     def validate(self, options: SelectiveOptions, model_config, max_seq_length: int) -> None:
-        layers = model_config.num_hidden_layers
-        if options.top_k is not None and options.top_k > layers:
-            raise ValueError(f"Top k layers must be at most {layers} (the encoder's layers), got {options.top_k}")
+        check_layer_count("Top k layers", options.top_k, model_config)
 
     def compute_shape(self, options: SelectiveOptions, model_config) -> ComputeShape:
         # With the cache, the frozen part runs once per example; every step and evaluation costs the top only.
