@@ -307,6 +307,8 @@ def test_predictions_run_on_weights_cast_once_and_match_autocast_exactly(tiny_be
         assert linears and all(m.weight.dtype == torch.bfloat16 for m in linears)
         assert all(p.dtype == torch.float32 for p in model.parameters())  # explanations still get fp32 weights
         assert predictor.predicting_model(run) is predicting  # cast once, not per prediction
+        held = predictor.held_models(run)  # what the memory benchmark measures: these two, nothing else
+        assert [m for m, _ in held] == [model, predicting] and held[0][1] == "fp32"
         bf16_tensors[method] = {p.data_ptr() for p in predicting.parameters() if p.dtype == torch.bfloat16}
         answer = next(a for a in predictor.predict("sst2", texts[0]) if a.method == method)
         expected = dict(zip(TASKS["sst2"].label_names, autocast_probs[0].tolist(), strict=True))

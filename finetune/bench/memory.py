@@ -27,8 +27,7 @@ def unique_tensor_bytes(models) -> int:
 def tensor_memory(checkpoints_dir: Path) -> dict:
     runs = [latest_run("sst2", m, checkpoints_dir) for m in METHODS]
     shared = Predictor(checkpoints_dir)
-    # What the Predictor holds: each run's fp32 model (explanations) and its linear weights cast for predicting.
-    shared_models = [m for r in runs if r is not None for m in (shared.model_for(r)[0], shared.predicting_model(r))]
+    shared_models = [model for r in runs if r is not None for model, _ in shared.held_models(r)]
     independent = [load_trained(r) for r in runs if r is not None]
     one = unique_tensor_bytes([independent[0]])
     return {

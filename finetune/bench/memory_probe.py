@@ -16,7 +16,6 @@ import psutil
 from ..core.checkpoints import latest_run
 from ..core.methods import METHODS
 from ..core.models import load_classifier, resolve_model
-from ..core.precision import serving_precision
 from ..core.tasks import get_task
 from ..engine.predict import Predictor, classify, load_trained, run_tokenizer
 
@@ -35,10 +34,9 @@ def main(checkpoints_dir: Path, mode: str) -> int:
     before = psutil.Process().memory_info().rss
     if mode == "one":
         keep = [(load_classifier(resolve_model(runs[0].info["model"]), task), "fp32")]
-    elif mode == "shared":  # what the Predictor holds: fp32 models (explanations) and their casts for predicting
+    elif mode == "shared":
         predictor = Predictor(checkpoints_dir)
-        keep = [(predictor.model_for(r)[0], "fp32") for r in runs]
-        keep += [(predictor.predicting_model(r), serving_precision(r.info.get("precision"))) for r in runs]
+        keep = [held for r in runs for held in predictor.held_models(r)]
     else:
         keep = [(load_trained(r), "fp32") for r in runs]
     for model, precision in keep:

@@ -233,6 +233,12 @@ class Predictor:
                 self._predicting[key] = cached
             return cached[1]
 
+    def held_models(self, run: RunRecord) -> list[tuple[nn.Module, str]]:
+        """Every model the Predictor keeps for `run`, each with the precision it runs in: the fp32 model
+        (explanations) and its cast for predicting. The memory benchmark measures exactly these."""
+        return [(self.model_for(run)[0], "fp32"),
+                (self.predicting_model(run), serving_precision(run.info.get("precision")))]  # fmt: skip
+
     def serving(self, task: str, method: str) -> tuple[RunRecord, nn.Module, object, list[str]] | None:
         """The newest run of `method` whose model loads, with what was skipped on the way (in words)."""
         runs, skipped = self.candidates(task, method)
