@@ -22,7 +22,7 @@ use_persistent_cache()  # the Hugging Face cache on persistent storage, when the
 import gradio as gr
 
 from finetune.core.resumable import sweep_stale_staging
-from finetune.engine.estimate import estimate
+from finetune.engine.estimate import estimate, measure_classroom_shapes
 from finetune.engine.hub_sync import HubSyncError, pull_runs
 from finetune.engine.predict import Predictor
 from finetune.engine.runner import TrainingRunner
@@ -87,6 +87,7 @@ def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | Non
     deployment = deployment or Deployment.from_env()
     sweep_stale_staging(checkpoints_dir or default_checkpoints_dir())  # leftovers of a crash or restart
     pull_class_runs(checkpoints_dir)
+    measure_classroom_shapes()
     runner = TrainingRunner(checkpoints_dir, estimate=lambda config: estimate(config).seconds)
     predictor = Predictor(checkpoints_dir)
     with gr.Blocks(title="glue-tune-lab", analytics_enabled=False) as demo:

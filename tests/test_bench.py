@@ -37,10 +37,11 @@ def test_bench_writes_json_and_markdown(tiny_bert, glue_dir, tmp_path):
     assert [(c["task"], c["precision"]) for c in report["classroom"]] == [("sst2", "auto"), ("sst2", "fp32")]
     assert all(set(c["methods"]) == set(METHODS) and c["total_wall_seconds"] > 0 for c in report["classroom"])
     assert all(0 <= r["accuracy"] <= 1 for c in report["classroom"] for r in c["methods"].values())
+    assert all(r["estimated_seconds"] > 0 for c in report["classroom"] for r in c["methods"].values())
     assert report["inference"]["four_way_latency_p50_ms"] > 0 and report["inference"]["four_way_explain_p50_ms"] > 0
     assert dict(os.environ) == environment  # the benchmark passes options, it never edits the environment
     text = md.read_text()
-    assert "frozen layers cached vs recomputed" in text and "auto vs fp32" in text
+    assert "frozen layers cached vs recomputed" in text and "auto vs fp32" in text and "estimated s" in text
     assert "| full |" in text and "run_glue-style baseline" in text and "| sst2 | fp32 (fp32) | full |" in text
 
 

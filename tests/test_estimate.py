@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from finetune.engine import estimate as estimate_module
 from finetune.engine.config import ConfigError
-from finetune.engine.estimate import RUN_OVERHEAD_S, duration_text, estimate
+from finetune.engine.estimate import RUN_OVERHEAD_S, duration_text, estimate, layer_speed
 
 from .conftest import make_tiny_bert, tiny_config
 
@@ -16,11 +17,18 @@ def deeper_bert(tmp_path_factory):
     return make_tiny_bert(tmp_path_factory.mktemp("deeper-bert"), layers=4)
 
 
+@pytest.fixture
+def steady_machine(monkeypatch):
+    """A machine whose layers achieve the same FLOP/s whatever the shape or mode, so that the arithmetic is tested
+    apart from timing (this machine's own speeds are measured by test_the_estimate_measures_this_machine...)."""
+    monkeypatch.setattr(estimate_module, "layer_speed", lambda *shape, **options: 1e9)
+
+
 def seconds(tiny_bert, glue_dir, **overrides) -> float:
     return estimate(tiny_config(tiny_bert, glue_dir, **overrides)).seconds - RUN_OVERHEAD_S
 
 
-def test_the_estimate_grows_with_the_work(tiny_bert, glue_dir, deeper_bert):
+def test_the_estimate_grows_with_the_work(tiny_bert, glue_dir, deeper_bert, steady_machine):
     base = seconds(tiny_bert, glue_dir, max_train_samples=2000, max_eval_samples=100, evaluations=1)
     assert base > 0
     more_data = seconds(tiny_bert, glue_dir, max_train_samples=4000, max_eval_samples=100, evaluations=1)
@@ -32,7 +40,7 @@ def test_the_estimate_grows_with_the_work(tiny_bert, glue_dir, deeper_bert):
     assert deeper == pytest.approx(2 * base, rel=0.15)  # twice the layers, about twice the compute
 
 
-def test_methods_cost_what_they_compute(tiny_bert, glue_dir):
+def test_methods_cost_what_they_compute(tiny_bert, glue_dir, steady_machine):
     common = dict(max_train_samples=4000, max_eval_samples=100, evaluations=1)
     full = seconds(tiny_bert, glue_dir, method="full", **common)
     lora = seconds(tiny_bert, glue_dir, method="lora", **common)
@@ -40,6 +48,18 @@ def test_methods_cost_what_they_compute(tiny_bert, glue_dir):
     assert lora < full and selective < full
     long_prompt = seconds(tiny_bert, glue_dir, method="prompt", method_options={"num_virtual_tokens": 60}, **common)
     assert long_prompt > lora  # every input carries 60 more tokens
+
+
+def test_the_estimate_measures_this_machine_once_per_shape(tiny_bert, glue_dir):
+    layer_speed.cache_clear()
+    first = estimate(tiny_config(tiny_bert, glue_dir, max_train_samples=2000, batch_size=8))
+    assert layer_speed.cache_info().currsize == 2  # a training step at the run's batches, a forward-only dev pass
+    again = estimate(tiny_config(tiny_bert, glue_dir, max_train_samples=4000, batch_size=8))
+    assert layer_speed.cache_info().currsize == 2 and again.seconds > first.seconds  # same shapes: measured once
+    estimate(tiny_config(tiny_bert, glue_dir, max_train_samples=2000, batch_size=32))
+    assert layer_speed.cache_info().currsize == 3  # wider training batches: measured at their own shape
+    for mode, adapted in (("train", ()), ("backprop", ()), ("backprop", ("query", "dense")), ("forward", ())):
+        assert layer_speed(32, 64, 2, 8, 13, "fp32", mode, adapted, 4 if adapted else 0) > 0
 
 
 def test_a_config_that_cannot_run_says_why(tiny_bert, glue_dir):

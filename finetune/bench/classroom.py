@@ -8,18 +8,23 @@ from pathlib import Path
 
 from ..core.precision import resolve_precision
 from ..engine.config import classroom_configs
+from ..engine.estimate import estimate
 from ..engine.train import train
 
 
 def train_all(checkpoints_dir: Path, model: str, data_dir: str, task: str = "sst2", precision: str = "auto") -> dict:
+    configs = classroom_configs(task, model=model, data_dir=data_dir, precision=precision)
+    # What the Train tab says before each run starts, measured before any of them so that it is what a class sees.
+    estimates = {config.method: round(estimate(config).seconds, 1) for config in configs}
     started = time.perf_counter()
     per_method = {}
-    for config in classroom_configs(task, model=model, data_dir=data_dir, precision=precision):
+    for config in configs:
         t0 = time.perf_counter()
         result = train(config, checkpoints_dir=checkpoints_dir)
         assert result.run is not None and result.metrics is not None
         per_method[config.method] = {
             "wall_seconds": round(time.perf_counter() - t0, 1),
+            "estimated_seconds": estimates[config.method],
             "train_seconds": result.run.info["train_seconds"],
             "train_samples": result.run.info["train_samples"],
             "accuracy": round(result.metrics["accuracy"], 4),

@@ -91,15 +91,19 @@ def markdown(report: dict) -> str:
             "",
             '## Classroom defaults: "Train all four" per task and precision',
             "",
-            "| task | precision | method | train examples | wall s | accuracy | F1 | MCC | trainable % |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| task | precision | method | train examples | wall s | estimated s | accuracy | F1 | MCC | trainable % |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for c in report["classroom"]:
             precision = f"{c['precision']} ({c['resolved_precision']})"
             lines += [
-                f"| {c['task']} | {precision} | {n} | {r['train_samples']} | {r['wall_seconds']} | {r['accuracy']} | "
-                f"{r['f1']} | {r['mcc']} | {r['trainable_percent']} |"
+                f"| {c['task']} | {precision} | {n} | {r['train_samples']} | {r['wall_seconds']} | "
+                f"{r.get('estimated_seconds', '')} | {r['accuracy']} | {r['f1']} | {r['mcc']} | "
+                f"{r['trainable_percent']} |"
                 for n, r in c["methods"].items()
             ]
-            lines.append(f"| {c['task']} | {precision} | **all four** | | **{c['total_wall_seconds']}** | | | | |")
+            estimated = sum(r.get("estimated_seconds", 0) for r in c["methods"].values())
+            lines.append(f"| {c['task']} | {precision} | **all four** | | **{c['total_wall_seconds']}** | "
+                         f"{round(estimated, 1) or ''} | | | | |")  # fmt: skip
+        lines += ["", "Estimated: what the Train tab says before a run starts (finetune/engine/estimate.py)."]
     return "\n".join(lines) + "\n"

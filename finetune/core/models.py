@@ -123,10 +123,14 @@ def forward_flops_per_token(model_config, tokens_per_example: float) -> float:
     """Matmul FLOPs of one token's forward pass through a BERT-style encoder: the dense layers (2 FLOPs
     per weight: attention projections, MLP) plus attention scores and context (2 x 2 x length x hidden)
     per layer, plus the pooler. Training costs about 3x this (forward + backward)."""
-    h, layers, inter = model_config.hidden_size, model_config.num_hidden_layers, model_config.intermediate_size
-    dense = layers * (4 * h * h + 2 * h * inter) + h * h
-    attention = layers * 2 * tokens_per_example * h
-    return 2 * (dense + attention)
+    h = model_config.hidden_size
+    return model_config.num_hidden_layers * layer_flops_per_token(model_config, tokens_per_example) + 2 * h * h
+
+
+def layer_flops_per_token(model_config, tokens_per_example: float) -> float:
+    """Matmul FLOPs of one token's forward pass through one encoder layer (see forward_flops_per_token)."""
+    h, inter = model_config.hidden_size, model_config.intermediate_size
+    return 2 * (4 * h * h + 2 * h * inter + 2 * tokens_per_example * h)
 
 
 def shared_clone(model: nn.Module) -> nn.Module:

@@ -1,42 +1,95 @@
 """How long a run will take on this machine, said before it starts.
 
 From the encoder's FLOPs per token (core/models.py), the task's size and typical length (the task
-table), the method's compute shape (each method's file), and a quick measurement of this machine's
-matrix-multiply speed in the precision training will use. Calibrated against the measured classroom runs
-on SST-2 (2-core CPU, packaged encoder): in fp32 each method's estimate within about ±16% of its wall time;
-in bf16 within -12%..+25% (prompt tuning over-estimated the most).
+table), the method's compute shape (each method's file), and a measurement of this machine doing the run's
+own kind of work: one encoder layer of the run's width, at the run's batch shape and precision, trained for a
+few steps (forward, backward, gradient clipping, the fused AdamW step the Trainer takes) and run forward-only.
+Nearly all of a run's time goes through its layers, so what a layer achieves carries over to the run, whatever
+the CPU (AMX, AVX512-BF16, neither) or GPU. A matmul peak does not: at n = 1,024 a 2-core Intel Xeon's
+AMX-BF16 reaches 2 TFLOP/s and an AMD EPYC's AVX512-BF16 0.4, while full fine-tuning achieved 8% and 25% of
+them (the benchmark), so estimates fitted to the peak on one machine were 3.5x short on the other.
 """
 
 from __future__ import annotations
 
 import functools
+import statistics
+import time
 from dataclasses import dataclass
 
+import torch
 import transformers
+from peft import LoraConfig, inject_adapter_in_model
+from transformers.models.bert.modeling_bert import BertLayer
 
 from ..core.methods import get_method
-from ..core.models import forward_flops_per_token
-from ..core.precision import matmul_flops, resolve_precision
-from ..core.tasks import get_task
-from .config import RunConfig, resolve_config
+from ..core.models import forward_flops_per_token, layer_flops_per_token
+from ..core.precision import autocast, device_type, resolve_precision
+from ..core.tasks import TASKS, get_task
+from .config import RunConfig, classroom_configs, resolve_config
 
-# The share of the measured matmul speed (in the run's precision) that work achieves, fitted to the four
-# classroom runs on SST-2 (packaged encoder, 2-core CPU). fp32: training steps 40-55% (optimizer, dropout,
-# norms and small matrices cost the rest), forward-only passes (dev evaluations, selective's cache) about
-# 80%. bf16 (AVX512-BF16, BENCHMARKS.md): its matmuls run ~2.2x faster but the rest of a step does not, so
-# a smaller share is achieved (fitted: 35% training, 65% forward-only). fp16 (older GPUs only) is not
-# calibrated and borrows fp32's shares.
-TRAINING_EFFICIENCY = {"fp32": 0.45, "bf16": 0.35, "fp16": 0.45}
-INFERENCE_EFFICIENCY = {"fp32": 0.8, "bf16": 0.65, "fp16": 0.8}
+# A run takes longer than its layers alone: the embeddings (full fine-tuning updates their 11.7M weights every
+# step), the head, batches of uneven length, the Trainer's bookkeeping per step. The median of (measured /
+# layers alone) over the classroom runs of every task and method (benchmarks/reproduce/: 2-core Intel Xeon with
+# AMX-BF16, bf16), 1.33-1.53 over three measuring processes. Estimated / measured then runs from about 0.7 (CoLA
+# full and LoRA: 1,600-2,000 short steps, where per-step costs weigh most) to 1.35 (SST-2 selective), where the
+# n = 1,024 matmul peak's estimates were 0.28-0.47 of SST-2's runs on that machine.
+REST = 1.4
 RUN_OVERHEAD_S = 6.0  # loading data, tokenizing, building the model and the Trainer, saving
 LONG_S = 10 * 60  # longer than this is flagged as long for a class
 
 
+LAYER_MODES = {"train": 3, "backprop": 2, "forward": 1}  # forward passes' worth of FLOPs a step of each mode does
+
+
 @functools.cache
-def machine_flops(precision: str = "fp32") -> float:
-    """Matmul FLOP/s of this machine in a concrete precision ('fp32', 'bf16', 'fp16'), measured once per
-    process and precision (~0.2 s)."""
-    return matmul_flops(precision, n=1024)
+def layer_speed(hidden: int, intermediate: int, heads: int, batch: int, tokens: int, precision: str, mode: str,
+                adapted: tuple[str, ...] = (), rank: int = 0) -> float:  # fmt: skip
+    """The FLOP/s one encoder layer of this width achieves on this machine at batches of `batch` x `tokens` in
+    `precision`: the median of a few timed steps after warm-ups, measured once per process and shape (about 0.3 s
+    for the packaged encoder). `mode`: 'train' (forward, backward, gradient clipping and the fused AdamW step the
+    Trainer takes), 'backprop' (frozen weights, gradients passing through to what trains: prompt tuning, LoRA,
+    with rank-`rank` adapters on the `adapted` linear layers) or 'forward' (dev evaluations, cached layers)."""
+    config = transformers.BertConfig(hidden_size=hidden, intermediate_size=intermediate, num_attention_heads=heads)
+    config._attn_implementation = "sdpa"  # what the encoders load with
+    device = device_type()
+    layer: torch.nn.Module = BertLayer(config)
+    if adapted:
+        layer = inject_adapter_in_model(LoraConfig(r=rank, target_modules=list(adapted)), layer)
+    layer = layer.to(device).train(mode != "forward")
+    for name, param in layer.named_parameters():
+        param.requires_grad_(mode == "train" or "lora_" in name)
+    parameters = [p for p in layer.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(parameters, lr=1e-5, fused=True) if parameters else None
+    inputs = torch.randn(batch, tokens, hidden, device=device, requires_grad=mode != "forward")  # gradients flow on
+
+    def step() -> None:
+        if mode == "forward":
+            with torch.no_grad(), autocast(precision):
+                layer(inputs)
+            return
+        with autocast(precision):
+            out = layer(inputs)
+        out.float().sum().backward()
+        inputs.grad = None
+        if optimizer is not None:
+            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+    for _ in range(3):  # warm-ups: thread pools, kernels compiled on first use
+        step()
+    times: list[float] = []
+    while len(times) < 5 or sum(times) < 0.25:  # a quarter of a second at least: tiny steps are noisy
+        if device == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - started)
+    forward_flops = layer_flops_per_token(config, tokens) * batch * tokens
+    return LAYER_MODES[mode] * forward_flops / statistics.median(times)
 
 
 @dataclass(frozen=True)
@@ -64,11 +117,26 @@ def estimate(config: RunConfig) -> Estimate:
     training = train_flops * shape.train * epochs
     forward_only = dev_flops * shape.evaluate * config.evaluations + (train_flops + dev_flops) * shape.once
     precision = resolve_precision(config.precision)
-    speed = machine_flops(precision)
-    seconds = training / (speed * TRAINING_EFFICIENCY[precision]) + forward_only / (
-        speed * INFERENCE_EFFICIENCY[precision]
-    )
+    dims = (model_config.hidden_size, model_config.intermediate_size, model_config.num_attention_heads)
+    assert config.batch_size is not None  # resolve_config fills it in
+    train_speed = layer_speed(*dims, config.batch_size, max(1, round(train_len)), precision,
+                              "train" if shape.layer_weights_train else "backprop", shape.adapted_layers,
+                              shape.adapter_rank)  # fmt: skip
+    dev_batch = max(64, config.batch_size)  # train.py's evaluation batch
+    dev_speed = layer_speed(*dims, dev_batch, max(1, round(dev_len)), precision, "forward")
+    seconds = (training / train_speed + forward_only / dev_speed) * REST
     return Estimate(seconds=seconds + RUN_OVERHEAD_S, flops=training + forward_only)
+
+
+def measure_classroom_shapes() -> None:
+    """Measure the shapes of every task's classroom runs now (a second or two), so that the estimates a class
+    sees are measured while the machine is quiet rather than while somebody's run shares the cores."""
+    for task in TASKS:
+        for config in classroom_configs(task):
+            try:
+                estimate(config)
+            except Exception:  # an estimate is a courtesy: an encoder that cannot load is reported elsewhere
+                return
 
 
 def duration_text(seconds: float) -> str:

@@ -49,6 +49,11 @@ class ComputeShape:
     evaluate: float = 1.0  # per dev token, per evaluation
     once: float = 0.0  # per train and dev token, once per run (e.g. a cache of frozen layers)
     extra_tokens: int = 0  # tokens the method adds to every example (e.g. a soft prompt)
+    # How a layer that trains is timed (engine/estimate.py): its own weights updated, or frozen with gradients
+    # passing through; low-rank adapters on these linear layers cost more on a CPU than their few FLOPs say.
+    layer_weights_train: bool = True
+    adapted_layers: tuple[str, ...] = ()
+    adapter_rank: int = 0
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from peft import LoraConfig, TaskType, get_peft_model
 from transformers import AutoModelForSequenceClassification
 
 from ..fields import setting
-from .base import TrainingDefaults
+from .base import ComputeShape, TrainingDefaults
 from .peft_common import PeftMethod
 from .registry import register_method
 
@@ -49,6 +49,10 @@ class LoRA(PeftMethod):
         missing = [t for t in targets if t not in names]
         if missing:
             raise ValueError(f"LoRA target module {missing[0]!r} is not in this encoder (try query, key, value, dense)")
+
+    def compute_shape(self, options: LoraOptions, model_config) -> ComputeShape:
+        return ComputeShape(train=2.0, layer_weights_train=False, adapted_layers=tuple(_targets(options)),
+                            adapter_rank=options.r)  # fmt: skip
 
     def prepare(self, model, options: LoraOptions, source):
         config = LoraConfig(

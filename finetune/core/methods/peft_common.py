@@ -22,7 +22,7 @@ class PeftMethod(Method):
     def compute_shape(self, options: Any, model_config: Any) -> ComputeShape:
         # The frozen encoder still passes gradients back to the adapter (one more forward's worth), but
         # computes no weight gradients of its own.
-        return ComputeShape(train=2.0)
+        return ComputeShape(train=2.0, layer_weights_train=False)
 
     def save(self, model: nn.Module, folder: Path) -> None:
         model.save_pretrained(folder, safe_serialization=True)  # type: ignore[operator]  # a PeftModel

@@ -48,7 +48,8 @@ class PromptTuning(PeftMethod):
             )
 
     def compute_shape(self, options: PromptOptions, model_config) -> ComputeShape:
-        return ComputeShape(train=2.0, extra_tokens=options.num_virtual_tokens)  # every input carries the prompt
+        # every input carries the prompt
+        return ComputeShape(train=2.0, extra_tokens=options.num_virtual_tokens, layer_weights_train=False)
 
     def prepare(self, model, options: PromptOptions, source):
         text = options.init_text.strip()
