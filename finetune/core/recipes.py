@@ -59,7 +59,9 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "Later seeds in one sweep process ran slower (195-269 s), which the CoLA and prompt sweeps did not show. The "
         "recipe before held the floors on seeds 0-4 on the AMD EPYC (accuracy 0.787-0.809, F1 0.851-0.864; 314-393 s "
         "a run) and on the Xeon's seeds 3 and 1 (0.814, 0.787); query/value only at 1e-3 fell to the majority class "
-        "on seeds 0 and 3. It trains 339K parameters, 1.5% of the encoder; not yet rerun on the EPYC.",
+        "on seeds 0 and 3. It trains 339K parameters, 1.5% of the encoder; not yet rerun on the EPYC. `reproduce`'s "
+        "seed 43 ends at accuracy 0.752, F1 0.834 on the Xeon (benchmarks/reproduce/): the floors are not held "
+        "beyond seeds 0-4.",
     ),
     ("mrpc", "prompt"): Recipe(
         learning_rate=0.1,
@@ -68,7 +70,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "ends at accuracy >= 0.703 on seeds 0-4 (H200; its worst, seed 3, ends at 0.708 on the 2-core CPU in "
         "241 s) where a random start at lr 0.03 left seed 1 at 0.699; the question at lr 0.03 or four passes "
         "left a seed at 0.691-0.696. Under the training loop's revision 2 the CPU's seeds 0-4 end at 0.689-0.716 "
-        "(seed 1 under the floor), seeds 42 (the Train tab's default) and 43 at 0.696 (benchmarks/reproduce/): "
+        "(seed 1 under the floor), seeds 42 (the Train tab's default) and 43 at 0.696; on a 2-core Intel Xeon with "
+        "AMX-BF16 `reproduce`'s seeds 42-44 end at 0.716, 0.723, 0.689 (benchmarks/reproduce/): "
         "the floor, 1.6 points above the majority class, sits inside the spread between seeds; on a 2-core Intel "
         "Xeon with AMX-BF16 seeds 0-4 end at 0.701-0.718 (150-164 s a run). 50 virtual tokens, or batch 32 "
         "at lr 0.2, were no surer on the H200 (worst 0.694, 0.654); averaging the weights over the last quarter of "
@@ -117,8 +120,9 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         chosen_by="benchmarks/sweeps/cola-selective.jsonl: the top 4 of 6 layers at lr 1e-4 over four passes end at "
         "MCC 0.276-0.304 (mean 0.287) on the 2-core CPU's seeds 0-4, 143-191 s a run, where three passes left seed "
         "0 at 0.245 (0.244 at lr 1.5e-4); every top-3 recipe tried (lr 7e-5 to 2e-4, three or four passes) left a "
-        "seed at 0.20-0.234. 32% of the encoder trains instead of 24%, as on MRPC. Seed 43 ends at 0.238 "
-        "(benchmarks/reproduce/): the floor is not yet held beyond seeds 0-4. Under the training loop's revision 2 "
+        "seed at 0.20-0.234. 32% of the encoder trains instead of 24%, as on MRPC. Seed 43 ends at 0.238 on an AMD "
+        "EPYC and 0.248 on an Intel Xeon (benchmarks/reproduce/): the floor is not yet held beyond seeds 0-4. "
+        "Under the training loop's revision 2 "
         "the CPU's seeds 0-4 end at 0.266-0.311 (mean 0.292; 138-158 s a run); on a 2-core Intel Xeon with AMX-BF16 "
         "seeds 0 and 4 end at 0.309 and 0.295 (104-106 s a run).",
     ),
