@@ -60,6 +60,8 @@ def test_the_estimate_measures_this_machine_once_per_shape(tiny_bert, glue_dir):
     assert layer_speed.cache_info().currsize == 3  # wider training batches: measured at their own shape
     for mode, adapted in (("train", ()), ("backprop", ()), ("backprop", ("query", "dense")), ("forward", ())):
         assert layer_speed(32, 64, 2, 8, 13, "fp32", mode, adapted, 4 if adapted else 0) > 0
+    # An absurd batch is measured at a few thousand tokens a step (a million would take gigabytes and minutes).
+    assert layer_speed(32, 64, 2, 10**6, 13, "fp32", "train") > 0
 
 
 def test_a_config_that_cannot_run_says_why(tiny_bert, glue_dir):

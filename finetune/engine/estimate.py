@@ -40,16 +40,21 @@ LONG_S = 10 * 60  # longer than this is flagged as long for a class
 
 
 LAYER_MODES = {"train": 3, "backprop": 2, "forward": 1}  # forward passes' worth of FLOPs a step of each mode does
+# Tokens a measured step holds at most: beyond a few thousand a layer's FLOP/s no longer grow, and a visitor typing
+# an absurd batch size must not make the form wait on a huge measurement.
+MEASURED_TOKENS = 2048
 
 
 @functools.cache
 def layer_speed(hidden: int, intermediate: int, heads: int, batch: int, tokens: int, precision: str, mode: str,
                 adapted: tuple[str, ...] = (), rank: int = 0) -> float:  # fmt: skip
-    """The FLOP/s one encoder layer of this width achieves on this machine at batches of `batch` x `tokens` in
-    `precision`: the median of a few timed steps after warm-ups, measured once per process and shape (about 0.3 s
-    for the packaged encoder). `mode`: 'train' (forward, backward, gradient clipping and the fused AdamW step the
-    Trainer takes), 'backprop' (frozen weights, gradients passing through to what trains: prompt tuning, LoRA,
-    with rank-`rank` adapters on the `adapted` linear layers) or 'forward' (dev evaluations, cached layers)."""
+    """The FLOP/s one encoder layer of this width achieves on this machine at batches of `batch` x `tokens` (at most
+    MEASURED_TOKENS a step) in `precision`: the median of a few timed steps after warm-ups, measured once per
+    process and shape (about 0.3 s for the packaged encoder). `mode`: 'train' (forward, backward, gradient clipping
+    and the fused AdamW step the Trainer takes), 'backprop' (frozen weights, gradients passing through to what
+    trains: prompt tuning, LoRA, with rank-`rank` adapters on the `adapted` linear layers) or 'forward' (dev
+    evaluations, cached layers)."""
+    batch = max(1, min(batch, MEASURED_TOKENS // tokens))
     config = transformers.BertConfig(hidden_size=hidden, intermediate_size=intermediate, num_attention_heads=heads)
     config._attn_implementation = "sdpa"  # what the encoders load with
     device = device_type()
@@ -129,7 +134,7 @@ def estimate(config: RunConfig) -> Estimate:
 
 
 def measure_classroom_shapes() -> None:
-    """Measure the shapes of every task's classroom runs now (a second or two), so that the estimates a class
+    """Measure the shapes of every task's classroom runs now (about 5 s on 2 cores), so that the estimates a class
     sees are measured while the machine is quiet rather than while somebody's run shares the cores."""
     for task in TASKS:
         for config in classroom_configs(task):
