@@ -72,8 +72,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "left a seed at 0.691-0.696. Under the training loop's revision 2 the CPU's seeds 0-4 end at 0.689-0.716 "
         "(seed 1 under the floor), seeds 42 (the Train tab's default) and 43 at 0.696; on a 2-core Intel Xeon with "
         "AMX-BF16 `reproduce`'s seeds 42-44 end at 0.716, 0.723, 0.689 (benchmarks/reproduce/): "
-        "the floor, 1.6 points above the majority class, sits inside the spread between seeds; on a 2-core Intel "
-        "Xeon with AMX-BF16 seeds 0-4 end at 0.701-0.718 (150-164 s a run). 50 virtual tokens, or batch 32 "
+        "the floor, 1.6 points above the majority class, sits inside the spread between seeds; on that Xeon the "
+        "sweep's seeds 0-4 end at 0.701-0.718 (150-164 s a run). 50 virtual tokens, or batch 32 "
         "at lr 0.2, were no surer on the H200 (worst 0.694, 0.654); averaging the weights over the last quarter of "
         "the steps ends the Intel CPU's seeds 0-4 at 0.703-0.721, within the same spread. " + GPU_SWEEP,
     ),
