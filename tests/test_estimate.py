@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from finetune.bench.estimates import compare, table
 from finetune.engine import estimate as estimate_module
 from finetune.engine.config import ConfigError
 from finetune.engine.estimate import RUN_OVERHEAD_S, duration_text, estimate, layer_speed
@@ -76,3 +77,13 @@ def test_durations_read_as_people_say_them():
         "3 min 20 s",
         "2 h 5 min",
     ]
+
+
+def test_the_estimates_are_compared_with_real_runs(tiny_bert, glue_dir, tmp_path):
+    runs = tmp_path / "runs.csv"
+    runs.write_text("task,method,train_seconds\nsst2,full,10\nsst2,full,14\nsst2,lora,5\nsst2,zeroshot,0\n")
+    rows = compare(runs, str(glue_dir), str(tiny_bert))
+    assert [(r["task"], r["method"], r["measured_s"]) for r in rows] == [("sst2", "full", 12.0), ("sst2", "lora", 5.0)]
+    assert all(r["estimated_s"] == pytest.approx(r["layers_s"] * estimate_module.REST) for r in rows)
+    text = table(rows)
+    assert "| sst2 | full | 12.0 |" in text and "REST fitted here" in text

@@ -33,7 +33,8 @@ from .config import RunConfig, classroom_configs, resolve_config
 # layers alone) over the classroom runs of every task and method (benchmarks/reproduce/: 2-core Intel Xeon with
 # AMX-BF16, bf16), 1.33-1.53 over three measuring processes. Estimated / measured then runs from about 0.7 (CoLA
 # full and LoRA: 1,600-2,000 short steps, where per-step costs weigh most) to 1.35 (SST-2 selective), where the
-# n = 1,024 matmul peak's estimates were 0.28-0.47 of SST-2's runs on that machine.
+# n = 1,024 matmul peak's estimates were 0.28-0.47 of SST-2's runs on that machine. Refit with
+# `python -m finetune.bench.estimates` on a quiet machine.
 REST = 1.4
 RUN_OVERHEAD_S = 6.0  # loading data, tokenizing, building the model and the Trainer, saving
 LONG_S = 10 * 60  # longer than this is flagged as long for a class
