@@ -14,7 +14,7 @@ import functools
 import os
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -89,19 +89,31 @@ def autocast(precision: str, device: str | None = None) -> Iterator[None]:
         yield
 
 
+def step_seconds(step: Callable[[], object], repeats: int, min_seconds: float = 0.0) -> list[float]:
+    """Wall seconds of `step` (waited for on a GPU), at least `repeats` times and `min_seconds` in all, after 3
+    warm-ups (thread pools; bf16's kernels are compiled on first use)."""
+
+    def timed() -> float:
+        started = time.perf_counter()
+        step()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        return time.perf_counter() - started
+
+    for _ in range(3):
+        timed()
+    times: list[float] = []
+    while len(times) < repeats or sum(times) < min_seconds:
+        times.append(timed())
+    return times
+
+
 def matmul_flops(precision: str, n: int = 1024, repeats: int = 12) -> float:
     """This machine's matmul FLOP/s for n x n matrices in `precision`, through the autocast training uses:
-    the best of `repeats` after 3 warm-ups (thread pools; bf16's kernels are compiled on first use)."""
+    the best of `repeats` (step_seconds)."""
     a, b = torch.randn(n, n, device=device_type()), torch.randn(n, n, device=device_type())
     with autocast(precision):
-        for _ in range(3):
-            (a @ b).sum().item()  # .item() waits for a GPU
-        best = float("inf")
-        for _ in range(repeats):
-            started = time.perf_counter()
-            (a @ b).sum().item()
-            best = min(best, time.perf_counter() - started)
-    return 2 * n**3 / best
+        return 2 * n**3 / min(step_seconds(lambda: a @ b, repeats))
 
 
 def machine_capabilities() -> dict:

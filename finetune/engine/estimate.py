@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import statistics
-import time
 from dataclasses import dataclass
 
 import torch
@@ -24,7 +23,7 @@ from transformers.models.bert.modeling_bert import BertLayer
 
 from ..core.methods import get_method
 from ..core.models import forward_flops_per_token, layer_flops_per_token
-from ..core.precision import autocast, device_type, resolve_precision
+from ..core.precision import autocast, device_type, resolve_precision, step_seconds
 from ..core.tasks import TASKS, get_task
 from .config import RunConfig, classroom_configs, resolve_config
 
@@ -50,11 +49,11 @@ MEASURED_TOKENS = 2048
 def layer_speed(hidden: int, intermediate: int, heads: int, batch: int, tokens: int, precision: str, mode: str,
                 adapted: tuple[str, ...] = (), rank: int = 0) -> float:  # fmt: skip
     """The FLOP/s one encoder layer of this width achieves on this machine at batches of `batch` x `tokens` (at most
-    MEASURED_TOKENS a step) in `precision`: the median of a few timed steps after warm-ups, measured once per
-    process and shape (about 0.3 s for the packaged encoder). `mode`: 'train' (forward, backward, gradient clipping
-    and the fused AdamW step the Trainer takes), 'backprop' (frozen weights, gradients passing through to what
-    trains: prompt tuning, LoRA, with rank-`rank` adapters on the `adapted` linear layers) or 'forward' (dev
-    evaluations, cached layers)."""
+    MEASURED_TOKENS a step) in `precision`: the median of a few timed steps after warm-ups (step_seconds),
+    measured once per process and shape (about 0.3 s for the packaged encoder). `mode`: 'train' (forward, backward,
+    gradient clipping and the fused AdamW step the Trainer takes), 'backprop' (frozen weights, gradients passing
+    through to what trains: prompt tuning, LoRA, with rank-`rank` adapters on the `adapted` linear layers) or
+    'forward' (dev evaluations, cached layers)."""
     batch = max(1, min(batch, MEASURED_TOKENS // tokens))
     config = transformers.BertConfig(hidden_size=hidden, intermediate_size=intermediate, num_attention_heads=heads)
     config._attn_implementation = "sdpa"  # what the encoders load with
@@ -83,17 +82,7 @@ def layer_speed(hidden: int, intermediate: int, heads: int, batch: int, tokens: 
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
 
-    for _ in range(3):  # warm-ups: thread pools, kernels compiled on first use
-        step()
-    times: list[float] = []
-    while len(times) < 5 or sum(times) < 0.25:  # a quarter of a second at least: tiny steps are noisy
-        if device == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - started)
+    times = step_seconds(step, repeats=5, min_seconds=0.25)  # a quarter of a second at least: tiny steps are noisy
     forward_flops = layer_flops_per_token(config, tokens) * batch * tokens
     return LAYER_MODES[mode] * forward_flops / statistics.median(times)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -51,8 +52,8 @@ class LoRA(PeftMethod):
             raise ValueError(f"LoRA target module {missing[0]!r} is not in this encoder (try query, key, value, dense)")
 
     def compute_shape(self, options: LoraOptions, model_config) -> ComputeShape:
-        return ComputeShape(train=2.0, layer_weights_train=False, adapted_layers=tuple(_targets(options)),
-                            adapter_rank=options.r)  # fmt: skip
+        shape = super().compute_shape(options, model_config)
+        return dataclasses.replace(shape, adapted_layers=tuple(_targets(options)), adapter_rank=options.r)
 
     def prepare(self, model, options: LoraOptions, source):
         config = LoraConfig(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +49,8 @@ class PromptTuning(PeftMethod):
             )
 
     def compute_shape(self, options: PromptOptions, model_config) -> ComputeShape:
-        # every input carries the prompt
-        return ComputeShape(train=2.0, extra_tokens=options.num_virtual_tokens, layer_weights_train=False)
+        shape = super().compute_shape(options, model_config)
+        return dataclasses.replace(shape, extra_tokens=options.num_virtual_tokens)  # every input carries the prompt
 
     def prepare(self, model, options: PromptOptions, source):
         text = options.init_text.strip()
