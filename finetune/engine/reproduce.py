@@ -196,7 +196,8 @@ def zeroshot_rows(checkpoints_dir: Path | None, tasks) -> dict:
         info = runs[-1].info
         for scoring, m in info["metrics_by_scoring"].items():
             scores = " | ".join(f"{m[k]:.3f}" for k in ("headline", "accuracy", "f1", "mcc"))
-            label = f"Zero-shot, {scoring} ({info['model']}, {info['eval_samples']} dev examples)"
+            precision = info.get("precision", "fp32")  # records before the zero-shot LM had a precision: fp32
+            label = f"Zero-shot, {scoring} ({info['model']}, {precision}, {info['eval_samples']} dev examples)"
             rows.setdefault(task, {})[label] = f"{scores} | 0 | 0 | 0 | —"
     return rows
 
