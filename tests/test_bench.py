@@ -52,3 +52,18 @@ def test_flop_count_matches_a_hand_count():
     dense = 2 * (4 * 16 + 2 * 4 * 8) + 16  # per layer: Q,K,V,O (4*h*h) + MLP (2*h*i); plus the pooler
     attention = 2 * 2 * 10 * 4  # per layer: scores and context, 2 * len * h
     assert training_flops_per_token(config, avg_len=10) == 3 * 2 * (dense + attention)
+
+
+@pytest.mark.parametrize("preset", [None, "2048"])
+def test_the_lab_keeps_onednns_compiled_kernels_unless_told_otherwise(preset):
+    import subprocess
+    import sys
+
+    from finetune.core.precision import KERNEL_CACHE_CAPACITY, KERNEL_CACHE_VARIABLE
+
+    env = {k: v for k, v in os.environ.items() if k != KERNEL_CACHE_VARIABLE}
+    if preset:
+        env[KERNEL_CACHE_VARIABLE] = preset
+    code = f"import os, finetune.engine.train; print(os.environ[{KERNEL_CACHE_VARIABLE!r}])"
+    seen = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert seen.strip() == (preset or str(KERNEL_CACHE_CAPACITY))
