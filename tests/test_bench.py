@@ -65,5 +65,8 @@ def test_the_lab_keeps_onednns_compiled_kernels_unless_told_otherwise(preset):
     if preset:
         env[KERNEL_CACHE_VARIABLE] = preset
     code = f"import os, finetune.engine.train; print(os.environ[{KERNEL_CACHE_VARIABLE!r}])"
-    seen = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    seen = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
     assert seen.strip() == (preset or str(KERNEL_CACHE_CAPACITY))

@@ -22,8 +22,8 @@ import torch
 # and pass (forward, backward); batches of every length (length-grouped training, three tasks, dev evaluations,
 # the Playground's single sentences) outgrow that in one long-lived process such as the app, and each evicted
 # kernel is compiled again when its shape comes back: CoLA-shaped bf16 matmuls ran 3x slower after MRPC-shaped
-# ones (python -m finetune.bench.kernel_cache). 16,384 keeps them all, for ~50 KB a kernel. Read by oneDNN on
-# first use, so set when the lab is imported; a value already in the environment wins.
+# ones (python -m finetune.bench.kernel_cache). 16,384 holds 16 times as many, for ~50 KB a kernel. Read by oneDNN
+# on first use, so set when the lab is imported; a value already in the environment wins.
 KERNEL_CACHE_VARIABLE = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
 KERNEL_CACHE_CAPACITY = 16_384
 os.environ.setdefault(KERNEL_CACHE_VARIABLE, str(KERNEL_CACHE_CAPACITY))
