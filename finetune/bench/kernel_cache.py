@@ -29,6 +29,8 @@ def layer_step(weights: list[torch.Tensor], tokens: int, batch: int = 16) -> Non
 
 
 def short_batch_ms(weights: list[torch.Tensor], repeats: int = 3) -> float:
+    # Its own loop, not core/precision.step_seconds: that one warms up first, and what the process does to short
+    # batches right after many other shapes is the measurement.
     started = time.perf_counter()
     for _ in range(repeats):
         for tokens in SHORT:

@@ -20,10 +20,11 @@ import torch
 
 # oneDNN, which computes bf16 matmuls on a CPU, keeps 1,024 compiled kernels by default, one per matrix shape
 # and pass (forward, backward); batches of every length (length-grouped training, three tasks, dev evaluations,
-# the Playground's single sentences) outgrow that in one long-lived process such as the app, and each evicted
-# kernel is compiled again when its shape comes back: CoLA-shaped bf16 matmuls ran 3x slower after MRPC-shaped
-# ones (python -m finetune.bench.kernel_cache). 16,384 holds 16 times as many, for ~50 KB a kernel. Read by oneDNN
-# on first use, so set when the lab is imported; a value already in the environment wins.
+# the Playground's single sentences) outgrow that in one long-lived process such as the app. Past it, short bf16
+# batches ran 3.3x slower than in a fresh process, on every repeat, and MRPC LoRA's classroom run took 181 s
+# instead of 163 (python -m finetune.bench.kernel_cache; README's benchmark section). 16,384 holds 16 times as
+# many, for ~50 KB a kernel. Read by oneDNN on first use, so set when the lab is imported; a value already in the
+# environment wins.
 KERNEL_CACHE_VARIABLE = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
 KERNEL_CACHE_CAPACITY = 16_384
 os.environ.setdefault(KERNEL_CACHE_VARIABLE, str(KERNEL_CACHE_CAPACITY))
