@@ -22,10 +22,10 @@ use_persistent_cache()  # the Hugging Face cache on persistent storage, when the
 import gradio as gr
 
 from finetune.core.resumable import sweep_stale_staging
-from finetune.engine.estimate import estimate, measure_classroom_shapes
+from finetune.engine.estimate import estimate, measure_classroom_shapes, remeasure_when_idle, speed_correction
 from finetune.engine.hub_sync import HubSyncError, pull_runs
 from finetune.engine.predict import Predictor
-from finetune.engine.runner import TrainingRunner
+from finetune.engine.runner import SpeedFeedback, TrainingRunner
 from webui import differences, playground_tab, results_tab, train_tab
 from webui.deployment import Deployment
 from webui.locales import I18N, INTRO_KO, REPORT_LANGUAGE_JS, remember_language, t
@@ -58,6 +58,12 @@ CSS = """
 .card .prob .fill { background: var(--c); height: 100%; }
 .card .prob-caption, .card .run, .card .note, .card .hint { font-size: .85em; color: #6b7280; margin: 4px 0 0 0; }
 .card .dev-score { font-size: .95em; color: #111827; margin: 6px 0 0 0; }
+.card .majority-note { font-size: .9em; color: #92400e; background: #fef3c7; border-radius: 6px; padding: 4px 6px;
+  margin: 6px 0 0 0; }
+.card details.run summary { cursor: pointer; }
+.input-error { border: 2px solid #dc2626; background: #fef2f2; color: #991b1b; border-radius: 8px; padding: 10px 12px;
+  font-weight: 600; }
+#action-status p { font-size: 1.05em; margin: 0; }
 .card.missing { opacity: .75; border-style: dashed; }
 .matrices { display: grid; grid-template-columns: repeat(auto-fit, minmax(210px, 1fr)); gap: 12px; }
 .matrix { border: 2px solid var(--c); border-radius: 10px; padding: 8px 10px; }
@@ -73,6 +79,13 @@ CSS = """
 .why-legend span { border-radius: 4px; padding: 1px 4px; color: #111827; }
 .banner { background: #fef3c7; border-radius: 8px; padding: 6px 10px; margin-bottom: 10px; font-weight: 600; }
 #visitor-language { display: none !important; }
+/* Gradio 6 titles its pop-ups with their kind in English, whatever title a handler gives: Korean pages get theirs. */
+html[lang="ko"] .toast-title { font-size: 0 !important; }
+html[lang="ko"] .toast-title::before { font-size: var(--text-lg); }
+html[lang="ko"] .toast-title.error::before { content: "오류"; }
+html[lang="ko"] .toast-title.warning::before { content: "알림"; }
+html[lang="ko"] .toast-title.info::before { content: "안내"; }
+html[lang="ko"] .toast-title.success::before { content: "완료"; }
 """
 
 INTRO = """# glue-tune-lab
@@ -88,7 +101,9 @@ def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | Non
     sweep_stale_staging(checkpoints_dir or default_checkpoints_dir())  # leftovers of a crash or restart
     pull_class_runs(checkpoints_dir)
     measure_classroom_shapes()
-    runner = TrainingRunner(checkpoints_dir, estimate=lambda config: estimate(config).seconds)
+    # Estimates from the measured machine, corrected by each run's real pace; re-measured when nothing trains.
+    speed = SpeedFeedback(lambda: speed_correction.factor, speed_correction.listener, remeasure_when_idle)
+    runner = TrainingRunner(checkpoints_dir, estimate=lambda c: estimate(c, corrected=False).seconds, speed=speed)
     predictor = Predictor(checkpoints_dir)
     with gr.Blocks(title="glue-tune-lab", analytics_enabled=False) as demo:
         gr.Markdown(t(INTRO, INTRO_KO))

@@ -54,11 +54,11 @@ def test_methods_cost_what_they_compute(tiny_bert, glue_dir, steady_machine):
 def test_the_estimate_measures_this_machine_once_per_shape(tiny_bert, glue_dir):
     layer_speed.cache_clear()
     first = estimate(tiny_config(tiny_bert, glue_dir, max_train_samples=2000, batch_size=8))
-    assert layer_speed.cache_info().currsize == 2  # a training step at the run's batches, a forward-only dev pass
+    assert len(layer_speed) == 2  # a training step at the run's batches, a forward-only dev pass
     again = estimate(tiny_config(tiny_bert, glue_dir, max_train_samples=4000, batch_size=8))
-    assert layer_speed.cache_info().currsize == 2 and again.seconds > first.seconds  # same shapes: measured once
+    assert len(layer_speed) == 2 and again.seconds > first.seconds  # same shapes: measured once
     estimate(tiny_config(tiny_bert, glue_dir, max_train_samples=2000, batch_size=32))
-    assert layer_speed.cache_info().currsize == 3  # wider training batches: measured at their own shape
+    assert len(layer_speed) == 3  # wider training batches: measured at their own shape
     for mode, adapted in (("train", ()), ("backprop", ()), ("backprop", ("query", "dense")), ("forward", ())):
         assert layer_speed(32, 64, 2, 8, 13, "fp32", mode, adapted, 4 if adapted else 0) > 0
     # An absurd batch is measured at a few thousand tokens a step (a million would take gigabytes and minutes).
@@ -87,3 +87,53 @@ def test_the_estimates_are_compared_with_real_runs(tiny_bert, glue_dir, tmp_path
     assert all(r["estimated_s"] == pytest.approx(r["layers_s"] * estimate_module.REST) for r in rows)
     text = table(rows)
     assert "| sst2 | full | 12.0 |" in text and "REST fitted here" in text
+
+
+def test_a_busy_spell_during_a_measurement_is_forgotten_when_the_machine_is_measured_again(monkeypatch):
+    """Started while another process had the cores, a shape measures slow; measured again while nothing trains,
+    it takes the quiet machine's speed, and a later busy measurement does not pull it back down."""
+    measured = iter([2e8, 1e9, 3e8])  # FLOP/s: busy at start-up, quiet when idle, busy again
+    monkeypatch.setattr(estimate_module, "_measure_layer", lambda *shape: next(measured))
+    speeds = estimate_module.MeasuredSpeeds()
+    shape = (32, 64, 2, 8, 13, "fp32", "train")
+    assert speeds(*shape) == 2e8 and speeds(*shape) == 2e8  # measured once, then kept
+    speeds.remeasure()
+    assert speeds(*shape) == 1e9
+    speeds.remeasure()
+    assert speeds(*shape) == 1e9  # the best ever seen: another process only ever slows a step
+
+
+def test_a_real_runs_pace_corrects_every_later_estimate(tiny_bert, glue_dir, steady_machine, monkeypatch, tmp_path):
+    """A real tiny run trains with the correction's listener: the estimates that follow are scaled by how its
+    steps actually went (its projected seconds over the uncorrected estimate)."""
+    from finetune.engine.train import train
+
+    correction = estimate_module.SpeedCorrection()
+    monkeypatch.setattr(estimate_module, "speed_correction", correction)
+    monkeypatch.setattr(estimate_module.SpeedCorrection, "MIN_STEPS", 2)
+    monkeypatch.setattr(estimate_module.SpeedCorrection, "MIN_SECONDS", 0.0)
+    monkeypatch.setattr(estimate_module.SpeedCorrection, "BOUNDS", (1e-9, 1e9))
+    config = tiny_config(tiny_bert, glue_dir, max_train_samples=160)
+    planned = estimate(config, corrected=False).seconds - RUN_OVERHEAD_S
+    paces: list[float] = []
+    listener = correction.listener(config)
+
+    def watch(event: dict) -> None:
+        listener(event)
+        if event["type"] in ("progress", "log") and event["step"] >= 2:
+            paces.append(event["elapsed_s"] / event["step"] * event["max_steps"])
+
+    train(config, listeners=[watch], checkpoints_dir=tmp_path)
+    assert correction.observed == len(paces) > 0
+    assert correction.factor == pytest.approx(paces[-1] / planned)
+    assert estimate(config).seconds - RUN_OVERHEAD_S == pytest.approx(paces[-1])  # the next estimate: the real pace
+    assert estimate(config, corrected=False).seconds - RUN_OVERHEAD_S == pytest.approx(planned)
+
+
+def test_a_pace_from_a_runs_warm_up_or_beyond_reason_corrects_nothing():
+    correction = estimate_module.SpeedCorrection()
+    correction.observe(100.0, 0.0)
+    correction.observe(0.0, 50.0)
+    assert (correction.factor, correction.observed) == (1.0, 0)
+    correction.observe(10.0, 10_000.0)  # a stalled run says more about the run than the machine
+    assert correction.factor == correction.BOUNDS[1]

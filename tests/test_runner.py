@@ -37,7 +37,10 @@ def test_train_all_in_order(tiny_bert, glue_dir, checkpoints_dir):
     assert snap.last_run["run_id"] == runs[-1].run_id
     outcome = runner.outcome(job)
     assert outcome.state == "complete" and [r["run_id"] for r in outcome.runs] == [r.run_id for r in runs]
-    assert any("saved run" in line for line in snap.log)
+    # The log is the last run's own: its start, its evaluation, its end, saved; nothing of the three before it.
+    assert [entry["event"]["type"] for entry in snap.log if "event" in entry] == ["start", "eval", "end"]
+    assert snap.log[0]["event"]["method"] == configs[-1].method
+    assert [e["values"] for e in snap.log if "message" in e] == [{"run_id": runs[-1].run_id}]
 
 
 def test_a_second_visitor_waits_in_line_and_only_owners_stop_or_withdraw(tiny_bert, glue_dir, checkpoints_dir):
@@ -52,6 +55,10 @@ def test_a_second_visitor_waits_in_line_and_only_owners_stop_or_withdraw(tiny_be
     bob_place, carol_place = snap.place_of("bob"), snap.place_of("carol")
     assert bob_place[0] == 1 and carol_place == (2, pytest.approx(bob_place[1] + 30.0))
     assert snap.place_of("alice") is None
+    # Runs so far went at twice their estimate: the line's waits say so (the running run's own pace stays).
+    runner.speed.factor = lambda: 2.0
+    slower = runner.snapshot()
+    assert slower.place_of("carol")[1] == pytest.approx(slower.place_of("bob")[1] + 60.0)
 
     assert not runner.stop(owner="bob")  # not bob's run: alice keeps training
     assert runner.snapshot().state == "running" and runner.snapshot().owner == "alice"

@@ -18,7 +18,7 @@ from finetune.core.tasks import get_task
 from finetune.engine.compare import Comparison, compare, score_run
 from finetune.engine.events import run_curves
 
-from .common import with_every_category
+from . import charts
 from .deployment import user_error
 from .locales import localized, say, say_error, t
 
@@ -148,15 +148,7 @@ def curves_frame(task_name: str, checkpoints_dir: Path | None, curve: str) -> pd
         for point in run_curves(run.path, run.info["config"]):
             if point["curve"] == curve:
                 rows.append({"examples seen": point["examples"], "value": point["value"], "method": method.title})
-    frame = pd.DataFrame(rows, columns=["examples seen", "value", "method"])
-    return with_every_category(frame, "method", [m.title for m in METHODS.values()])
-
-
-def value_range(values) -> list[float]:
-    """The y range around every point, so that no method's line sits outside the drawn area."""
-    low, high = float(values.min()), float(values.max())
-    margin = max(0.02, (high - low) * 0.1)
-    return [round(low - margin, 3), round(high + margin, 3)]
+    return pd.DataFrame(rows, columns=["examples seen", "value", "method"])
 
 
 def curve_choices(task_name: str) -> list[tuple[str, str]]:
@@ -171,11 +163,7 @@ def curve_choices(task_name: str) -> list[tuple[str, str]]:
 def build(checkpoints_dir: Path | None, task: gr.Radio) -> DifferencesView:
     with gr.Accordion(t("Curves side by side (newest run of each method)"), open=True):
         curve = gr.Radio(curve_choices("sst2"), value="headline", label=t("Curve"), elem_id="curve-choice")
-        curves = gr.LinePlot(
-            x="examples seen", y="value", color="method",
-            color_map={m.title: m.color for m in METHODS.values()},
-            x_title=t("training examples seen"), y_title="", elem_id="curves-plot",
-        )  # fmt: skip
+        curves = gr.Plot(show_label=False, elem_id="curves-plot")
     with gr.Accordion(t("Where the methods differ (dev set)"), open=True):
         matrices = gr.HTML(elem_id="confusion-matrices")
         with gr.Row():
@@ -206,11 +194,7 @@ def build(checkpoints_dir: Path | None, task: gr.Radio) -> DifferencesView:
         frame = curves_frame(task_name, checkpoints_dir, chosen)
         return (
             gr.Radio(choices=curve_choices(task_name), value=chosen),
-            gr.LinePlot(
-                value=frame,
-                y_title=metric[chosen],
-                y_lim=value_range(frame["value"]) if frame["value"].notna().any() else None,
-            ),
+            charts.curves_chart(frame, metric[chosen], {m.title: m.color for m in METHODS.values()}),
         )
 
     filters = [task, right, wrong, disagreements]

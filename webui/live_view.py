@@ -1,18 +1,31 @@
-"""Drawing the runner's snapshot: progress bar, loss and dev-metric curves, the parameter card and chart."""
+"""Drawing the runner's snapshot: progress bar, loss and dev-metric curves, the parameter card and chart,
+and the current run's log, all in the visitor's language."""
 
 from __future__ import annotations
 
 import html
+import time
 from dataclasses import dataclass, fields
 
 import gradio as gr
 import pandas as pd
 
+from finetune.core.methods import method_title
 from finetune.core.resumable import SUMMARY as STOPPED_SUMMARY
+from finetune.core.tasks import TASKS
 from finetune.engine.runner import Snapshot, TrainingRunner
 
+from . import charts
 from .common import format_count
 from .locales import current_language, duration, localized, say, say_error, t
+
+LOG_LINES = 12  # the log box shows the current run's newest lines, with no scrolling to do
+
+
+def run_names(task_name: str, method_name: str) -> dict[str, str]:
+    """A run's task and method as people read them: 'SST-2 (sentiment)', 'LoRA'."""
+    task = TASKS.get(task_name)
+    return {"task": task.title if task else task_name, "method": method_title(method_name)}
 
 
 def progress_html(snap: Snapshot) -> str:
@@ -22,21 +35,21 @@ def progress_html(snap: Snapshot) -> str:
     step, total = (progress[-1]["step"], progress[-1]["max_steps"]) if progress else (0, 1)
     eta = progress[-1].get("eta_s") if progress else None
     pct = 100.0 * step / max(total, 1)
-    run = {"task": snap.config.task, "method": snap.config.method}
+    run = run_names(snap.config.task, snap.config.method)
     if snap.state == "running":
-        label = say("Training {task} / {method}: step {step}/{total}", step=step, total=total, **run)
-        label += say(", about {eta} s left", eta=f"{eta:.0f}") if eta is not None else ""
+        label = say("Training {task} / {method}: step {step}/{total}", step=f"{step:,}", total=f"{total:,}", **run)
+        label += say(", about {eta} left", eta=duration(eta)) if eta is not None else ""
     elif snap.state == "complete":
         label = say("Finished {task} / {method}", **run)
     elif snap.state == "cancelled":
-        label = say("Cancelled {task} / {method} at step {step}", step=step, **run)
+        label = say("Cancelled {task} / {method} at step {step}", step=f"{step:,}", **run)
         label += say(" · resumable: Stopped runs → Resume") if "resumed" in (snap.reason or "") else ""
     elif snap.state == "failed":
         label = say("Failed {task} / {method}: {reason}", reason=say_error(snap.reason or ""), **run)
     else:
         label = snap.state
     queued = (
-        say(" · then {methods}", methods=", ".join(c.method for c in snap.queue))
+        say(" · then {methods}", methods=", ".join(method_title(c.method) for c in snap.queue))
         if snap.queue and snap.state == "running"
         else ""
     )
@@ -129,8 +142,8 @@ def final_metrics(snap: Snapshot) -> str:
 class View:
     status: gr.HTML
     metrics: gr.Markdown
-    loss_plot: gr.LinePlot
-    metric_plot: gr.LinePlot
+    loss_plot: gr.Plot
+    metric_plot: gr.Plot
     card: gr.Markdown
     parts: gr.HTML
     log: gr.Textbox
@@ -140,11 +153,11 @@ class View:
         return [
             progress_html(snap),
             final_metrics(snap),
-            loss_frame(snap),
-            metric_frame(snap),
+            charts.loss_chart(loss_frame(snap)),
+            charts.metric_chart(metric_frame(snap)),
             parameter_card(snap),
             parts_html(snap),
-            "\n".join(snap.log),
+            log_text(snap),
         ]
 
     @property
@@ -153,18 +166,57 @@ class View:
 
 
 def build(snap: Snapshot) -> View:
-    status = gr.HTML(progress_html(snap), elem_id="run-status")
-    metrics = gr.Markdown(final_metrics(snap), elem_id="final-metrics")
-    with gr.Row():
-        loss_plot = gr.LinePlot(loss_frame(snap), x="step", y="loss", title=t("Training loss"), elem_id="loss-plot")
-        metric_plot = gr.LinePlot(
-            metric_frame(snap), x="step", y="value", color="metric", title=t("Dev metrics"), y_lim=[-0.1, 1.0],
-            elem_id="metric-plot",
-        )  # fmt: skip
-    card = gr.Markdown(parameter_card(snap), elem_id="param-card")
-    parts = gr.HTML(parts_html(snap), elem_id="parts-plot")
-    log = gr.Textbox(label=t("Log"), lines=6, max_lines=10, autoscroll=True, interactive=False)
+    """The live view's components, filled by the first timer tick in the visitor's language."""
+    status = gr.HTML(elem_id="run-status")
+    metrics = gr.Markdown(elem_id="final-metrics")
+    with gr.Row(equal_height=True):
+        loss_plot = gr.Plot(show_label=False, elem_id="loss-plot", min_width=260)
+        metric_plot = gr.Plot(show_label=False, elem_id="metric-plot", min_width=260)
+    card = gr.Markdown(elem_id="param-card")
+    parts = gr.HTML(elem_id="parts-plot")
+    log = gr.Textbox(label=t("Log"), lines=4, max_lines=LOG_LINES, autoscroll=True, interactive=False,
+                     elem_id="run-log")  # fmt: skip
     return View(status, metrics, loss_plot, metric_plot, card, parts, log)
+
+
+def log_line(entry: dict) -> str:
+    """One line of the run's log in the visitor's language: the time, then what happened."""
+    when = time.strftime("%H:%M:%S", time.localtime(entry.get("time", 0)))
+    if "message" in entry:
+        values = {k: say_error(v) if k == "reason" else v for k, v in entry.get("values", {}).items()}
+        return f"{when} {say(entry['message'], **values)}"
+    event = entry["event"]
+    kind = event["type"]
+    if kind == "start":
+        p = event["params"]
+        text = say(
+            "{task} / {method} on {model}: {train} training and {dev} dev examples, {steps} steps; {trainable} of "
+            "{total} parameters train ({percent}%)",
+            **run_names(event["task"], event["method"]), model=event["model"], train=f"{event['train_samples']:,}",
+            dev=f"{event['eval_samples']:,}", steps=f"{event['max_steps']:,}", trainable=f"{p['trainable']:,}",
+            total=f"{p['total']:,}", percent=f"{p['trainable_percent']:.2f}",
+        )  # fmt: skip
+    elif kind == "eval":
+        scores = f"Accuracy {event['accuracy']:.4f} · F1 {event['f1']:.4f} · MCC {event['mcc']:.4f}"
+        text = say("step {step}: dev {scores}", step=f"{event['step']:,}", scores=scores)
+    elif kind == "resume":
+        text = say("resumed at step {step} of {total}", step=f"{event['step']:,}", total=f"{event['max_steps']:,}")
+    elif event.get("status") == "complete":
+        text = say("run complete")
+    else:
+        text = (
+            say("stopped by the user")
+            if event.get("status") == "cancelled"
+            else say("run {status}", status=event.get("status"))
+        )
+        if event.get("resumable_from") is not None:
+            text += say(" (resumable from step {step})", step=f"{event['resumable_from']:,}")
+    return f"{when} {text}"
+
+
+def log_text(snap: Snapshot) -> str:
+    """The current run's log, oldest first, its newest lines only (the box opens on them)."""
+    return "\n".join(log_line(entry) for entry in snap.log[-LOG_LINES:])
 
 
 def line_status(snap: Snapshot, owner: str) -> str:
@@ -178,7 +230,7 @@ def line_status(snap: Snapshot, owner: str) -> str:
         waiting = say(" · {count} waiting", count=len(snap.waiting)) if snap.waiting else ""
         template = ("Training your run ({task} / {method}){waiting}." if snap.owner == owner
                     else "Training another visitor's run ({task} / {method}){waiting}.")  # fmt: skip
-        return say(template, task=snap.config.task, method=snap.config.method, waiting=waiting)
+        return say(template, waiting=waiting, **run_names(snap.config.task, snap.config.method))
     return ""
 
 
@@ -187,10 +239,11 @@ def stopped_choices(runner: TrainingRunner) -> list[tuple[str, str]]:
     return [(state.summary(say(STOPPED_SUMMARY)), state.run_id) for state in runner.stopped_runs()]
 
 
-def follow(runner: TrainingRunner, view: View, line: gr.Markdown, stopped: gr.Dropdown, owner_of) -> gr.State:
+def follow(runner: TrainingRunner, view: View, line: gr.Markdown, stopped: gr.Dropdown, stopped_row: gr.Row,
+           owner_of) -> gr.State:  # fmt: skip
     """Redraw `view` once a second when the runner has something new (and then the list of `stopped`
-    runs), and this visitor's place in line; returns the count of saved runs (a gr.State other tabs
-    listen to)."""
+    runs, shown only when there is one), and this visitor's place in line; returns the count of saved runs
+    (a gr.State other tabs listen to)."""
     seen = gr.State((-1, -1, "", ""))
     completed = gr.State(runner.snapshot().completed)
 
@@ -200,11 +253,19 @@ def follow(runner: TrainingRunner, view: View, line: gr.Markdown, stopped: gr.Dr
         status = line_status(snap, owner_of(request))
         key = (snap.generation, len(snap.events), snap.state + str(len(snap.log)), current_language())
         if key == tuple(last):
-            return [gr.skip()] * len(view.components) + [status, last, gr.skip(), gr.skip()]
-        return [*view.draw(snap), status, key, snap.completed, gr.update(choices=stopped_choices(runner))]
+            return [gr.skip()] * len(view.components) + [status, last, gr.skip(), gr.skip(), gr.skip()]
+        choices = stopped_choices(runner)
+        return [
+            *view.draw(snap),
+            status,
+            key,
+            snap.completed,
+            gr.update(choices=choices),
+            gr.Row(visible=bool(choices)),
+        ]
 
     gr.Timer(1.0).tick(
-        refresh, seen, [*view.components, line, seen, completed, stopped], show_progress="hidden",
+        refresh, seen, [*view.components, line, seen, completed, stopped, stopped_row], show_progress="hidden",
         api_visibility="private",
     )  # fmt: skip
     return completed

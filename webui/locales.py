@@ -152,7 +152,7 @@ KO: dict[str, str] = {
     # Train tab: the run's progress, the line, the parameter card
     "No training run yet. Pick a task and method, then Start.": "아직 학습이 없습니다. 과제와 방법을 고른 뒤 시작을 누르세요.",
     "Training {task} / {method}: step {step}/{total}": "{task} / {method} 학습 중: {step}/{total} 스텝",
-    ", about {eta} s left": ", 약 {eta}초 남음",
+    ", about {eta} left": ", 약 {eta} 남음",
     "Finished {task} / {method}": "{task} / {method} 학습 완료",
     "Cancelled {task} / {method} at step {step}": "{task} / {method}: {step} 스텝에서 중지됨",
     " · resumable: Stopped runs → Resume": " · 이어서 학습 가능: 중지된 학습 → 이어서 학습",
@@ -250,6 +250,90 @@ KO: dict[str, str] = {
     "the Hub refused the push ({error}); check the name and the token": "Hub가 올리기를 거절했습니다 ({error}). 이름과 "
     "토큰을 확인하세요",
     "**Pushed** to [{repo}]({url}).": "[{repo}]({url})에 **올렸습니다**.",
+    # Train tab: the status line under the buttons
+    "**Started.** Progress and curves appear below.": "**시작했습니다.** 진행 상황과 곡선이 아래에 나타납니다.",
+    "**In line.** It starts as soon as the run before it ends.": "**대기열에 들어갔습니다.** 앞의 학습이 끝나면 바로 시작합니다.",
+    "**In line: #{number}.** It starts in about {wait}; the status below follows it.": "**대기열 {number}번째입니다.** "
+    "약 {wait} 뒤에 시작합니다. 아래 상태에서 따라가 볼 수 있습니다.",
+    "**Not started:** {reason}": "**시작하지 못했습니다:** {reason}",
+    "**Resumed:** it goes on from its last dev evaluation.": "**이어서 학습합니다:** 마지막 dev 평가 지점부터 이어집니다.",
+    "**Stopping** at the next step; runs saved earlier are kept.": "다음 스텝에서 **멈춥니다**. 앞서 저장된 학습은 그대로 "
+    "남습니다.",
+    "**Not stopped:** the run training now is another visitor's.": "**멈추지 않았습니다:** 지금 학습 중인 것은 다른 방문자의 "
+    "학습입니다.",
+    "**Not stopped:** nothing is training.": "**멈추지 않았습니다:** 학습 중인 것이 없습니다.",
+    "**Out of the line:** your waiting run will not start.": "**대기열에서 나왔습니다:** 대기 중이던 내 학습은 시작하지 "
+    "않습니다.",
+    "**Nothing to leave:** you have no run waiting in line.": "**나갈 대기열이 없습니다:** 대기 중인 내 학습이 없습니다.",
+    # Where GLUE comes from (checked before a run is put in line)
+    "the Local GLUE directory": "로컬 GLUE 폴더",
+    "the server's GLUE directory ($GLUE_DIR)": "서버의 GLUE 폴더($GLUE_DIR)",
+    "{where} has no {folder}/train.tsv and {folder}/dev.tsv: point it at a folder holding GLUE's files, one folder "
+    "per task (SST-2/, MRPC/, CoLA/), or leave it empty to read nyu-mll/glue from the Hub": "{where}에 {folder}/train.tsv와 "
+    "{folder}/dev.tsv가 없습니다: 과제마다 폴더가 하나씩 있는(SST-2/, MRPC/, CoLA/) GLUE 파일 폴더를 지정하거나, 비워 두고 Hub의 "
+    "nyu-mll/glue를 읽으세요",
+    "no GLUE data for {task}: the Hugging Face Hub (nyu-mll/glue) cannot be reached from this server and the Local "
+    "GLUE directory (under Model and data) is empty; enter a folder holding {folder}/train.tsv and {folder}/dev.tsv": ""
+    "{task}의 GLUE 데이터가 없습니다: 이 서버에서 Hugging Face Hub(nyu-mll/glue)에 연결할 수 없고, '모델과 데이터'의 로컬 GLUE "
+    "폴더가 비어 있습니다. {folder}/train.tsv와 {folder}/dev.tsv가 있는 폴더를 입력하세요",
+    "no GLUE data for {task}: the Hugging Face Hub (nyu-mll/glue) cannot be reached from this lab right now; try "
+    "again later": "{task}의 GLUE 데이터가 없습니다: 지금 이 실습실에서 Hugging Face Hub(nyu-mll/glue)에 연결할 수 없습니다. "
+    "잠시 뒤에 다시 시도하세요",
+    # The live view's charts and log
+    "The training loss appears here after the first steps.": "첫 스텝들이 지나면 여기에 학습 손실이 나타납니다.",
+    "Dev Accuracy, F1 and MCC appear here after the first dev evaluation.": "첫 dev 평가가 끝나면 여기에 dev Accuracy, "
+    "F1, MCC가 나타납니다.",
+    "step": "스텝",
+    "loss": "손실",
+    "value": "값",
+    "metric": "지표",
+    "{task} / {method} on {model}: {train} training and {dev} dev examples, {steps} steps; {trainable} of {total} "
+    "parameters train ({percent}%)": "{task} / {method}, {model}: 학습 예제 {train}개, dev 예제 {dev}개, {steps} 스텝; "
+    "파라미터 {total}개 중 {trainable}개 학습 ({percent}%)",
+    "step {step}: dev {scores}": "{step} 스텝: dev {scores}",
+    "resumed at step {step} of {total}": "{total} 스텝 중 {step} 스텝에서 이어서 학습",
+    "run complete": "학습 완료",
+    "stopped by the user": "사용자가 중지함",
+    "run {status}": "학습 {status}",
+    " (resumable from step {step})": " ({step} 스텝부터 이어서 학습 가능)",
+    "stop requested: stopping at the next step": "중지 요청: 다음 스텝에서 멈춥니다",
+    "run failed: {reason}": "학습 실패: {reason}",
+    "saved run {run_id}": "학습 {run_id} 저장됨",
+    # Playground: labels and cards
+    "positive": "긍정",
+    "negative": "부정",
+    "equivalent": "같은 뜻",
+    "not equivalent": "다른 뜻",
+    "acceptable": "문법에 맞음",
+    "unacceptable": "문법에 맞지 않음",
+    "probability {share}": "확률 {share}",
+    "Details": "자세히",
+    "This run scores no better than always answering the commonest label.": "이 학습은 늘 가장 흔한 레이블로 답하는 것보다 "
+    "나은 점수를 내지 못합니다.",
+    # Results: the chart, the runs table
+    "What the x axis measures": "x축이 나타내는 것",
+    "Training seconds": "학습 시간(초)",
+    "Size on disk": "디스크 크기",
+    "Trainable parameters (log scale)": "학습 파라미터 수 (로그 눈금)",
+    "Size on disk, MB (log scale)": "디스크 크기, MB (로그 눈금)",
+    "Majority class {score}": "다수 클래스 {score}",
+    "Each trained run appears here as a point: train one in the Train tab.": "학습한 각 학습이 여기에 점으로 나타납니다. "
+    "학습 탭에서 학습해 보세요.",
+    "Each method's curve appears here once it has a saved run on this task.": "이 과제에서 저장된 학습이 생기면 방법마다 "
+    "곡선이 여기에 나타납니다.",
+    "Each point is a saved run, labelled with its method. **Ringed** runs are the best trade-offs: no other run "
+    "scores higher for less. The dotted line is the majority class: always answering the commonest label.": "점 하나가 "
+    "저장된 학습 하나이고, 방법 이름이 붙어 있습니다. **테두리가 있는** 학습이 가장 좋은 절충입니다: 더 적은 비용으로 더 높은 "
+    "점수를 낸 다른 학습이 없습니다. 점선은 다수 클래스, 곧 늘 가장 흔한 레이블로 답할 때의 점수입니다.",
+    "### Every saved run": "### 저장된 모든 학습",
+    "majority class": "다수 클래스 수준",
+    "Acc.": "정확도",
+    "Trained params": "학습 파라미터",
+    "Trained %": "학습 비율 %",
+    "MB": "MB",
+    "Time": "시간",
+    "Examples": "예제 수",
+    "Note": "메모",
     # Errors from the lab's rules (webui/deployment.py) and the engine
     "training is switched off in this lab: the Playground and Results still work": "이 실습실에서는 학습이 꺼져 "
     "있습니다. 플레이그라운드와 결과는 그대로 쓸 수 있습니다",
@@ -273,17 +357,16 @@ def key(text: str) -> str:
     return "s" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
 
-# Filled as the UI is built (t() registers each text it is asked for), handed to launch() by app.create_app.
-I18N = gr.I18n(en={}, ko={})
-
-
 def t(text: str, korean: str | None = None):
     """`text` in the visitor's language: `korean`, else KO's entry; plain English when there is none."""
     korean = korean or KO.get(text)
     if korean is None:
         return text
     k = key(text)
-    I18N.translations["en"][k], I18N.translations["ko"][k] = text, korean
+    if I18N.translations["ko"].get(k) != korean:
+        # A text registered after launch would reach only pages opened later (the page takes the catalogue
+        # when it loads): every KO entry is registered at import, so this is a text with its own `korean`.
+        I18N.translations["en"][k], I18N.translations["ko"][k] = text, korean
     return I18N(k)
 
 
@@ -320,6 +403,10 @@ def _counted() -> None:
 
 
 _counted()
+
+# Every text of the catalogue, registered before the UI is built and handed to launch() by app.create_app: a
+# text that a handler shows later (a method's summary, a relabelled field) is already in the page's catalogue.
+I18N = gr.I18n(en={key(text): text for text in KO}, ko={key(text): korean for text, korean in KO.items()})
 
 
 # ---- Messages computed on the server ---------------------------------------------------------------------

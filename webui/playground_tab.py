@@ -48,10 +48,15 @@ def why_html(explanation) -> str:
     return f"<div class='why'>{' '.join(parts)}</div>"
 
 
+def label_text(name: str) -> str:
+    """A task's label as a person reads it, in the visitor's language ('not_equivalent' → 'not equivalent')."""
+    return say(name.replace("_", " "))
+
+
 def cards_html(task_name: str, results: list[MethodPrediction], explanations: dict | None = None) -> str:
-    """One card per method: label, a probability bar, the run it came from; disagreeing methods stand out;
-    with `explanations`, each card's words shaded by their push on its label."""
-    task = get_task(task_name)
+    """One card per method: label, a bar of the probability of that label, its run's dev score, the run it
+    came from behind a details toggle; disagreeing methods stand out; a run that ended at the majority class
+    says so; with `explanations`, each card's words shaded by their push on its label."""
     labels = [r.label for r in results if r.status == "ok"]
     majority = Counter(labels).most_common(1)[0][0] if labels else None
     disagree = len(set(labels)) > 1
@@ -65,24 +70,37 @@ def cards_html(task_name: str, results: list[MethodPrediction], explanations: di
                 f"<p>{html.escape(say_error(r.message or ''))}</p><p class='hint'>{hint}</p></div>"
             )
             continue
-        positive = r.probabilities[task.label_names[1]]
+        assert r.label is not None
+        chance = r.probabilities[r.label]  # the bar measures the card's own answer, whichever label it is
         odd = " disagree" if disagree and r.label != majority else ""
         notes = "; ".join(say_error(part) for part in r.message.split("; ")) if r.message else ""
         note = f"<p class='note'>{html.escape(notes)}</p>" if notes else ""
         scores = (r.dev_score or {}).items()  # how far to trust this card: its run's dev-set score
         score = "".join(f"<p class='dev-score'>dev {html.escape(k)} <b>{v:.3f}</b></p>" for k, v in scores)
+        warning = (
+            f"<p class='majority-note'>{say('This run scores no better than always answering the commonest label.')}"
+            "</p>" if r.at_majority else ""
+        )  # fmt: skip
+        run = html.escape(say("run {run_id}", run_id=r.run_id or ""))
+        model = f" · {html.escape(r.model)}" if r.model else ""
+        details = f"<details class='run'><summary>{say('Details')}</summary>{run}{model}</details>"
         color = method_color(r.method)
         why = why_html(explanations[r.method]) if explanations and r.method in explanations else ""
         cards.append(
-            f"<div class='card ok{odd}' data-method='{r.method}' data-status='ok' style='--c:{color}'>"
-            f"<h4>{title}</h4><div class='label'>{html.escape(r.label)}</div>"
-            f"<div class='prob'><div class='fill' style='width:{100 * positive:.1f}%'></div></div>"
-            f"<div class='prob-caption'>P({html.escape(task.label_names[1])}) = {positive:.3f}</div>"
-            f"{score}<p class='run'>{html.escape(say('run {run_id}', run_id=r.run_id or ''))}</p>{note}{why}</div>"
+            f"<div class='card ok{odd}' data-method='{r.method}' data-status='ok' data-label='{html.escape(r.label)}' "
+            f"style='--c:{color}'><h4>{title}</h4><div class='label'>{html.escape(label_text(r.label))}</div>"
+            f"<div class='prob'><div class='fill' style='width:{100 * chance:.1f}%'></div></div>"
+            f"<div class='prob-caption'>{say('probability {share}', share=f'{chance:.3f}')}</div>"
+            f"{score}{warning}{note}{details}{why}</div>"
         )
     banner = f"<div class='banner'>{say('The methods disagree on this input.')}</div>" if disagree else ""
     legend = why_legend() if explanations else ""
     return f"{banner}{legend}<div class='cards'>{''.join(cards)}</div>"
+
+
+def error_html(message: str) -> str:
+    """What the predictions area shows after a refused input: the reason, where the cards were."""
+    return f"<div class='input-error' role='alert'>{html.escape(message)}</div>"
 
 
 class ZeroShotColumn:
@@ -132,16 +150,18 @@ class PlaygroundTab:
 
 
 def build(predictor: Predictor) -> PlaygroundTab:
-    task = gr.Radio(TASK_CHOICES, value="sst2", label=t("Task"))
+    task = gr.Radio(TASK_CHOICES, value="sst2", label=t("Task"), elem_id="playground-task")
     with gr.Row():
         text = gr.Textbox(label=t("Sentence"), lines=2, max_length=None, elem_id="text-1", scale=3)
         text_pair = gr.Textbox(label=t("Second sentence"), lines=2, visible=False, elem_id="text-2", scale=3)
     # Two example lists, one shown at a time, so a one-sentence task has no empty "Second sentence" column.
     single = gr.Dataset(components=[text], samples=[[e[0]] for e in TASKS["sst2"].examples],
                         label=t("Examples (click one)"), elem_id="examples-single")  # fmt: skip
+    # A Dataset's headers are plain text (the frontend does not translate them): the task's handler sets them
+    # in the visitor's language whenever the pair examples show.
     pairs = gr.Dataset(components=[text, text_pair], samples=[[*e][:2] for t in TASKS.values() if t.is_pair
                        for e in t.examples][:1], label=t("Examples (click one)"), visible=False,
-                       elem_id="examples-pair")  # fmt: skip
+                       headers=["First sentence", "Second sentence"], elem_id="examples-pair")  # fmt: skip
     with gr.Row():
         predict_btn = gr.Button(
             t(f"Predict with all {len(METHODS)}"), variant="primary", elem_id="predict-btn", scale=3
@@ -153,6 +173,7 @@ def build(predictor: Predictor) -> PlaygroundTab:
     zero_shot = ZeroShotColumn()
     output = gr.HTML(elem_id="predictions")
 
+    @localized
     def on_task(task_name):
         chosen = get_task(task_name)
         return (
@@ -161,7 +182,9 @@ def build(predictor: Predictor) -> PlaygroundTab:
             gr.update(label=t("First sentence" if chosen.is_pair else "Sentence")),
             gr.Dataset(samples=[[e[0]] for e in chosen.examples], visible=not chosen.is_pair),
             gr.Dataset(
-                samples=[list(e[:2]) for e in chosen.examples] if chosen.is_pair else [["", ""]], visible=chosen.is_pair
+                samples=[list(e[:2]) for e in chosen.examples] if chosen.is_pair else [["", ""]],
+                visible=chosen.is_pair,
+                headers=[say("First sentence"), say("Second sentence")],
             ),
             "",
         )
@@ -183,7 +206,13 @@ def build(predictor: Predictor) -> PlaygroundTab:
 
     @localized
     def show(task_name, first, second, ask_zero_shot):
-        return cards_html(task_name, answer(task_name, first, second, ask_zero_shot))
+        """The cards, or (for an input that cannot be classified) the reason in their place and in a pop-up:
+        no earlier cards left standing under an empty box."""
+        try:
+            return cards_html(task_name, answer(task_name, first, second, ask_zero_shot))
+        except gr.Error as e:
+            gr.Warning(str(e.message))
+            return error_html(str(e.message))
 
     # Both ways of asking share two workers (two cores); the rest wait in the app's bounded queue.
     limits = {"concurrency_limit": 2, "concurrency_id": "predict"}
@@ -194,7 +223,11 @@ def build(predictor: Predictor) -> PlaygroundTab:
     @localized
     def why(task_name, first, second, ask_zero_shot, progress=gr.Progress()):  # noqa: B008 - Gradio's bar
         """The predictions with each trained method's word attributions (a few seconds: on request only)."""
-        results = answer(task_name, first, second, ask_zero_shot)
+        try:
+            results = answer(task_name, first, second, ask_zero_shot)
+        except gr.Error as e:
+            gr.Warning(str(e.message))
+            return error_html(str(e.message))
         progress(0.3, desc=say("Attributing each word (Integrated Gradients)"))
         return cards_html(task_name, results, predictor.explain(task_name, first, second or None))
 

@@ -8,36 +8,67 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 
 from finetune.core.checkpoints import ZERO_SHOT, list_runs, results_dir, runs_table, scan_runs
 from finetune.core.methods import METHODS, method_title
+from finetune.core.metrics import at_majority_baseline
 from finetune.core.tasks import TASKS
 
-from . import differences, sharing
-from .common import (
-    CHART_X_LIM,
-    COLUMN_TITLES,
-    MAJORITY,
-    TASK_CHOICES,
-    ZERO_SHOT_COLOR,
-    headline_frame,
-    runs_frame,
-    with_every_category,
-)
+from . import charts, differences, sharing
+from .common import TASK_CHOICES, ZERO_SHOT_COLOR, runs_frame
 from .deployment import Deployment
-from .locales import localized, say, t
+from .locales import duration, localized, say, t
 
 # Every category the chart can show, in its colour (the zero-shot LM's runs and the majority line included).
 CHART_COLORS = {
     **{m.title: m.color for m in METHODS.values()},
     method_title(ZERO_SHOT): ZERO_SHOT_COLOR,
-    MAJORITY: "#9ca3af",
 }
 
 TABLE_COLUMNS = [
     "task", "method", "model", "accuracy", "f1", "mcc", "trainable_params", "trainable_percent",
     "size_mb", "train_seconds", "train_samples", "created", "run_id",
 ]  # fmt: skip
+# The table people read: short headings that fit their columns (the CSV keeps every field, by its name).
+SHOWN_COLUMNS = {
+    "task": "Task", "method": "Method", "model": "Encoder", "accuracy": "Acc.", "f1": "F1", "mcc": "MCC",
+    "trainable_params": "Trained params", "trainable_percent": "Trained %", "size_mb": "MB", "train_seconds": "Time",
+    "train_samples": "Examples", "created": "Created", "run_id": "Run", "note": "Note",
+}  # fmt: skip
+SHOWN_WIDTHS = ["6%", "9%", "9%", "6%", "6%", "6%", "8%", "8%", "5%", "7%", "7%", "9%", "7%", "7%"]
+MEASURE_CHOICES = [("Trainable parameters", "params"), ("Training seconds", "seconds"), ("Size on disk", "size")]
+
+
+def shown_table(frame: pd.DataFrame, records) -> pd.DataFrame:
+    """The runs as people read them: method titles, thousands separators, whole dates, a mark on each run that
+    scores no better than its task's majority class, newest first."""
+    at_majority = {r.run_id: at_majority_baseline(r.info) for r in records}
+    tasks = {name: task.title.split(" ")[0] for name, task in TASKS.items()}
+
+    def number(value, digits: int) -> str:
+        return "" if pd.isna(value) else f"{value:,.{digits}f}"
+
+    shown = pd.DataFrame(
+        {
+            "task": frame["task"].map(lambda n: tasks.get(n, n)),
+            "method": frame["method"].map(method_title),
+            "model": frame["model"],
+            "accuracy": frame["accuracy"].map(lambda v: number(v, 4)),
+            "f1": frame["f1"].map(lambda v: number(v, 4)),
+            "mcc": frame["mcc"].map(lambda v: number(v, 4)),
+            "trainable_params": frame["trainable_params"].map(lambda v: number(v, 0)),
+            "trainable_percent": frame["trainable_percent"].map(lambda v: number(v, 2)),
+            "size_mb": frame["size_mb"].map(lambda v: number(v, 1)),
+            "train_seconds": frame["train_seconds"].map(lambda v: "" if pd.isna(v) else duration(v)),
+            "train_samples": frame["train_samples"].map(lambda v: number(v, 0)),
+            "created": frame["created"].map(lambda v: str(v).replace("T", " ")[:16]),
+            "run_id": frame["run_id"],
+            "note": frame["run_id"].map(lambda i: "⚠ " + say("majority class") if at_majority.get(i) else ""),
+        }
+    )
+    shown = shown.iloc[::-1].reset_index(drop=True)
+    return shown.rename(columns={c: say(title) for c, title in SHOWN_COLUMNS.items()})
 
 
 @dataclass
@@ -54,32 +85,30 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
     study_file = results_dir(checkpoints_dir) / "table.md"
 
     with gr.Row():
-        task = gr.Radio(TASK_CHOICES, value="sst2", label=t("Task for the chart"))
-        refresh_btn = gr.Button(t("Refresh"), scale=0, elem_id="results-refresh")
-        download = gr.DownloadButton(t("Download CSV"), scale=0, elem_id="download-csv")
-    plot = gr.ScatterPlot(
-        x="log10_trainable_params",
-        y="Accuracy",
-        color="method",
-        color_map=CHART_COLORS,
-        x_title=t("trainable parameters, log10 (4 = 10K, 6 = 1M)"),
-        x_lim=CHART_X_LIM,
-        title=t("Headline metric vs trainable parameters"),
-        tooltip=["method", "run_id", "trainable_params"],
-        elem_id="results-plot",
-    )
+        task = gr.Radio(TASK_CHOICES, value="sst2", label=t("Task for the chart"), scale=3, elem_id="results-task")
+        measure = gr.Radio([(t(label), value) for label, value in MEASURE_CHOICES], value="params",
+                           label=t("What the x axis measures"), elem_id="chart-measure", scale=3)  # fmt: skip
+        refresh_btn = gr.Button(t("Refresh"), scale=0, elem_id="results-refresh", min_width=100)
+    plot = gr.Plot(show_label=False, elem_id="results-plot")
+    gr.Markdown(t("Each point is a saved run, labelled with its method. **Ringed** runs are the best trade-offs: no "
+                  "other run scores higher for less. The dotted line is the majority class: always answering the "
+                  "commonest label."), elem_id="results-caption")  # fmt: skip
     notice = gr.Markdown(elem_id="results-notice")
     differ = differences.build(checkpoints_dir, task)
-    table = gr.Dataframe(headers=[COLUMN_TITLES[c] for c in TABLE_COLUMNS], interactive=False, wrap=True,
-                         elem_id="results-table")  # fmt: skip
+    with gr.Row(equal_height=True):
+        gr.Markdown(t("### Every saved run"), elem_id="runs-heading")
+        download = gr.DownloadButton(t("Download CSV"), scale=0, elem_id="download-csv", min_width=140)
+    table = gr.Dataframe(interactive=False, wrap=True, elem_id="results-table", max_height=420,
+                         column_widths=SHOWN_WIDTHS)  # fmt: skip
     with gr.Accordion(t("The study's table over seeds (python -m finetune reproduce)"), open=False):
         study = gr.Markdown(elem_id="study-table")
     moving = sharing.build(checkpoints_dir, deployment)
 
     @localized
-    def refresh(task_name: str, curve: str = "headline", right: str = "", wrong: str = "", disagreements: bool = True):
-        """Every saved run (a table and CSV), the chosen task's runs as points on the chart, its curves and
-        where its methods differ."""
+    def refresh(task_name: str, curve: str = "headline", right: str = "", wrong: str = "", disagreements: bool = True,
+                measured: str = "params"):  # fmt: skip
+        """Every saved run (a table and CSV), the chosen task's runs as points on the chart against the chosen
+        cost, its curves and where its methods differ."""
         scan = scan_runs(checkpoints_dir)
         frame = runs_frame(scan.runs)
         csv_path = Path(exports.name) / "glue-tune-lab-runs.csv"
@@ -87,8 +116,7 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
         metric = TASKS[task_name].headline_title
         newest = next((r for r in reversed(scan.runs) if r.task == task_name), None)
         majority = newest.info["majority_baseline"]["headline"] if newest else None
-        points = headline_frame(frame, task_name, majority)
-        points = with_every_category(points, "method", list(CHART_COLORS))  # all of them from the first draw
+        points = frame[frame["task"] == task_name].assign(method=lambda f: f["method"].map(method_title))
         study_table = (
             study_file.read_text()
             if study_file.is_file()
@@ -97,25 +125,23 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
                 "cores); it writes results/table.md, shown here."
             )
         )
+        chart = charts.headline_chart(points, metric, majority, measured if measured in charts.MEASURES else "params",
+                                      CHART_COLORS)  # fmt: skip
         return (
             say("**Skipped:** {summary}", summary=scan.summary()) if scan.broken else "",
-            frame[TABLE_COLUMNS].rename(columns={c: say(title) for c, title in COLUMN_TITLES.items()}),
+            shown_table(frame, scan.runs),
             study_table,
-            gr.ScatterPlot(
-                value=points,
-                y=metric,
-                y_lim=_padded(points[metric].dropna()) if points[metric].notna().any() else None,
-                title=say("{task}: {metric} vs trainable parameters", task=TASKS[task_name].title, metric=metric),
-            ),
+            chart,
             gr.DownloadButton(value=str(csv_path)),
             gr.update(choices=sharing.run_choices(scan.runs)),
             *differ.refresh(task_name, curve, right, wrong, disagreements),
         )
 
-    inputs = [task, *differ.inputs[1:]]
+    inputs = [task, *differ.inputs[1:], measure]
     outputs = [notice, table, study, plot, download, moving.push_run, *differ.outputs]
     refresh_btn.click(refresh, inputs, outputs, api_visibility="private")
     task.change(refresh, inputs, outputs, api_visibility="private")
+    measure.change(refresh, inputs, outputs, api_visibility="private")
     moving.imported.success(refresh, inputs, outputs, api_visibility="private")  # imported runs show at once
 
     def runs_api() -> list[dict]:
@@ -124,11 +150,3 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
 
     gr.api(runs_api, api_name="runs")
     return ResultsTab(refresh=refresh, outputs=outputs, inputs=inputs, differ=differ)
-
-
-def _padded(values) -> list[float]:
-    """The y range of the chart: the points and the majority line with a margin, so that close scores
-    stay apart without making a 0.002 difference look like a chasm."""
-    low, high = float(values.min()), float(values.max())
-    margin = max(0.05, (high - low) * 0.1)
-    return [round(low - margin, 2), round(min(1.0, high + margin), 2)]

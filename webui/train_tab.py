@@ -10,20 +10,24 @@ visitor's own run (an instructor's token stops any); a run stopped after a dev e
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-import os
 import shlex
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from finetune.core.data import DataSourceError, glue_dir_from_env, task_files
 from finetune.core.fields import Setting, settings_of
+from finetune.core.hub import hub_reachable
 from finetune.core.methods import METHODS
 from finetune.core.models import default_model_name
 from finetune.core.resumable import ResumeError
+from finetune.core.tasks import TASKS
 from finetune.engine.config import (
     ConfigError,
     RunConfig,
@@ -63,7 +67,8 @@ class Form:
     method: gr.Radio
     summary: gr.Markdown
     inputs: dict[str, gr.components.Component]  # by form_settings() name
-    method_groups: dict[str, gr.Group]  # method name -> the group holding its options
+    # method name -> the groups holding its key and its finer options, each with whether it holds any
+    method_groups: dict[str, list[tuple[gr.Group, bool]]]
 
     def values(self, task: str, method: str, *values: Any) -> dict[str, Any]:
         return {"task": task, "method": method, **dict(zip(self.inputs, values, strict=True))}
@@ -77,13 +82,16 @@ class Form:
 
 
 def build_form(deployment: Deployment) -> Form:
+    """Task and method first, then the settings a class changes; the encoder and data, the rest of the
+    settings and each method's finer options inside accordions, so that the form stays short."""
     named = form_settings()
     initial = {
         "model": default_model_name()[0],
         **classroom_defaults("sst2", FIRST_METHOD),
         **option_inputs("sst2", FIRST_METHOD),
     }
-    initial["data_dir"] = "" if deployment.public else os.environ.get("GLUE_DIR", "")
+    # Empty: $GLUE_DIR, else the Hub (the field's help says so); the server's own path is never shown.
+    initial["data_dir"] = ""
     inputs: dict[str, gr.components.Component] = {}
 
     def place(names: list[str]) -> None:
@@ -97,20 +105,28 @@ def build_form(deployment: Deployment) -> Form:
             else:
                 inputs[name] = input_for(named[name], elem_id=elem_id, value=initial.get(name))
 
+    def method_options(form: str) -> dict[str, tuple[gr.Group, bool]]:
+        groups = {}
+        for m in METHODS.values():
+            names = [option_key(m, s.name) for s in settings_of(m.Options) if s.spec.form == form]
+            with gr.Group(visible=m.name == FIRST_METHOD and bool(names)) as group, gr.Row():
+                place(names)
+            groups[m.name] = (group, bool(names))
+        return groups
+
     task = gr.Radio(TASK_CHOICES, value="sst2", label=t("GLUE task"), elem_id="in-task")
     method = gr.Radio(METHOD_CHOICES, value=FIRST_METHOD, label=t("Method"), elem_id="in-method")
-    summary = gr.Markdown(t(METHODS[FIRST_METHOD].summary))
+    summary = gr.Markdown(t(METHODS[FIRST_METHOD].summary), elem_id="method-summary")
     general = [s for s in settings_of(RunConfig) if s.spec.form is not None]
-    with gr.Accordion(t("Model and data"), open=False):
-        place([s.name for s in general if s.spec.form == "model"])
     with gr.Row():
         place([s.name for s in general if s.spec.form == "main"])
-    groups = {}
-    for m in METHODS.values():
-        with gr.Group(visible=m.name == FIRST_METHOD) as groups[m.name], gr.Row():
-            place([option_key(m, s.name) for s in settings_of(m.Options)])
+    key_options = method_options("main")
+    with gr.Accordion(t("Model and data"), open=False):
+        place([s.name for s in general if s.spec.form == "model"])
     with gr.Accordion(t("Advanced"), open=False):
+        finer_options = method_options("advanced")
         place([s.name for s in general if s.spec.form == "advanced"])
+    groups = {name: [key_options[name], finer_options[name]] for name in METHODS}
     return Form(task, method, summary, inputs, groups)
 
 
@@ -175,106 +191,194 @@ def estimate_text(config: RunConfig) -> str:
 
 def build(runner: TrainingRunner, deployment: Deployment, language_heard) -> gr.State:
     """Lay out the tab; returns the count of runs saved so far (other tabs refresh when it changes).
-    `language_heard`: the event of the page reporting its language (the estimate is redrawn in it)."""
+    `language_heard`: the event of the page reporting its language (the estimate is redrawn in it).
+
+    The form on the left; on the right the buttons, a status line that answers every click, the estimate,
+    and under them the live view, so that a 1366x768 projector shows the buttons, the status and the curves
+    together."""
     with gr.Row():
-        with gr.Column(scale=1, min_width=320):
+        with gr.Column(scale=5, min_width=340):
             if not deployment.training:
                 gr.Markdown(t("**Training is switched off in this lab.** Results and the Playground work as usual."))
             form = build_form(deployment)
-            first_estimate, first_command = preview(form.defaults())
-            estimate_md = gr.Markdown(first_estimate, elem_id="estimate")
             token = gr.Textbox(label=t("Instructor token"), type="password", elem_id="instructor-token",
                                visible=deployment.instructor_token is not None)  # fmt: skip
+            first_estimate, first_command = preview(form.defaults(), deployment)
+            command = gr.Code(first_command, label=t("Same run from a terminal"), language="shell",
+                              interactive=False, wrap_lines=True, elem_id="terminal-command")  # fmt: skip
+        with gr.Column(scale=7, min_width=420):
             with gr.Row():
                 start_btn = gr.Button(
-                    t("Start"), variant="primary", elem_id="start-btn", interactive=deployment.training
+                    t("Start"), variant="primary", elem_id="start-btn", interactive=deployment.training, min_width=90
                 )
-                all_btn = gr.Button(
-                    t(f"Train all {len(METHODS)}"), elem_id="train-all-btn", interactive=deployment.training
-                )
-            with gr.Row():
-                stop_btn = gr.Button(t("Stop my run"), variant="stop", elem_id="stop-btn")
-                leave_btn = gr.Button(t("Leave the line"), elem_id="leave-btn")
-            with gr.Group():
+                all_btn = gr.Button(t(f"Train all {len(METHODS)}"), elem_id="train-all-btn",
+                                    interactive=deployment.training, min_width=90)  # fmt: skip
+                stop_btn = gr.Button(t("Stop my run"), variant="stop", elem_id="stop-btn", min_width=90)
+                leave_btn = gr.Button(t("Leave the line"), elem_id="leave-btn", min_width=90)
+            action = gr.Markdown(elem_id="action-status")
+            estimate_md = gr.Markdown(first_estimate, elem_id="estimate")
+            with gr.Row(visible=bool(runner.stopped_runs()), equal_height=True) as stopped_row:
                 stopped = gr.Dropdown(
                     live_view.stopped_choices(runner), value=None, label=t("Stopped runs"),
                     info=t("A run stopped after a dev evaluation goes on where it was, with its own settings."),
-                    elem_id="resume-pick",
+                    elem_id="resume-pick", scale=4,
                 )  # fmt: skip
-                resume_btn = gr.Button(t("Resume"), elem_id="resume-btn", interactive=deployment.training)
-            command = gr.Code(first_command, label=t("Same run from a terminal"), language="shell", interactive=False)
-        with gr.Column(scale=2):
+                resume_btn = gr.Button(t("Resume"), elem_id="resume-btn", interactive=deployment.training, scale=1,
+                                       min_width=90)  # fmt: skip
             line = gr.Markdown(elem_id="line-status")
             view = live_view.build(runner.snapshot())
 
-    wire_form(form, estimate_md, command, language_heard)
-    wire_controls(runner, deployment, form, token, (start_btn, all_btn, stop_btn, leave_btn), command)
-    wire_resume(runner, deployment, stopped, resume_btn, token, command)
-    completed = live_view.follow(runner, view, line, stopped, owner_of)
+    wire_form(form, deployment, estimate_md, command, language_heard)
+    wire_controls(runner, deployment, form, token, (start_btn, all_btn, stop_btn, leave_btn), command, action)
+    wire_resume(runner, deployment, stopped, resume_btn, token, command, action)
+    completed = live_view.follow(runner, view, line, stopped, stopped_row, owner_of)
     add_train_api(runner, deployment)
     return completed
 
 
-def preview(values: dict[str, Any]) -> tuple[str, str]:
+def preview(values: dict[str, Any], deployment: Deployment | None = None) -> tuple[str, str]:
     """The estimate and the terminal command for the form as it stands (or why it cannot run, and no command)."""
     try:
         config = form_config(values)
     except ConfigError as e:
         return say("**Cannot start:** {error}", error=say_error(str(e))), ""
-    return estimate_text(config), cli_command(config)
+    if problem := data_problem(config, deployment or Deployment.from_env()):
+        return say("**Cannot start:** {error}", error=problem), display_command(config)
+    return estimate_text(config), display_command(config)
 
 
-def wire_form(form: Form, estimate_md: gr.Markdown, command: gr.Code, language_heard) -> None:
+def data_problem(config: RunConfig, deployment: Deployment) -> str | None:
+    """Why the run would find no GLUE data, in the visitor's words (the form's field, where GLUE comes from),
+    or None. Checked before a run is put in line: a run that cannot start is not estimated, queued or logged."""
+    task = TASKS[config.task]
+    folder = task.local.folder
+    typed = (config.data_dir or "").strip()
+    data_dir = typed or glue_dir_from_env()
+    if data_dir:
+        try:
+            task_files(task, data_dir)
+        except DataSourceError:
+            where = "the Local GLUE directory" if typed else "the server's GLUE directory ($GLUE_DIR)"
+            return say(
+                "{where} has no {folder}/train.tsv and {folder}/dev.tsv: point it at a folder holding GLUE's files, "
+                "one folder per task (SST-2/, MRPC/, CoLA/), or leave it empty to read nyu-mll/glue from the Hub",
+                where=say(where), folder=folder,
+            )  # fmt: skip
+        return None
+    if hub_reachable():
+        return None
+    if deployment.public:
+        return say("no GLUE data for {task}: the Hugging Face Hub (nyu-mll/glue) cannot be reached from this lab "
+                   "right now; try again later", task=task.title)  # fmt: skip
+    return say(
+        "no GLUE data for {task}: the Hugging Face Hub (nyu-mll/glue) cannot be reached from this server and the "
+        "Local GLUE directory (under Model and data) is empty; enter a folder holding {folder}/train.tsv and "
+        "{folder}/dev.tsv",
+        task=task.title, folder=folder,
+    )  # fmt: skip
+
+
+def display_command(config: RunConfig) -> str:
+    """The terminal command for `config` as a person may read it: the server's GLUE folder as $GLUE_DIR, a folder
+    inside the lab's own as a relative path; never the server's absolute paths."""
+    data_dir = (config.data_dir or "").strip()
+    if data_dir:
+        path = Path(data_dir).expanduser()
+        shown = data_dir
+        if str(path) == str(Path(glue_dir_from_env() or "\0").expanduser()):
+            shown = "$GLUE_DIR"
+        elif path.is_absolute() and path.resolve().is_relative_to(Path.cwd()):
+            shown = str(path.resolve().relative_to(Path.cwd())) or "."
+        config = dataclasses.replace(config, data_dir=shown)
+    return cli_command(config).replace("'$GLUE_DIR'", '"$GLUE_DIR"')
+
+
+def wire_form(form: Form, deployment: Deployment, estimate_md: gr.Markdown, command: gr.Code, language_heard) -> None:
     """Choosing a task or method shows its options and fills its classroom defaults (the recipe's options
     included); any change re-estimates the run's duration and rewrites the terminal command."""
     filled = ["epochs", "learning_rate", "batch_size", "max_train_samples", "average_tail"]
     options = [option_key(m, item.name) for m in METHODS.values() for item in settings_of(m.Options)]
+    groups = [(name, group, filled_in) for name, pair in form.method_groups.items() for group, filled_in in pair]
 
+    @localized
     def on_choice(task_name: str, method_name: str):
         defaults, chosen = classroom_defaults(task_name, method_name), option_inputs(task_name, method_name)
         return (
-            t(METHODS[method_name].summary),
+            say(METHODS[method_name].summary),
             *[defaults[name] for name in filled],
             *[chosen[name] if name in chosen else gr.update() for name in options],
-            *[gr.update(visible=name == method_name) for name in form.method_groups],
+            *[gr.update(visible=name == method_name and filled_in) for name, _, filled_in in groups],
         )
 
     outputs = [form.summary, *[form.inputs[n] for n in filled], *[form.inputs[n] for n in options],
-               *form.method_groups.values()]  # fmt: skip
+               *[group for _, group, _ in groups]]  # fmt: skip
     for trigger in (form.method, form.task):
         trigger.change(on_choice, [form.task, form.method], outputs, api_visibility="private")
 
     @localized
     def on_edit(*values):
-        return preview(form.values(*values))
+        return preview(form.values(*values), deployment)
 
     for component in form.components:
         component.change(on_edit, form.components, [estimate_md, command], api_visibility="private",
                          show_progress="hidden", trigger_mode="always_last")  # fmt: skip
     language_heard.then(on_edit, form.components, [estimate_md, command], api_visibility="private",
                         show_progress="hidden")  # fmt: skip
+    language_heard.then(on_choice, [form.task, form.method], outputs, api_visibility="private")
 
 
-def wire_controls(runner: TrainingRunner, deployment: Deployment, form: Form, token, buttons, command) -> None:
+def started_text(runner: TrainingRunner, job: int, owner: str) -> str:
+    """What a click that put a job in line did: started at once, or its place in the line and the wait."""
+    snap = runner.snapshot()
+    if snap.job_id == job:
+        return say("**Started.** Progress and curves appear below.")
+    place = snap.place_of(owner)
+    if place is None:
+        return say("**In line.** It starts as soon as the run before it ends.")
+    return say("**In line: #{number}.** It starts in about {wait}; the status below follows it.", number=place[0],
+               wait=duration(place[1]))  # fmt: skip
+
+
+def refused_text(error: gr.Error) -> str:
+    """The status line of a click that was refused, and the same words in a pop-up (titled in the visitor's
+    language)."""
+    message = str(error.message)
+    gr.Warning(message)
+    return say("**Not started:** {reason}", reason=message)
+
+
+def wire_controls(runner: TrainingRunner, deployment: Deployment, form: Form, token, buttons, command, action) -> None:
     start_btn, all_btn, stop_btn, leave_btn = buttons
+
+    def put_in_line(configs: list[RunConfig], token_value, request: gr.Request) -> int:
+        for config in configs:
+            if problem := data_problem(config, deployment):
+                raise gr.Error(problem)
+        return submit(runner, deployment, configs, token_value, request)
 
     @localized
     def start(request: gr.Request, *values):
         *fields, token_value = values
-        config = parse_form(form.values(*fields))
-        submit(runner, deployment, [config], token_value, request)
-        return cli_command(config)
+        try:
+            config = parse_form(form.values(*fields))
+            job = put_in_line([config], token_value, request)
+        except gr.Error as e:
+            return gr.skip(), refused_text(e)
+        return display_command(config), started_text(runner, job, owner_of(request))
 
     @localized
     def train_all(request: gr.Request, *values):
         *fields, token_value = values
-        configs = train_all_configs(parse_form(form.values(*fields)))
-        submit(runner, deployment, configs, token_value, request)
-        return "\n".join(cli_command(c) for c in configs)
+        try:
+            configs = train_all_configs(parse_form(form.values(*fields)))
+            job = put_in_line(configs, token_value, request)
+        except gr.Error as e:
+            return gr.skip(), refused_text(e)
+        return "\n".join(display_command(c) for c in configs), started_text(runner, job, owner_of(request))
 
     inputs = [*form.components, token]
-    start_btn.click(start, inputs, command, api_visibility="private")
-    all_btn.click(train_all, inputs, command, api_visibility="private")
+    start_btn.click(start, inputs, [command, action], api_visibility="private")
+    all_btn.click(train_all, inputs, [command, action], api_visibility="private")
 
     @localized
     def stop(token: str | None = None, request: gr.Request = None) -> str:  # type: ignore[assignment]
@@ -289,8 +393,6 @@ def wire_controls(runner: TrainingRunner, deployment: Deployment, form: Form, to
         gr.Warning(say("Nothing is training."))
         return "idle"
 
-    stop_btn.click(stop, [token], gr.Textbox(visible=False), api_name="stop")
-
     @localized
     def leave(request: gr.Request = None) -> str:  # type: ignore[assignment]
         """Take your waiting runs out of the line (a run already training is stopped with /stop)."""
@@ -300,7 +402,26 @@ def wire_controls(runner: TrainingRunner, deployment: Deployment, form: Form, to
         gr.Warning(say("You have no run waiting in line."))
         return "none"
 
-    leave_btn.click(leave, None, gr.Textbox(visible=False), api_name="leave")
+    words = {
+        "stopping": "**Stopping** at the next step; runs saved earlier are kept.",
+        "not yours": "**Not stopped:** the run training now is another visitor's.",
+        "idle": "**Not stopped:** nothing is training.",
+        "withdrawn": "**Out of the line:** your waiting run will not start.",
+        "none": "**Nothing to leave:** you have no run waiting in line.",
+    }
+
+    @localized
+    def stop_clicked(token_value: str | None, request: gr.Request) -> str:
+        return say(words[stop(token_value, request)])
+
+    @localized
+    def leave_clicked(request: gr.Request) -> str:
+        return say(words[leave(request)])
+
+    stop_btn.click(stop_clicked, [token], action, api_visibility="private")
+    leave_btn.click(leave_clicked, None, action, api_visibility="private")
+    gr.api(stop, api_name="stop")
+    gr.api(leave, api_name="leave")
 
 
 def resume_job(runner: TrainingRunner, deployment: Deployment, run_id: str | None, token, request) -> int:
@@ -314,14 +435,22 @@ def resume_job(runner: TrainingRunner, deployment: Deployment, run_id: str | Non
         raise user_error(str(e)) from None
 
 
-def wire_resume(runner: TrainingRunner, deployment: Deployment, stopped, resume_btn, token, command) -> None:
+def wire_resume(runner: TrainingRunner, deployment: Deployment, stopped, resume_btn, token, command, action) -> None:
     @localized
     def on_resume(run_id: str | None, token_value: str | None, request: gr.Request):
-        resume_job(runner, deployment, run_id, token_value, request)
+        try:
+            job = resume_job(runner, deployment, run_id, token_value, request)
+        except gr.Error as e:
+            return gr.skip(), gr.skip(), refused_text(e)
         gr.Info(say("The stopped run is in line again; it goes on from its last dev evaluation."))
-        return resume_command(run_id or ""), gr.update(choices=live_view.stopped_choices(runner), value=None)
+        status = (
+            say("**Resumed:** it goes on from its last dev evaluation.")
+            + " "
+            + started_text(runner, job, owner_of(request))
+        )
+        return resume_command(run_id or ""), gr.update(choices=live_view.stopped_choices(runner), value=None), status
 
-    resume_btn.click(on_resume, [stopped, token], [command, stopped], api_visibility="private")
+    resume_btn.click(on_resume, [stopped, token], [command, stopped, action], api_visibility="private")
 
     @localized
     def resume_api(run_id: str, token: str | None = None, request: gr.Request = None) -> Iterator[dict]:  # type: ignore[assignment]

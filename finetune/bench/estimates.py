@@ -36,7 +36,9 @@ def compare(runs_csv: Path, data_dir: str | None = None, model: str | None = Non
     for config in plan_budget(tasks, list(METHODS), 1, "classroom", data_dir=data_dir, **overrides):
         if (config.task, config.method) not in measured:
             continue
-        estimated = estimating.estimate(config).seconds - estimating.RUN_OVERHEAD_S  # train_seconds excludes it
+        estimated = (
+            estimating.estimate(config, corrected=False).seconds - estimating.RUN_OVERHEAD_S
+        )  # without RUN_OVERHEAD_S, as train_seconds
         rows.append({
             "task": config.task, "method": config.method,
             "measured_s": statistics.mean(measured[(config.task, config.method)]),

@@ -32,6 +32,16 @@ def majority_baseline(labels, task: Task) -> dict[str, float]:
     return with_headline(classification_metrics(np.full_like(labels, majority), labels), task)
 
 
+def at_majority_baseline(info: dict) -> bool:
+    """True when a saved run (its run.json) scores no better on its headline metric than always answering the
+    most frequent dev label: it has learned nothing a class should trust (e.g. LoRA on too few examples)."""
+    baseline = (info.get("majority_baseline") or {}).get("headline")
+    headline = (info.get("metrics") or {}).get("headline")
+    if baseline is None or headline is None or not np.isfinite(headline):
+        return False
+    return headline <= baseline + 1e-3  # run.json rounds; a thousandth above is the same answer
+
+
 def trainer_metrics(task: Task, on_predictions: Callable[[np.ndarray, np.ndarray], None] | None = None):
     """A ``compute_metrics`` callable for transformers' Trainer; `on_predictions(probabilities, labels)` is
     told each evaluation's softmax probabilities (the run keeps the last: core/dev_predictions.py)."""

@@ -12,8 +12,9 @@ them (the benchmark), so estimates fitted to the peak on one machine were 3.5x s
 
 from __future__ import annotations
 
-import functools
-import statistics
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -45,15 +46,55 @@ LAYER_MODES = {"train": 3, "backprop": 2, "forward": 1}  # forward passes' worth
 MEASURED_TOKENS = 2048
 
 
-@functools.cache
-def layer_speed(hidden: int, intermediate: int, heads: int, batch: int, tokens: int, precision: str, mode: str,
-                adapted: tuple[str, ...] = (), rank: int = 0) -> float:  # fmt: skip
+class MeasuredSpeeds:
+    """Each layer shape's speed on this machine, measured once and then kept at the best ever seen.
+
+    A Space's CPU is shared: a measurement taken while another process runs can be several times too slow, and
+    an estimate built on it stays wrong for the app's life. The fastest of a few timed steps is the machine's
+    own speed whenever the disturbance comes and goes; `remeasure` (run while the lab trains nothing) raises
+    any shape measured during a busy spell to what the quiet machine does. A load that stays is what the real
+    runs' correction (SpeedCorrection) is for."""
+
+    def __init__(self):
+        self._speeds: dict[tuple, float] = {}
+        self._lock = threading.Lock()
+        self.measured_at = 0.0  # time.monotonic() of the last measurement pass
+
+    def __call__(self, *shape) -> float:
+        with self._lock:
+            if shape in self._speeds:
+                return self._speeds[shape]
+        speed = _measure_layer(*shape)
+        with self._lock:
+            self._speeds[shape] = max(speed, self._speeds.get(shape, 0.0))
+            self.measured_at = time.monotonic()
+            return self._speeds[shape]
+
+    def remeasure(self) -> None:
+        """Measure every known shape again, keeping the faster of the two measurements."""
+        with self._lock:
+            shapes = list(self._speeds)
+        for shape in shapes:
+            speed = _measure_layer(*shape)
+            with self._lock:
+                self._speeds[shape] = max(speed, self._speeds.get(shape, 0.0))
+        self.measured_at = time.monotonic()
+
+    def __len__(self) -> int:
+        return len(self._speeds)
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._speeds.clear()
+
+
+def _measure_layer(hidden: int, intermediate: int, heads: int, batch: int, tokens: int, precision: str, mode: str,
+                   adapted: tuple[str, ...] = (), rank: int = 0) -> float:  # fmt: skip
     """The FLOP/s one encoder layer of this width achieves on this machine at batches of `batch` x `tokens` (at most
-    MEASURED_TOKENS a step) in `precision`: the median of a few timed steps after warm-ups (step_seconds),
-    measured once per process and shape (about 0.3 s for the packaged encoder). `mode`: 'train' (forward, backward,
-    gradient clipping and the fused AdamW step the Trainer takes), 'backprop' (frozen weights, gradients passing
-    through to what trains: prompt tuning, LoRA, with rank-`rank` adapters on the `adapted` linear layers) or
-    'forward' (dev evaluations, cached layers)."""
+    MEASURED_TOKENS a step) in `precision`: the fastest of a few timed steps after warm-ups (step_seconds), about
+    0.3 s for the packaged encoder. `mode`: 'train' (forward, backward, gradient clipping and the fused AdamW step
+    the Trainer takes), 'backprop' (frozen weights, gradients passing through to what trains: prompt tuning, LoRA,
+    with rank-`rank` adapters on the `adapted` linear layers) or 'forward' (dev evaluations, cached layers)."""
     batch = max(1, min(batch, MEASURED_TOKENS // tokens))
     config = transformers.BertConfig(hidden_size=hidden, intermediate_size=intermediate, num_attention_heads=heads)
     config._attn_implementation = "sdpa"  # what the encoders load with
@@ -84,7 +125,52 @@ def layer_speed(hidden: int, intermediate: int, heads: int, batch: int, tokens: 
 
     times = step_seconds(step, repeats=5, min_seconds=0.25)  # a quarter of a second at least: tiny steps are noisy
     forward_flops = layer_flops_per_token(config, tokens) * batch * tokens
-    return LAYER_MODES[mode] * forward_flops / statistics.median(times)
+    return LAYER_MODES[mode] * forward_flops / min(times)  # the fastest: another process only ever slows a step
+
+
+layer_speed = MeasuredSpeeds()
+
+
+class SpeedCorrection:
+    """How the real runs on this machine compare with their estimates: real seconds / estimated seconds, the
+    latest run's, updated while it trains. Estimates are multiplied by it, and so are the waiting line's ETAs,
+    so that a machine busier (or quieter) than when it was measured is told as it is after a run's first steps."""
+
+    MIN_STEPS, MIN_SECONDS = 10, 5.0  # before this a run's pace is its warm-up's (tokenizer, first kernels)
+    BOUNDS = (0.1, 10.0)  # beyond these a pace says more about the run (a stall, a tiny run) than the machine
+
+    def __init__(self):
+        self.factor = 1.0
+        self.observed = 0  # updates taken from real runs
+
+    def observe(self, estimated_s: float, real_s: float) -> None:
+        if estimated_s > 0 and real_s > 0:
+            low, high = self.BOUNDS
+            self.factor = min(high, max(low, real_s / estimated_s))
+            self.observed += 1
+
+    def listener(self, config: RunConfig) -> Callable[[dict], None]:
+        """An event listener for one run of `config` that corrects the factor from its pace: the seconds its
+        steps so far project for the whole run against what the (uncorrected) estimate says for its training."""
+        planned: list[float] = []
+
+        def on_event(event: dict) -> None:
+            if event.get("type") not in ("progress", "log") or event.get("elapsed_s") is None:
+                return
+            step, total, elapsed = event["step"], event["max_steps"], event["elapsed_s"]
+            if step < self.MIN_STEPS or elapsed < self.MIN_SECONDS or not total:
+                return
+            if not planned:
+                try:
+                    planned.append(estimate(config, corrected=False).seconds - RUN_OVERHEAD_S)
+                except Exception:  # an estimate is a courtesy: without one there is nothing to correct
+                    planned.append(0.0)
+            self.observe(planned[0], elapsed / step * total)
+
+        return on_event
+
+
+speed_correction = SpeedCorrection()
 
 
 @dataclass(frozen=True)
@@ -97,8 +183,9 @@ class Estimate:
         return self.seconds > LONG_S
 
 
-def estimate(config: RunConfig) -> Estimate:
-    """The estimated wall time of a run (raises ConfigError for a config that cannot run)."""
+def estimate(config: RunConfig, corrected: bool = True) -> Estimate:
+    """The estimated wall time of a run (raises ConfigError for a config that cannot run); `corrected`: as the
+    real runs on this machine have corrected it so far (speed_correction)."""
     config, source = resolve_config(config)
     task, method = get_task(config.task), get_method(config.method)
     model_config = transformers.AutoConfig.from_pretrained(source.path, trust_remote_code=False)
@@ -120,6 +207,8 @@ def estimate(config: RunConfig) -> Estimate:
     dev_batch = max(64, config.batch_size)  # train.py's evaluation batch
     dev_speed = layer_speed(*dims, dev_batch, max(1, round(dev_len)), precision, "forward")
     seconds = (training / train_speed + forward_only / dev_speed) * REST
+    if corrected:
+        seconds *= speed_correction.factor
     return Estimate(seconds=seconds + RUN_OVERHEAD_S, flops=training + forward_only)
 
 
@@ -132,6 +221,16 @@ def measure_classroom_shapes() -> None:
                 estimate(config)
             except Exception:  # an estimate is a courtesy: an encoder that cannot load is reported elsewhere
                 return
+
+
+REMEASURE_AFTER_S = 10 * 60
+
+
+def remeasure_when_idle() -> None:
+    """Measure the known shapes again if the last measurement is older than REMEASURE_AFTER_S (the runner calls
+    this when its line empties: the lab's own training is not there to disturb it)."""
+    if layer_speed and time.monotonic() - layer_speed.measured_at > REMEASURE_AFTER_S:
+        layer_speed.remeasure()
 
 
 def duration_text(seconds: float) -> str:

@@ -22,6 +22,7 @@ from transformers import AutoTokenizer
 
 from ..core.checkpoints import CheckpointError, RunRecord, default_checkpoints_dir, display_model, scan_runs
 from ..core.methods import METHODS, get_method
+from ..core.metrics import at_majority_baseline
 from ..core.models import load_classifier, resolve_model, shared_clone
 from ..core.precision import autocast, autocast_dtype, serving_precision
 from ..core.tasks import Task, get_task
@@ -54,6 +55,7 @@ class MethodPrediction:
     message: str | None = None
     truncated: bool = False
     dev_score: dict[str, float] | None = None  # the run's dev-set headline metric: {"Accuracy": 0.851}
+    at_majority: bool = False  # the run scores no better on the dev set than always answering its commonest label
 
 
 def run_tokenizer(run: RunRecord):
@@ -311,6 +313,7 @@ class Predictor:
             run_id=run.run_id,
             model=display_model(run.info),
             dev_score={task.headline_title: round(float(run.info["metrics"]["headline"]), 4)},
+            at_majority=at_majority_baseline(run.info),
             truncated=truncated[0],
             message="; ".join(notes) or None,
         )

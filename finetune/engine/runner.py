@@ -43,7 +43,7 @@ class Job:
     id: int
     owner: str
     configs: list[RunConfig]
-    estimates_s: list[float]  # each config's estimated duration, for the line's ETAs
+    estimates_s: list[float]  # each config's estimated duration before the machine's correction, for the ETAs
     resume: str | None = None  # a stopped run's id: the job goes on with it (configs: its own settings)
 
     @property
@@ -57,11 +57,14 @@ class Snapshot:
     config: RunConfig | None = None
     owner: str | None = None  # who started the current (or last) run
     events: list[dict] = field(default_factory=list)  # the current (or last) run's events
-    log: list[str] = field(default_factory=list)
+    # The current run's log: {"time", "event"} for its events worth a line, {"time", "message", "values"} for
+    # the runner's own notes (English templates; each front end words them in its visitor's language).
+    log: list[dict] = field(default_factory=list)
     reason: str | None = None  # why a run failed or was cancelled
     queue: list[RunConfig] = field(default_factory=list)  # the current job's configs still to run
-    queue_estimate_s: float = 0.0  # their estimated duration
+    queue_estimate_s: float = 0.0  # their estimated duration (before the correction)
     waiting: list[Job] = field(default_factory=list)  # jobs in line behind the current one
+    correction: float = 1.0  # real / estimated seconds as this machine's runs show now: scales every estimate
     completed: int = 0  # runs saved since the app started; a viewer refreshes results when it changes
     last_run: dict | None = None  # run.json of the last saved run
     generation: int = 0  # bumped on every start, so viewers can tell runs apart
@@ -74,7 +77,7 @@ class Snapshot:
         for place, job in enumerate(self.waiting, 1):
             if job.owner == owner:
                 return place, ahead
-            ahead += job.estimate_s
+            ahead += job.estimate_s * self.correction
         return None
 
     def remaining_s(self) -> float:
@@ -82,8 +85,8 @@ class Snapshot:
         if self.state != "running":
             return 0.0
         progress = next((e for e in reversed(self.events) if e.get("eta_s") is not None), None)
-        current = progress["eta_s"] if progress else 0.0
-        return current + self.queue_estimate_s
+        current = progress["eta_s"] if progress else 0.0  # the run's own pace
+        return current + self.queue_estimate_s * self.correction
 
 
 @dataclass(frozen=True)
@@ -101,10 +104,28 @@ def explain_failure(error: Exception) -> str:
     return f"an internal error ({type(error).__name__}) stopped the run; nothing was saved"
 
 
+@dataclass
+class SpeedFeedback:
+    """How runs teach the estimates: the factor real / estimated seconds, a listener per run that updates it
+    from the run's pace, and a hook for the moments the line is empty (re-measuring the machine)."""
+
+    factor: Callable[[], float] = lambda: 1.0
+    listener: Callable[[RunConfig], Callable[[dict], None]] | None = None
+    on_idle: Callable[[], None] = lambda: None
+
+
 class TrainingRunner:
-    def __init__(self, checkpoints_dir: Path | None = None, estimate: Callable[[RunConfig], float] | None = None):
+    def __init__(
+        self,
+        checkpoints_dir: Path | None = None,
+        estimate: Callable[[RunConfig], float] | None = None,
+        speed: SpeedFeedback | None = None,
+    ):
+        """`estimate`: a run's seconds before the machine's correction; `speed`: where that correction comes
+        from (and goes to) as runs train, and what to do when the line empties."""
         self.checkpoints_dir = checkpoints_dir
         self.estimate = estimate or (lambda config: 0.0)
+        self.speed = speed or SpeedFeedback()
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
@@ -203,7 +224,9 @@ class TrainingRunner:
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            return copy.deepcopy(self._snap)
+            snap = copy.deepcopy(self._snap)
+        snap.correction = self.speed.factor()
+        return snap
 
     # -- the training thread ---------------------------------------------------------------
     def _estimate(self, config: RunConfig) -> float:
@@ -218,8 +241,8 @@ class TrainingRunner:
         step = end.get("resumable_from")
         return "" if step is None else f"; it can be resumed from step {step}"
 
-    def _log(self, line: str) -> None:
-        self._snap.log.append(time.strftime("%H:%M:%S ") + line)
+    def _log(self, message: str, **values) -> None:
+        self._snap.log.append({"time": time.time(), "message": message, "values": values})
         del self._snap.log[:-MAX_LOG_LINES]
 
     def _on_event(self, event: dict) -> None:
@@ -228,11 +251,21 @@ class TrainingRunner:
             events.append(event)
             if len(events) > MAX_EVENTS:  # keep the story, thin the ticks
                 events[:] = [e for i, e in enumerate(events) if e["type"] not in ("progress", "log") or i % 2 == 0]
-            if line := describe(event):
-                self._log(line)
+            # The events worth a line (start, evaluations, resume, end); a failure is told once, by _run_job, in
+            # words for visitors rather than as the exception's class and text.
+            if describe(event) is not None and event.get("status") != "failed":
+                self._snap.log.append({"time": event.get("time", time.time()), "event": dict(event)})
+                del self._snap.log[:-MAX_LOG_LINES]
 
     def _work(self) -> None:
         while True:
+            with self._lock:
+                idle = not self._line
+            if idle:
+                try:
+                    self.speed.on_idle()  # nobody's run is disturbed by it now
+                except Exception:
+                    log.exception("re-measuring the machine failed")
             with self._lock:
                 if not self._line:
                     return
@@ -254,12 +287,14 @@ class TrainingRunner:
                     return
                 self._snap.config, self._snap.events, self._snap.state = config, [], "running"
                 self._snap.queue, self._snap.reason = list(pending), None
+                self._snap.log = []  # each run's own story, not everyone's ever
                 self._snap.queue_estimate_s = sum(job.estimates_s[index + 1 :])
                 self._snap.generation += 1
                 self._snap.resuming = job.resume
+            listeners = [self._on_event] + ([self.speed.listener(config)] if self.speed.listener else [])
             try:
                 result = train(
-                    None if job.resume else config, listeners=[self._on_event], cancel=self._cancel,
+                    None if job.resume else config, listeners=listeners, cancel=self._cancel,
                     checkpoints_dir=self.checkpoints_dir, resume=job.resume,
                 )  # fmt: skip
             except Exception as e:  # a crashed run is reported; the app keeps serving
@@ -268,7 +303,7 @@ class TrainingRunner:
                 with self._lock:
                     self._snap.state, self._snap.reason = "failed", explain_failure(e) + self._resumable_note()
                     self._snap.resuming = None
-                    self._log(f"run failed: {self._snap.reason}")
+                    self._log("run failed: {reason}", reason=self._snap.reason)
                 return
             with self._lock:
                 self._snap.resuming = None
@@ -279,4 +314,4 @@ class TrainingRunner:
                 self._snap.completed += 1
                 self._snap.last_run = result.run.info
                 saved.append(result.run.info)
-                self._log(f"saved run {result.run.run_id}")
+                self._log("saved run {run_id}", run_id=result.run.run_id)
