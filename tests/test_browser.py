@@ -172,7 +172,7 @@ def test_stop_and_resume_in_the_browser(browser_page, tiny_bert, glue_dir):
     [stopped] = demo.runner.stopped_runs()
 
     page.locator("#resume-pick input").click()
-    page.get_by_role("option", name=re.compile(rf"step {stopped.step} of {stopped.max_steps:,}")).click()
+    page.get_by_role("option", name=re.compile(rf"step {stopped.step:,} of {stopped.max_steps:,}")).click()
     shot(page, "train-stopped-run")
     page.locator("#resume-btn").click()
     expect(page.locator("#action-status")).to_contain_text("Resumed", timeout=20_000)
@@ -258,7 +258,7 @@ def test_a_korean_browser_sees_the_lab_in_korean(browser_page):
         korean.get_by_role("tab", name="플레이그라운드").click()
         expect(korean.locator("#why-btn")).to_have_text("왜? 단어에 색 입히기")
         korean.locator("#predict-btn").click()  # nothing typed: the error says so in Korean
-        expect(korean.get_by_text("텍스트가 비어 있습니다", exact=False)).to_be_visible(timeout=20_000)
+        expect(korean.locator("#predictions .input-error")).to_contain_text("텍스트가 비어 있습니다", timeout=20_000)
         korean.locator("#text-1 textarea").fill("a gorgeous, witty, seductive movie.")
         korean.locator("#predict-btn").click()
         expect(korean.locator(".card[data-method='prompt']")).to_contain_text("먼저 학습하세요", timeout=30_000)
@@ -284,11 +284,10 @@ def test_a_korean_browser_sees_the_lab_in_korean(browser_page):
 
 
 @pytest.mark.parametrize("locale", ["en-US", "ko-KR"])
-def test_a_fresh_server_shows_no_translation_key_anywhere(locale, tmp_path):
+def test_a_fresh_server_shows_no_translation_key_anywhere(browser_page, locale, tmp_path):
     """The teacher's first demo: a server just started, every tab, every task and method picked, in English and in
     Korean. No text may show as a key (every text the handlers show later is in the page's catalogue), and a
     1366x768 projector shows the Train tab's buttons, their status line and the curves together."""
-    sync_api = pytest.importorskip("playwright.sync_api")
     from playwright.sync_api import expect
 
     from finetune.core.tasks import TASKS
@@ -305,43 +304,40 @@ def test_a_fresh_server_shows_no_translation_key_anywhere(locale, tmp_path):
         seen.append(where)
         assert not UNTRANSLATED.search(text), (where, UNTRANSLATED.findall(text)[:5])
 
+    context = browser_page[0].context.browser.new_context(locale=locale, viewport=PROJECTOR)  # the module's chromium
     try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_context(locale=locale, viewport=PROJECTOR).new_page()
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.wait_for_selector("#start-btn", timeout=60_000)
-            expect(page.locator("#loss-plot canvas").first).to_be_visible(timeout=20_000)
-            for element in ("#start-btn", "#stop-btn", "#estimate", "#loss-plot", "#metric-plot"):
-                box = page.locator(element).bounding_box()
-                assert box and box["y"] + box["height"] <= PROJECTOR["height"], (element, box)
-            no_keys(page, "train")
-            for task in TASKS.values():
-                page.locator("#in-task").get_by_text(task.title, exact=True).click()
-                for method in METHODS.values():
-                    page.locator("#in-method").get_by_text(method.title, exact=True).click()
-                    summary = page.locator("#method-summary")
-                    expect(summary).not_to_be_empty()
-                    if korean:  # the summary of a method picked later is the catalogue's Korean, not a key
-                        expect(summary).to_contain_text(re.compile(r"[가-힣]"))
-                    no_keys(page, f"train {task.name} {method.name}")
-            shot(page, f"fresh-train-{locale}")
-            page.get_by_role("tab", name="결과" if korean else "Results").click()
-            for task in TASKS.values():
-                page.locator("#results-task").get_by_text(task.title, exact=True).click()
-                no_keys(page, f"results {task.name}")
-            expect(page.locator("#results-plot canvas")).to_be_visible()  # it says what will appear (test_charts)
-            shot(page, f"fresh-results-{locale}")
-            page.get_by_role("tab", name="플레이그라운드" if korean else "Playground").click()
-            for task in TASKS.values():
-                page.locator("#playground-task").get_by_text(task.title, exact=True).click()
-                no_keys(page, f"playground {task.name}")
-                if task.is_pair:  # the example table's headers, in the page's language
-                    expect(page.locator("#examples-pair")).to_contain_text(
-                        "첫 번째 문장" if korean else "First sentence"
-                    )
-            shot(page, f"fresh-playground-{locale}")
-            browser.close()
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector("#start-btn", timeout=60_000)
+        expect(page.locator("#loss-plot canvas").first).to_be_visible(timeout=20_000)
+        for element in ("#start-btn", "#stop-btn", "#estimate", "#loss-plot", "#metric-plot"):
+            box = page.locator(element).bounding_box()
+            assert box and box["y"] + box["height"] <= PROJECTOR["height"], (element, box)
+        no_keys(page, "train")
+        for task in TASKS.values():
+            page.locator("#in-task").get_by_text(task.title, exact=True).click()
+            for method in METHODS.values():
+                page.locator("#in-method").get_by_text(method.title, exact=True).click()
+                summary = page.locator("#method-summary")
+                expect(summary).not_to_be_empty()
+                if korean:  # the summary of a method picked later is the catalogue's Korean, not a key
+                    expect(summary).to_contain_text(re.compile(r"[가-힣]"))
+                no_keys(page, f"train {task.name} {method.name}")
+        shot(page, f"fresh-train-{locale}")
+        page.get_by_role("tab", name="결과" if korean else "Results").click()
+        for task in TASKS.values():
+            page.locator("#results-task").get_by_text(task.title, exact=True).click()
+            no_keys(page, f"results {task.name}")
+        expect(page.locator("#results-plot canvas")).to_be_visible()  # it says what will appear (test_charts)
+        shot(page, f"fresh-results-{locale}")
+        page.get_by_role("tab", name="플레이그라운드" if korean else "Playground").click()
+        for task in TASKS.values():
+            page.locator("#playground-task").get_by_text(task.title, exact=True).click()
+            no_keys(page, f"playground {task.name}")
+            if task.is_pair:  # the example table's headers, in the page's language
+                expect(page.locator("#examples-pair")).to_contain_text("첫 번째 문장" if korean else "First sentence")
+        shot(page, f"fresh-playground-{locale}")
     finally:
+        context.close()
         demo.close()
     assert len(seen) == 1 + len(TASKS) * len(METHODS) + 2 * len(TASKS)

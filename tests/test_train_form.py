@@ -55,3 +55,53 @@ def test_a_recipe_option_that_does_not_fit_the_encoder_gives_way_as_from_the_cli
     from_cli, _ = resolve_config(RunConfig(task="cola", method="selective", model=str(tiny_bert),
                                            data_dir=values["data_dir"] or None))  # fmt: skip
     assert from_form.method_options == from_cli.method_options == {"top_k": 1}
+
+
+def test_the_form_keeps_each_methods_finer_options_in_advanced(form):
+    """A method's key option shows under the settings; the rest of its options open with Advanced."""
+    key_options = {name: [] for name in METHODS}
+    for name, pair in form.method_groups.items():
+        (key_group, has_key), (finer_group, has_finer) = pair
+        assert key_group is not finer_group
+        key_options[name] = [has_key, has_finer]
+    assert key_options["lora"] == [True, True] and key_options["selective"] == [True, False]
+    assert key_options["full"] == [False, True]  # full fine-tuning's options are both for the curious
+
+
+def test_the_terminal_command_never_shows_the_servers_paths(form, monkeypatch, tmp_path):
+    from webui.train_tab import display_command
+
+    glue = tmp_path / "glue"
+    monkeypatch.setenv("GLUE_DIR", str(glue))
+    base = chosen(form, "sst2", "lora")
+    assert form.defaults()["data_dir"] == ""  # the form does not pre-fill the server's folder
+    assert "--data-dir" not in display_command(form_config(base))  # empty: $GLUE_DIR, as the CLI reads it
+    same = display_command(form_config({**base, "data_dir": str(glue)}))
+    assert '--data-dir "$GLUE_DIR"' in same and str(tmp_path) not in same
+    monkeypatch.chdir(tmp_path)
+    inside = display_command(form_config({**base, "data_dir": str(tmp_path / "data" / "glue")}))
+    assert "--data-dir data/glue" in inside and str(tmp_path) not in inside
+
+
+def test_a_run_without_data_is_refused_naming_the_forms_field(form, monkeypatch, tmp_path, glue_dir):
+    from webui.locales import speaking
+    from webui.train_tab import data_problem, preview
+
+    monkeypatch.delenv("GLUE_DIR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no Hub to read nyu-mll/glue from
+    private, public = Deployment(False, True, None, ()), Deployment(True, True, None, ())
+    values = chosen(form, "mrpc", "lora")
+    problem = data_problem(form_config(values), private)
+    assert problem is not None
+    assert "Local GLUE directory (under Model and data) is empty" in problem and "nyu-mll/glue" in problem
+    assert "MRPC/train.tsv" in problem and "GLUE_DIR" not in problem and "--data-dir" not in problem
+    assert "Local GLUE directory" not in data_problem(form_config(values), public)  # a field public labs hide
+    estimate, _ = preview(values, private)
+    assert estimate.startswith("**Cannot start:**") and "about" not in estimate  # no estimate for a run that can't
+    with speaking("ko"):
+        assert "로컬 GLUE 폴더가 비어 있습니다" in data_problem(form_config(values), private)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    wrong = data_problem(form_config({**values, "data_dir": str(empty)}), private)
+    assert wrong.startswith("the Local GLUE directory has no MRPC/train.tsv") and str(empty) not in wrong
+    assert data_problem(form_config({**values, "data_dir": str(glue_dir)}), private) is None

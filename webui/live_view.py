@@ -6,11 +6,13 @@ from __future__ import annotations
 import html
 import time
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from finetune.core.methods import method_title
+from finetune.core.metrics import at_majority_baseline
 from finetune.core.resumable import SUMMARY as STOPPED_SUMMARY
 from finetune.core.tasks import TASKS
 from finetune.engine.runner import Snapshot, TrainingRunner
@@ -135,7 +137,10 @@ def final_metrics(snap: Snapshot) -> str:
         return ""
     e = evals[-1]
     scores = f"Accuracy {e['accuracy']:.4f} · F1 {e['f1']:.4f} · MCC {e['mcc']:.4f}"
-    return say("Dev (step {step}): **{scores}**", step=e["step"], scores=scores)
+    text = say("Dev (step {step}): **{scores}**", step=f"{e['step']:,}", scores=scores)
+    if snap.state == "complete" and snap.last_run and at_majority_baseline(snap.last_run):
+        text += "  \n⚠ " + say("This run scores no better than always answering the commonest label.")
+    return text
 
 
 @dataclass
@@ -179,6 +184,11 @@ def build(snap: Snapshot) -> View:
     return View(status, metrics, loss_plot, metric_plot, card, parts, log)
 
 
+def shown_model(model: str) -> str:
+    """An encoder as the runs table shows it: a Hub id as it is, a local folder by its name (no server paths)."""
+    return Path(model).name if Path(model).is_absolute() else model
+
+
 def log_line(entry: dict) -> str:
     """One line of the run's log in the visitor's language: the time, then what happened."""
     when = time.strftime("%H:%M:%S", time.localtime(entry.get("time", 0)))
@@ -192,10 +202,15 @@ def log_line(entry: dict) -> str:
         text = say(
             "{task} / {method} on {model}: {train} training and {dev} dev examples, {steps} steps; {trainable} of "
             "{total} parameters train ({percent}%)",
-            **run_names(event["task"], event["method"]), model=event["model"], train=f"{event['train_samples']:,}",
-            dev=f"{event['eval_samples']:,}", steps=f"{event['max_steps']:,}", trainable=f"{p['trainable']:,}",
-            total=f"{p['total']:,}", percent=f"{p['trainable_percent']:.2f}",
-        )  # fmt: skip
+            **run_names(event["task"], event["method"]),
+            model=shown_model(event["model"]),
+            train=f"{event['train_samples']:,}",
+            dev=f"{event['eval_samples']:,}",
+            steps=f"{event['max_steps']:,}",
+            trainable=f"{p['trainable']:,}",
+            total=f"{p['total']:,}",
+            percent=f"{p['trainable_percent']:.2f}",
+        )
     elif kind == "eval":
         scores = f"Accuracy {event['accuracy']:.4f} · F1 {event['f1']:.4f} · MCC {event['mcc']:.4f}"
         text = say("step {step}: dev {scores}", step=f"{event['step']:,}", scores=scores)
@@ -236,7 +251,12 @@ def line_status(snap: Snapshot, owner: str) -> str:
 
 def stopped_choices(runner: TrainingRunner) -> list[tuple[str, str]]:
     """(label, run id) of each run that can be resumed, most recent first, in the visitor's language."""
-    return [(state.summary(say(STOPPED_SUMMARY)), state.run_id) for state in runner.stopped_runs()]
+    return [
+        (say(STOPPED_SUMMARY, **run_names(state.config["task"], state.config["method"]), step=f"{state.step:,}",
+             total=f"{state.max_steps:,}", time=time.strftime("%H:%M", time.localtime(state.stopped)),
+             run_id=state.run_id), state.run_id)
+        for state in runner.stopped_runs()
+    ]  # fmt: skip
 
 
 def follow(runner: TrainingRunner, view: View, line: gr.Markdown, stopped: gr.Dropdown, stopped_row: gr.Row,

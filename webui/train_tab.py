@@ -204,8 +204,8 @@ def build(runner: TrainingRunner, deployment: Deployment, language_heard) -> gr.
             token = gr.Textbox(label=t("Instructor token"), type="password", elem_id="instructor-token",
                                visible=deployment.instructor_token is not None)  # fmt: skip
             first_estimate, first_command = preview(form.defaults(), deployment)
-            command = gr.Code(first_command, label=t("Same run from a terminal"), language="shell",
-                              interactive=False, wrap_lines=True, elem_id="terminal-command")  # fmt: skip
+            command = gr.Code(first_command, label=t("Same run from a terminal"), language="shell", lines=3,
+                              max_lines=8, interactive=False, wrap_lines=True, elem_id="terminal-command")  # fmt: skip
         with gr.Column(scale=7, min_width=420):
             with gr.Row():
                 start_btn = gr.Button(
@@ -330,9 +330,10 @@ def wire_form(form: Form, deployment: Deployment, estimate_md: gr.Markdown, comm
 def started_text(runner: TrainingRunner, job: int, owner: str) -> str:
     """What a click that put a job in line did: started at once, or its place in the line and the wait."""
     snap = runner.snapshot()
-    if snap.job_id == job:
-        return say("**Started.** Progress and curves appear below.")
     place = snap.place_of(owner)
+    first_with_nothing_running = place is not None and place[0] == 1 and snap.state != "running"
+    if snap.job_id == job or first_with_nothing_running:  # (the runner's thread takes it up in a moment)
+        return say("**Started.** Progress and curves appear below.")
     if place is None:
         return say("**In line.** It starts as soon as the run before it ends.")
     return say("**In line: #{number}.** It starts in about {wait}; the status below follows it.", number=place[0],
