@@ -26,7 +26,7 @@ from finetune.engine.estimate import estimate, measure_classroom_shapes, remeasu
 from finetune.engine.hub_sync import HubSyncError, pull_runs
 from finetune.engine.predict import Predictor
 from finetune.engine.runner import SpeedFeedback, TrainingRunner
-from webui import differences, playground_tab, results_tab, train_tab
+from webui import differences, playground_tab, results_tab, sharing, train_tab
 from webui.deployment import Deployment
 from webui.locales import I18N, INTRO_KO, REPORT_LANGUAGE_JS, remember_language, t
 
@@ -99,13 +99,15 @@ def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | Non
     storage, else ./checkpoints); `deployment` (default: from the environment) says who may train."""
     deployment = deployment or Deployment.from_env()
     sweep_stale_staging(checkpoints_dir or default_checkpoints_dir())  # leftovers of a crash or restart
+    sharing.sweep_leftovers()  # and of apps killed before they cleaned their temporary folders
     pull_class_runs(checkpoints_dir)
     measure_classroom_shapes()
     # Estimates from the measured machine, corrected by each run's real pace; re-measured when nothing trains.
     speed = SpeedFeedback(lambda: speed_correction.factor, speed_correction.listener, remeasure_when_idle)
     runner = TrainingRunner(checkpoints_dir, estimate=lambda c: estimate(c, corrected=False).seconds, speed=speed)
     predictor = Predictor(checkpoints_dir)
-    with gr.Blocks(title="glue-tune-lab", analytics_enabled=False) as demo:
+    # Uploaded bundles and made files in Gradio's cache are deleted after an hour (checked every hour).
+    with gr.Blocks(title="glue-tune-lab", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(t(INTRO, INTRO_KO))
         # The page's language, reported by REPORT_LANGUAGE_JS: messages computed here follow it (webui/locales.py).
         language = gr.Textbox(elem_id="visitor-language", container=False, show_label=False)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import typing
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from .core.checkpoints import default_checkpoints_dir, results_dir, runs_table, scan_runs
+from .core.checkpoints import default_checkpoints_dir, results_dir, runs_table, scan_runs, storage_problem
 from .core.fields import Setting, SettingError, cli_flag, help_text, parse, setting_named, settings_of
 from .core.methods import METHODS
 from .core.models import default_model_name
@@ -191,6 +192,7 @@ def _config_to_resume(args: argparse.Namespace, root: Path) -> RunConfig | None:
     the engine then requires to be the same."""
     from .engine.train import saved_settings
 
+    sweep_stale_staging(root)  # a run whose process was killed (kill -9) becomes resumable first
     saved = saved_settings(find_state(root, args.resume))  # refuses, in words, a state of another lab version
     general, options = _typed_settings(args, args.method or saved.method)
     if not general and not options:
@@ -278,6 +280,17 @@ class ProgressPrinter:
 
 
 # -- predict, runs -------------------------------------------------------------------------------------
+def _finite_json(value):
+    """`value` with NaN and infinities as None: strict JSON has no NaN (a reader in another language fails on it)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_json(v) for v in value]
+    return value
+
+
 def cmd_predict(args, parser) -> int:
     from .engine.predict import InputError, Predictor
 
@@ -286,7 +299,7 @@ def cmd_predict(args, parser) -> int:
     except InputError as e:
         _fail(parser, str(e))
     if args.json:
-        print(json.dumps([asdict(r) for r in results], indent=2))
+        print(json.dumps(_finite_json([asdict(r) for r in results]), indent=2, allow_nan=False))
         return 0
     for r in results:
         if r.status == "ok":
@@ -450,4 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     subparsers = parser._subparsers._group_actions[0]  # type: ignore[union-attr]
     sub = subparsers.choices[args.command]  # type: ignore[index]  # the subcommand's parser, for one-line errors
-    return COMMANDS[args.command](args, sub)
+    try:
+        return COMMANDS[args.command](args, sub)
+    except Exception as e:  # a full disk or a read-only store is said in words, not as a traceback
+        if problem := storage_problem(e):
+            _fail(sub, problem)
+        raise

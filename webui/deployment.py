@@ -6,6 +6,10 @@
 - ``LAB_INSTRUCTOR_TOKEN``: when set, Train / Train all / Stop (UI and API) need it; everyone else has
   Results and the Playground.
 - ``LAB_TRAINING=off``: a Playground-only lab (e.g. runs imported by the teacher).
+- ``LAB_MAX_RUN_MINUTES``: the longest run a visitor may start (refused beforehand when its estimate is longer,
+  stopped when it runs past it, resumable); on a public lab without an instructor token 15 minutes unless set,
+  elsewhere unbounded unless set ("off": unbounded). Visitors of a public lab have one job in line at a time.
+  The instructor (by token) is bound by neither.
 """
 
 from __future__ import annotations
@@ -29,16 +33,29 @@ class Deployment:
     training: bool
     instructor_token: str | None
     encoders: tuple[str, ...]  # what a public deployment may train
+    max_run_s: float | None = None  # the longest run a visitor may start (None: no bound)
 
     @classmethod
     def from_env(cls) -> Deployment:
         extra = [e.strip() for e in os.environ.get("LAB_ENCODERS", "").split(",") if e.strip()]
+        public = bool(os.environ.get("SPACE_ID")) or os.environ.get("LAB_PUBLIC", "").lower() in _TRUTHY
+        token = os.environ.get("LAB_INSTRUCTOR_TOKEN") or None
         return cls(
-            public=bool(os.environ.get("SPACE_ID")) or os.environ.get("LAB_PUBLIC", "").lower() in _TRUTHY,
+            public=public,
             training=os.environ.get("LAB_TRAINING", "on").strip().lower() not in {"off", "0", "false", "no"},
-            instructor_token=os.environ.get("LAB_INSTRUCTOR_TOKEN") or None,
+            instructor_token=token,
             encoders=tuple(dict.fromkeys([PACKAGED_MODEL, STUDY_MODEL, *extra])),
+            max_run_s=max_run_seconds(os.environ.get("LAB_MAX_RUN_MINUTES"), open_to_all=public and token is None),
         )
+
+    @property
+    def one_job_per_visitor(self) -> bool:
+        """A public lab's visitors each have one job in line or training at a time (the instructor any number)."""
+        return self.public
+
+    def run_budget(self, token: object) -> float | None:
+        """The longest run this visitor may start, in seconds (None: no bound; the instructor has none)."""
+        return None if self.is_instructor(token) else self.max_run_s
 
     def is_instructor(self, token: object) -> bool:
         return (
@@ -73,6 +90,26 @@ class Deployment:
             raise user_error(f"this lab trains only these encoders: {', '.join(self.encoders)}")
         if data_dir:
             raise user_error("choosing a server folder for the data is off in a public lab")
+
+
+DEFAULT_PUBLIC_RUN_MINUTES = 15.0  # a class period's share of one small machine
+
+
+def max_run_seconds(setting: str | None, open_to_all: bool) -> float | None:
+    """LAB_MAX_RUN_MINUTES in seconds: a positive number of minutes, "off" for no bound; unset, 15 minutes where
+    anyone may train on a public lab, else no bound. A value that is neither is refused at start, in words."""
+    text = (setting or "").strip().lower()
+    if not text:
+        return DEFAULT_PUBLIC_RUN_MINUTES * 60 if open_to_all else None
+    if text in {"off", "0", "none", "no"}:
+        return None
+    try:
+        minutes = float(text)
+    except ValueError:
+        raise SystemExit(f"LAB_MAX_RUN_MINUTES must be a number of minutes or 'off', got {setting!r}") from None
+    if not 0 < minutes < 10_000:
+        raise SystemExit(f"LAB_MAX_RUN_MINUTES must be between 0 and 10,000 minutes, got {setting!r}")
+    return minutes * 60
 
 
 def user_error(message: str) -> gr.Error:

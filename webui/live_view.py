@@ -45,6 +45,8 @@ def progress_html(snap: Snapshot) -> str:
         label = say("Finished {task} / {method}", **run)
     elif snap.state == "cancelled":
         label = say("Cancelled {task} / {method} at step {step}", step=f"{step:,}", **run)
+        reason = (snap.reason or "").split("; it can be resumed")[0]
+        label += f" · {say_error(reason)}" if reason.startswith("it trained past") else ""  # the lab's limit
         label += say(" · resumable: Stopped runs → Resume") if "resumed" in (snap.reason or "") else ""
     elif snap.state == "failed":
         label = say("Failed {task} / {method}: {reason}", reason=say_error(snap.reason or ""), **run)

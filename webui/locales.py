@@ -307,6 +307,11 @@ KO: dict[str, str] = {
     "acceptable": "문법에 맞음",
     "unacceptable": "문법에 맞지 않음",
     "probability {share}": "확률 {share}",
+    "asking the zero-shot LM…": "제로샷 LM에게 묻는 중…",
+    "the zero-shot LM is loading (about 30 s the first time); ask again soon": "제로샷 LM을 불러오는 중입니다 (처음에는 약 "
+    "30초). 잠시 뒤에 다시 물어보세요",
+    "the zero-shot LM is answering someone else; ask again soon": "제로샷 LM이 다른 사람에게 답하는 중입니다. 잠시 뒤에 다시 "
+    "물어보세요",
     "Details": "자세히",
     "This run scores no better than always answering the commonest label.": "이 학습은 늘 가장 흔한 레이블로 답하는 것보다 "
     "나은 점수를 내지 못합니다.",
@@ -343,6 +348,18 @@ KO: dict[str, str] = {
     "올릴 수 있습니다. 강사 토큰을 입력하세요",
     "choosing a server folder for the data is off in a public lab": "공개 실습실에서는 서버 폴더를 데이터로 고를 수 "
     "없습니다",
+    "the disk that holds the runs is full: nothing was saved; free some space (or delete old runs) and try again": ""
+    "학습을 저장하는 디스크가 가득 찼습니다: 아무것도 저장되지 않았습니다. 공간을 비우고(또는 오래된 학습을 지우고) 다시 "
+    "시도하세요",
+    "the folder that holds the runs cannot be written (read-only, or no permission): nothing was saved": "학습을 저장하는 "
+    "폴더에 쓸 수 없습니다 (읽기 전용이거나 권한이 없습니다): 아무것도 저장되지 않았습니다",
+    "you already have a run in line or training: one at a time in this lab (Stop my run or Leave the line first)": ""
+    "이미 대기 중이거나 학습 중인 내 학습이 있습니다. 이 실습실에서는 한 번에 하나씩입니다 (먼저 '내 학습 중지'나 '대기열에서 "
+    "나가기'를 누르세요)",
+    "a stopped run is named by its run id (python -m finetune runs) or 'last'": "중지된 학습은 학습 id(python -m finetune "
+    "runs) 또는 'last'로 고릅니다",
+    "the run trained past this lab's limit: stopping at the next step": "학습이 이 실습실의 한도를 넘었습니다: 다음 "
+    "스텝에서 멈춥니다",
 }
 
 
@@ -580,8 +597,11 @@ def duration(seconds: float) -> str:
     from finetune.engine.estimate import duration_text
 
     text = duration_text(seconds)
-    if _language.get() != "ko":
-        return text
+    return _duration_ko(text) if _language.get() == "ko" else text
+
+
+def _duration_ko(text: str) -> str:
+    """'3 min 20 s' → '3분 20초' (duration_text's words)."""
     return re.sub(r"(\d+) (h|min|s)\b", lambda m: m[1] + {"h": "시간", "min": "분", "s": "초"}[m[2]], text)
 
 
@@ -636,6 +656,12 @@ ERROR_SHAPES_KO: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
      lambda m: f"학습마다 평가한 dev 예제가 다릅니다: 모든 학습에 공통인 예제는 {m['n']}개입니다."),
     (re.compile(r"(?P<method>[^:]+): dev_predictions\.json is damaged \((?P<error>\w+)\); score the run again"),
      lambda m: f"{m['method']}: dev_predictions.json이 손상되었습니다 ({m['error']}). 다시 채점하세요"),
+    (re.compile(r"this run would take about (?P<run>.+) on this machine; this lab allows (?P<limit>.+) a run: fewer "
+                r"training examples or epochs are faster"),
+     lambda m: f"이 학습은 이 기계에서 약 {_duration_ko(m['run'])} 걸립니다. 이 실습실은 학습 하나에 {_duration_ko(m['limit'])}까지 "
+               "허용합니다: 학습 예제나 에폭을 줄이면 빨라집니다"),
+    (re.compile(r"it trained past this lab's (?P<limit>.+) a run"),
+     lambda m: f"이 실습실의 학습당 한도({_duration_ko(m['limit'])})를 넘어 멈췄습니다"),
     (re.compile(r"an internal error \((?P<name>\w+)\) stopped the run; nothing was saved"),
      lambda m: f"내부 오류({m['name']})로 학습이 멈췄습니다. 아무것도 저장되지 않았습니다"),
 ]  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from finetune.engine.predict import InputError, MethodPrediction, Predictor, val
 from .common import TASK_CHOICES, method_color
 from .deployment import user_error
 from .locales import localized, say, say_error, t
+
+log = logging.getLogger(__name__)
 
 # Colour-blind-safe pair: blue pushed towards the card's label, orange pushed away from it.
 TOWARDS, AWAY = "37, 99, 235", "234, 88, 12"
@@ -104,38 +107,70 @@ def error_html(message: str) -> str:
 
 
 class ZeroShotColumn:
-    """The untrained baseline's card: a small causal LM, loaded on first use (it takes a few seconds)."""
+    """The untrained baseline's card: a small causal LM, loaded on first use in a thread of its own (about 30 s the
+    first time, a few seconds more per task), so that no Playground worker waits on it: a request while it loads,
+    or while it answers someone else, gets a card that says so (`wait` seconds at most)."""
 
     def __init__(self):
         self._classifier = None
-        self._lock = threading.Lock()
+        self._ready: dict[str, str | None] = {}  # tasks whose prompt is chosen: None, or how it fell back
+        self._lock = threading.Lock()  # one question to the LM at a time (two cores)
+        self._loading: threading.Thread | None = None
+        self._failed: str | None = None
 
-    def predict(self, task_name: str, text: str, text_pair: str | None) -> MethodPrediction:
-        title = method_title(zeroshot.METHOD_NAME)
+    def _load(self, task_name: str) -> None:
         try:
             with self._lock:
                 if self._classifier is None:
                     self._classifier = zeroshot.ZeroShotClassifier.load()
-                task = get_task(task_name)
-                fallback = self._classifier.ensure_prompt(task)  # once per task, on its training split
+                # once per task, on its training split
+                self._ready[task_name] = self._classifier.ensure_prompt(get_task(task_name))
+        except zeroshot.ZeroShotUnavailable as e:
+            self._failed = str(e)
+        except Exception as e:  # the LM is a courtesy: a failure is a card, never a crash
+            log.warning("zero-shot LM failed to load: %r", e)
+            self._failed = f"the zero-shot LM could not be loaded ({type(e).__name__})"
+
+    def _start_loading(self, task_name: str) -> None:
+        if self._loading is None or not self._loading.is_alive():
+            self._loading = threading.Thread(target=self._load, args=(task_name,), daemon=True, name="zero-shot")
+            self._loading.start()
+
+    def predict(self, task_name: str, text: str, text_pair: str | None, wait: float = 5.0) -> MethodPrediction:
+        title = method_title(zeroshot.METHOD_NAME)
+        if self._failed:
+            return MethodPrediction(zeroshot.METHOD_NAME, title, "not_trained", message=self._failed)
+        if task_name not in self._ready:
+            self._start_loading(task_name)
+            if self._loading is not None:
+                self._loading.join(wait)
+            if task_name not in self._ready:
+                message = self._failed or say("the zero-shot LM is loading (about 30 s the first time); ask again soon")
+                return MethodPrediction(zeroshot.METHOD_NAME, title, "not_trained", message=message)
+        if not self._lock.acquire(timeout=wait):
+            busy = say("the zero-shot LM is answering someone else; ask again soon")
+            return MethodPrediction(zeroshot.METHOD_NAME, title, "not_trained", message=busy)
+        try:
+            assert self._classifier is not None
+            task = get_task(task_name)
             row = dict(zip(task.text_keys, (text, text_pair), strict=False))
             scored = self._classifier.predict(task, row)
-        except zeroshot.ZeroShotUnavailable as e:
-            return MethodPrediction(zeroshot.METHOD_NAME, title, "not_trained", message=str(e))
+            fallback = self._ready[task_name]
+            words = "/".join(self._classifier.words_for(task))
+            name = self._classifier.name
+        finally:
+            self._lock.release()
         calibrated, raw = scored["calibrated"], scored["raw"]
+        how = say("no training; answers {words}, calibrated scoring (raw log-prob says {raw})", words=words,
+                  raw=raw["label"])  # fmt: skip
         return MethodPrediction(
             zeroshot.METHOD_NAME,
             title,
             "ok",
             label=calibrated["label"],
             probabilities=calibrated["probabilities"],
-            model=self._classifier.name,
-            message=say(
-                "no training; answers {words}, calibrated scoring (raw log-prob says {raw})",
-                words="/".join(self._classifier.words_for(task)),
-                raw=raw["label"],
-            )
-            + (f"; {fallback}" if fallback else ""),
+            model=name,
+            message=how + (f"; {fallback}" if fallback else ""),
         )
 
 
@@ -193,57 +228,82 @@ def build(predictor: Predictor) -> PlaygroundTab:
     single.click(lambda sample: sample[0], single, text, api_visibility="private")
     pairs.click(lambda sample: (sample[0], sample[1]), pairs, [text, text_pair], api_visibility="private")
 
-    def answer(task_name: object, first: object, second: object, ask_zero_shot: object) -> list[MethodPrediction]:
-        """Every method's prediction (and the zero-shot LM's when asked), or an error popup in words."""
+    def answer(task_name: object, first: object, second: object, ask_zero_shot: object,
+               zero_shot_wait: float = 5.0) -> list[MethodPrediction]:  # fmt: skip
+        """Every method's prediction (and the zero-shot LM's when asked, waiting for it `zero_shot_wait` seconds at
+        most), or an error popup in words."""
         try:
             task = get_task(task_name if isinstance(task_name, str) else repr(task_name))
             results = predictor.predict(task.name, first, second or None)  # checks the input
         except (InputError, ValueError) as e:
             raise user_error(str(e)) from None
         if ask_zero_shot is True:
-            results.append(zero_shot.predict(task.name, *validate_input(task, first, second or None)))
+            texts = validate_input(task, first, second or None)
+            results.append(zero_shot.predict(task.name, *texts, wait=zero_shot_wait))
         return results
 
     @localized
     def show(task_name, first, second, ask_zero_shot):
-        """The cards, or (for an input that cannot be classified) the reason in their place and in a pop-up:
-        no earlier cards left standing under an empty box."""
+        """The four cards at once (the zero-shot LM's follows, from its own worker), or (for an input that cannot be
+        classified) the reason in their place and in a pop-up: no earlier cards left standing under an empty box."""
         try:
-            return cards_html(task_name, answer(task_name, first, second, ask_zero_shot))
+            results = answer(task_name, first, second, False)
         except gr.Error as e:
             gr.Warning(str(e.message))
             return error_html(str(e.message))
+        if ask_zero_shot is True:
+            waiting = say("asking the zero-shot LM…")
+            results.append(MethodPrediction(zeroshot.METHOD_NAME, method_title(zeroshot.METHOD_NAME), "pending",
+                                            message=waiting))  # fmt: skip
+        return cards_html(task_name, results)
 
-    # Both ways of asking share two workers (two cores); the rest wait in the app's bounded queue.
+    @localized
+    def with_zero_shot(task_name, first, second, ask_zero_shot):
+        """The cards again with the zero-shot LM's (loaded on first use: it may take half a minute)."""
+        if ask_zero_shot is not True:
+            return gr.skip()
+        try:
+            return cards_html(task_name, answer(task_name, first, second, True, zero_shot_wait=90.0))
+        except gr.Error:
+            return gr.skip()  # show() said why already
+
+    # The four methods share two workers (two cores); the rest wait in the app's bounded queue. The zero-shot LM
+    # and the word attributions each have a worker of their own, so that neither starves a prediction.
     limits = {"concurrency_limit": 2, "concurrency_id": "predict"}
+    slow = {"concurrency_limit": 1, "concurrency_id": "zero-shot"}
+    explaining = {"concurrency_limit": 1, "concurrency_id": "explain"}
     inputs = [task, text, text_pair, with_zeroshot]
-    predict_btn.click(show, inputs, output, api_visibility="private", **limits)
-    text.submit(show, inputs, output, api_visibility="private", **limits)
+    for asked in (predict_btn.click, text.submit):
+        asked(show, inputs, output, api_visibility="private", **limits).then(
+            with_zero_shot, inputs, output, api_visibility="private", **slow
+        )
 
     @localized
     def why(task_name, first, second, ask_zero_shot, progress=gr.Progress()):  # noqa: B008 - Gradio's bar
         """The predictions with each trained method's word attributions (a few seconds: on request only)."""
         try:
-            results = answer(task_name, first, second, ask_zero_shot)
+            results = answer(task_name, first, second, ask_zero_shot, zero_shot_wait=0.0)
         except gr.Error as e:
             gr.Warning(str(e.message))
             return error_html(str(e.message))
         progress(0.3, desc=say("Attributing each word (Integrated Gradients)"))
         return cards_html(task_name, results, predictor.explain(task_name, first, second or None))
 
-    why_btn.click(why, inputs, output, api_visibility="private", **limits)
+    why_btn.click(why, inputs, output, api_visibility="private", **explaining)
 
     @localized
     def explain_api(task: str, text: str, text_pair: str | None = None) -> dict[str, dict]:
         """Each trained method's word attributions for one input: the predicted label they explain, each word's
         push towards it (Integrated Gradients over the word embeddings) and the completeness check."""
         try:
+            if not isinstance(task, str):
+                raise ValueError(f"the task must be one of {', '.join(TASKS)}")
             explained = predictor.explain(task, text, text_pair or None)
         except (InputError, ValueError) as e:
             raise user_error(str(e)) from None
         return {method: asdict(e) for method, e in explained.items()}
 
-    gr.api(explain_api, api_name="explain", **limits)
+    gr.api(explain_api, api_name="explain", **explaining)
 
     @localized
     def predict_api(task: str, text: str, text_pair: str | None = None, zero_shot_lm: bool = False) -> list[dict]:

@@ -14,9 +14,9 @@ from typing import Any
 
 import gradio as gr
 
-from finetune.core.checkpoints import RunRecord, list_runs
+from finetune.core.checkpoints import RunRecord, list_runs, storage_problem
 from finetune.core.tasks import TASKS
-from finetune.engine.bundle import BundleError, export_runs, import_bundle
+from finetune.engine.bundle import BundleError, export_runs, import_bundle, newest_runs
 from finetune.engine.hub_sync import HubSyncError, push_run
 
 from .common import TASK_CHOICES
@@ -65,22 +65,37 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> Sharing:
             )  # fmt: skip
             import_btn = gr.Button(t("Import"), scale=1, elem_id="import-btn")
         with gr.Row():
+            # Runs saved after the app started are pushed too (the API names them by id; the choices refresh).
             run = gr.Dropdown(run_choices(list_runs(checkpoints_dir)), label=t("Run to push"), scale=3,
-                              elem_id="push-run")  # fmt: skip
+                              allow_custom_value=True, elem_id="push-run")  # fmt: skip
             repo = gr.Textbox(label=t("Hub model repository"), placeholder="user/name", scale=2, elem_id="push-repo")
             private = gr.Checkbox(label=t("Private"), value=True, scale=1)
             push_btn = gr.Button(t("Push"), scale=1, elem_id="push-btn")
         status = gr.Markdown(elem_id="sharing-status")
 
+    made: dict[str, tuple[tuple[str, ...], Path]] = {}  # task -> (the runs it holds, the bundle)
+
     @localized
     def make_bundle(task_name: str) -> str:
-        """The newest run of each method of the task, as a zip bundle to download."""
+        """The newest run of each method of the task, as a zip bundle to download (made again only when those runs
+        change: any visitor may ask, and one bundle a task is kept)."""
+        if not isinstance(task_name, str) or task_name not in TASKS:
+            raise user_error(f"choose a task to download: {', '.join(TASKS)}")
         _forget_old(Path(bundles.name))
+        try:
+            runs = tuple(r.run_id for r in newest_runs(task_name, None, checkpoints_dir))
+        except BundleError as e:
+            raise user_error(str(e)) from None
+        if task_name in made and made[task_name][0] == runs and made[task_name][1].is_file():
+            return str(made[task_name][1])
+        if task_name in made:
+            shutil.rmtree(made.pop(task_name)[1].parent, ignore_errors=True)
         out = Path(tempfile.mkdtemp(dir=bundles.name)) / f"{task_name}-runs.zip"
         try:
             export_runs(out, task_name, checkpoints_dir=checkpoints_dir)
         except BundleError as e:
             raise user_error(str(e)) from None
+        made[task_name] = (runs, out)
         return str(out)
 
     @localized
@@ -93,6 +108,10 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> Sharing:
             report = import_bundle(Path(path), checkpoints_dir)
         except BundleError as e:
             raise user_error(say("This bundle was not imported: {reason}. Nothing was changed.", reason=e)) from None
+        except OSError as e:  # a full disk or a read-only store, said as such
+            if problem := storage_problem(e):
+                raise user_error(problem) from None
+            raise
         added = ", ".join(report.imported) or say("none")
         return say("**Imported {count} run(s)**: {added}. Already here: {already}.", count=len(report.imported),
                    added=added, already=len(report.already_there))  # fmt: skip
@@ -122,3 +141,22 @@ def _forget_old(folder: Path) -> None:
     for made in folder.iterdir():
         if time.time() - made.stat().st_mtime > BUNDLE_TTL_S:
             shutil.rmtree(made, ignore_errors=True)
+
+
+LEFTOVERS = ("glue-tune-lab-bundles-", "glue-tune-lab-results-", "glue-tune-lab-import-", "glue-tune-lab-pull-",
+             "glue-tune-lab-push-")  # fmt: skip
+
+
+def sweep_leftovers(max_age_s: float = 24 * 3600) -> int:
+    """Remove the temporary folders (bundles, CSVs, unpacked imports) that apps killed without cleaning up left in
+    the system's temp folder, once they are a day old; returns how many."""
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).iterdir():
+        try:
+            old = time.time() - folder.stat().st_mtime > max_age_s
+        except OSError:
+            continue
+        if folder.name.startswith(LEFTOVERS) and folder.is_dir() and old:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed

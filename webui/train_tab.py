@@ -39,7 +39,7 @@ from finetune.engine.config import (
     leaving_recipe_options,
     option_key,
 )
-from finetune.engine.estimate import estimate
+from finetune.engine.estimate import duration_text, estimate
 from finetune.engine.runner import RunnerBusy, TrainingRunner
 
 from . import live_view
@@ -154,14 +154,32 @@ def owner_of(request: gr.Request | None) -> str:
 
 
 def submit(runner: TrainingRunner, deployment: Deployment, configs: list[RunConfig], token, request) -> int:
-    """Put a job in line for this visitor, after every check (instructor token, allowed sources, bounds)."""
+    """Put a job in line for this visitor, after every check (instructor token, allowed sources, bounds, the lab's
+    longest run, one job at a time on a public lab)."""
     deployment.check_may_train(token)
     for config in configs:
         deployment.check_sources(config.model, config.data_dir)
+    budget = deployment.run_budget(token)
+    if budget is not None:
+        for config in configs:
+            if (seconds := estimate_seconds(config)) > budget:
+                raise user_error(
+                    f"this run would take about {duration_text(seconds)} on this machine; this lab allows "
+                    f"{duration_text(budget)} a run: fewer training examples or epochs are faster"
+                )
+    one_job = deployment.one_job_per_visitor and not deployment.is_instructor(token)
     try:
-        return runner.submit(configs, owner=owner_of(request))
+        return runner.submit(configs, owner=owner_of(request), max_seconds=budget, one_per_owner=one_job)
     except (RunnerBusy, ConfigError) as e:
         raise user_error(str(e)) from None
+
+
+def estimate_seconds(config: RunConfig) -> float:
+    """The run's estimate (0 when none can be made: the run's own checks then speak)."""
+    try:
+        return estimate(config).seconds
+    except Exception:
+        return 0.0
 
 
 def train_all_configs(base: RunConfig) -> list[RunConfig]:
@@ -429,9 +447,13 @@ def resume_job(runner: TrainingRunner, deployment: Deployment, run_id: str | Non
     """Put a stopped run in line again for this visitor, after the same checks as a new run."""
     if not run_id:
         raise user_error("Pick a stopped run to resume.")
+    if not isinstance(run_id, str) or len(run_id) > 64:  # a run id (or 'last'); nothing else is looked up or logged
+        raise user_error("a stopped run is named by its run id (python -m finetune runs) or 'last'")
     deployment.check_may_train(token)
+    one_job = deployment.one_job_per_visitor and not deployment.is_instructor(token)
     try:
-        return runner.resume(run_id, owner=owner_of(request))
+        return runner.resume(run_id, owner=owner_of(request), max_seconds=deployment.run_budget(token),
+                             one_per_owner=one_job)  # fmt: skip
     except (RunnerBusy, ConfigError, ResumeError) as e:
         raise user_error(str(e)) from None
 
@@ -470,7 +492,7 @@ def follow_job(runner: TrainingRunner, job: int, request: gr.Request | None) -> 
     """A job's place in line, then its progress, then the record of the run it saved (or a user error)."""
     while (outcome := runner.outcome(job)) is None:
         snap = runner.snapshot()
-        place = snap.place_of(owner_of(request))
+        place = snap.place_of_job(job)  # this job's own place: a visitor may have several in a private lab
         if snap.job_id == job and snap.state == "running":
             last = next((e for e in reversed(snap.events) if "step" in e), {})
             yield {"state": "running", "step": last.get("step"), "max_steps": last.get("max_steps")}

@@ -4,9 +4,11 @@ after a run has corrected it, beside the run's wall time.
     python -m finetune.bench.busy_estimates [--data-dir DIR] [--hogs 1]
 
 A Space's CPU is shared. Three situations, each from a clean slate (nothing measured, no correction):
-- quiet: measured and trained with nothing else running;
+- quiet: measured and trained with nothing else running (and the second run's estimate after the first's pace);
 - busy start: the lab starts (measures) while `--hogs` processes spin on the CPU, which stop before training;
-  the measurement by the median of the timed steps (as before) beside the fastest (now);
+  the measurement by the median of the timed steps (as before) beside the fastest (now), the second run's
+  estimate after the first run corrected it, and both measured again once the line is empty (as the lab does
+  when a run showed its measurement far off);
 - busy throughout: the hogs spin while the lab measures and while it trains; the first run's estimate comes
   from the measurement alone, the second's after the first run's pace has corrected it.
 Writes benchmarks/busy-estimates.json and .md (the README quotes them).
@@ -90,8 +92,12 @@ def benchmark(model: str, data_dir: str, hogs: int) -> dict:
 
         correction = fresh_start()
         quiet = measure(configs)
-        for config, estimated in zip(configs, quiet, strict=True):
-            rows.append(row("quiet", config, estimated, trained(config, correction, checkpoints), "measured quiet"))
+        first = trained(configs[0], correction, checkpoints)
+        corrected = measure(configs)[1]
+        second = trained(configs[1], correction, checkpoints)
+        rows.append(row("quiet", configs[0], quiet[0], first, "measured quiet"))
+        rows.append(row("quiet", configs[1], quiet[1], second, "measured quiet"))
+        rows.append(row("quiet", configs[1], corrected, second, "after the first run's correction"))
 
         fresh_start(statistics.median)
         with busy_cpu(hogs):
@@ -99,10 +105,17 @@ def benchmark(model: str, data_dir: str, hogs: int) -> dict:
         correction = fresh_start(min)
         with busy_cpu(hogs):
             by_fastest = measure(configs)
-        real = [trained(config, estimating.SpeedCorrection(), checkpoints) for config in configs]
-        for config, median, fastest, seconds in zip(configs, by_median, by_fastest, real, strict=True):
+        first = trained(configs[0], correction, checkpoints)
+        corrected = measure(configs)[1]  # after the first run's pace corrected it
+        second = trained(configs[1], correction, checkpoints)
+        estimating.remeasure_when_idle()  # the line is empty: a measurement that far off is taken again
+        remeasured = measure(configs)
+        for config, median, fastest, seconds in zip(configs, by_median, by_fastest, (first, second), strict=True):
             rows.append(row("busy start", config, median, seconds, "measured busy, median of steps (before)"))
             rows.append(row("busy start", config, fastest, seconds, "measured busy, fastest step (now)"))
+        rows.append(row("busy start", configs[1], corrected, second, "after the first run's correction"))
+        for config, again, seconds in zip(configs, remeasured, (first, second), strict=True):
+            rows.append(row("busy start", config, again, seconds, "measured again once the line was empty"))
 
         correction = fresh_start(min)
         with busy_cpu(hogs):

@@ -8,6 +8,7 @@ readers look, and never touches earlier runs.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -60,6 +61,25 @@ def use_persistent_cache() -> None:
 
 class CheckpointError(ValueError):
     """A run folder is missing or unreadable."""
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+DISK_FULL = (
+    "the disk that holds the runs is full: nothing was saved; free some space (or delete old runs) and try again"
+)
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def storage_problem(error: BaseException) -> str | None:
+    """What a failed write means, in words, when the store's disk is full or cannot be written (the errno of an
+    OSError, or the os error a Rust library like safetensors reports in its text); None for anything else."""
+    code = getattr(error, "errno", None)
+    text = str(error)
+    if code in _FULL or "No space left" in text or "os error 28" in text or "Disk quota exceeded" in text:
+        return DISK_FULL
+    if code in _READ_ONLY or "Read-only file system" in text or "os error 30" in text or "Permission denied" in text:
+        return "the folder that holds the runs cannot be written (read-only, or no permission): nothing was saved"
+    return None
 
 
 @dataclass(frozen=True)
@@ -253,6 +273,8 @@ def read_run(path: Path) -> RunRecord:
     run_file = Path(path) / RUN_FILE
     if not run_file.is_file():
         raise CheckpointError(f"not a complete run folder (no {RUN_FILE})")
+    if run_file.stat().st_size > MAX_RUN_FILE_BYTES:  # a record is a few KB: a huge one would slow every listing
+        raise CheckpointError(f"{RUN_FILE} is {run_file.stat().st_size / 1e6:.1f} MB; a run's record is a few KB")
     try:
         info = json.loads(run_file.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
@@ -267,6 +289,7 @@ def read_run(path: Path) -> RunRecord:
 
 
 ZERO_SHOT = "zeroshot"  # scores of an untrained LM, stored as runs without a model
+MAX_RUN_FILE_BYTES = 1 << 20
 
 
 def files_problem(info: dict, folder: Path) -> str | None:
@@ -282,7 +305,9 @@ def files_problem(info: dict, folder: Path) -> str | None:
     for name in (*method.saved_files, "tokenizer/tokenizer_config.json"):
         if not (model_dir / name).is_file():
             return f"its saved model lacks {name}"
-    return None
+    from .run_files import folder_problem
+
+    return folder_problem(info, folder)
 
 
 def scan_runs(root: Path | None = None, task: str | None = None, method: str | None = None) -> RunScan:
@@ -291,7 +316,8 @@ def scan_runs(root: Path | None = None, task: str | None = None, method: str | N
     root = root or default_checkpoints_dir()
     runs, broken = [], []
     for folder in sorted(root.glob(f"{task or '*'}/{method or '*'}/*")):
-        if STAGING in folder.parts or folder.name.startswith(".") or not folder.is_dir():
+        # .staging (runs being built) and .resumable (stopped runs, listed under Stopped runs) are not runs
+        if any(part.startswith(".") for part in folder.relative_to(root).parts) or not folder.is_dir():
             continue
         try:
             runs.append(read_run(folder))

@@ -16,16 +16,20 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..core import checkpoints
 from ..core.checkpoints import RunRecord, default_checkpoints_dir, list_runs
+from ..core.run_files import MAX_FILES_PER_RUN, MAX_WEIGHTS_BYTES, entry_problem
 
-ALLOWED_SUFFIXES = {".safetensors", ".json", ".jsonl", ".md", ".txt"}
-MAX_FILE_BYTES = 1 << 30  # 1 GiB: a bert-base full fine-tuning run's weights are 0.44 GB
+ALLOWED_SUFFIXES = {".safetensors", ".json", ".jsonl", ".md", ".txt"}  # what a pull downloads at most
+MAX_FILE_BYTES = MAX_WEIGHTS_BYTES  # the largest file a run has: a bert-base full fine-tuning run's weights, 0.44 GB
 MAX_TOTAL_BYTES = 4 << 30
+MAX_RUNS = 200  # runs in one bundle: a class's runs of a task are a few dozen
 _RUN_ID = re.compile(r"^\d{8}-\d{6}-\d{6}-[0-9a-f]{4}$")
 
 
@@ -51,16 +55,52 @@ def newest_runs(task: str, methods: list[str] | None, checkpoints_dir: Path | No
     return chosen
 
 
+def server_paths(info: dict) -> dict[str, str]:
+    """The server's own paths a run's files may mention, each with what to say instead: a local encoder by its
+    folder's name, the packaged encoder by its alias, the data folder as $GLUE_DIR."""
+    from ..core.models import PACKAGED_MODEL, packaged_model_path
+
+    paths = {}
+    if info.get("model_kind") == "local":
+        paths[info["model"]] = checkpoints.display_model(info)
+    if packaged := packaged_model_path():
+        paths[str(packaged)] = PACKAGED_MODEL
+    if data_dir := (info.get("config") or {}).get("data_dir"):
+        paths[str(data_dir)] = "$GLUE_DIR"
+    return {path: name for path, name in paths.items() if path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", path)}
+
+
+def public_files(run: RunRecord) -> Iterator[tuple[str, bytes]]:
+    """(path inside the run folder, content) of every file of `run` as it may leave this machine: no server path in
+    any text file (run.json names a local encoder by its folder and keeps no data folder; adapter configs and model
+    cards name the encoder). Weights go as they are."""
+    paths = server_paths(run.info)
+    for path in sorted(p for p in run.path.rglob("*") if p.is_file()):
+        relative = path.relative_to(run.path).as_posix()
+        content = path.read_bytes()
+        if relative == checkpoints.RUN_FILE:
+            info = json.loads(content)
+            info["model"] = checkpoints.display_model(info)
+            info["config"] = {**info["config"], "data_dir": None, "model": info["model"]}
+            content = json.dumps(info, indent=2).encode()
+        elif path.suffix in (".json", ".jsonl", ".md"):
+            text = content.decode("utf-8", errors="replace")
+            for server_path, name in sorted(paths.items(), key=lambda item: -len(item[0])):  # longest first
+                text = text.replace(server_path, name)
+            content = text.encode("utf-8")
+        yield relative, content
+
+
 def export_runs(
     out: Path, task: str, methods: list[str] | None = None, checkpoints_dir: Path | None = None
 ) -> list[RunRecord]:
-    """Zip the newest good run of each method (all methods by default) of `task` into `out`."""
+    """Zip the newest good run of each method (all methods by default) of `task` into `out`, without server paths."""
     chosen = newest_runs(task, methods, checkpoints_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         for run in chosen:
-            for path in sorted(p for p in run.path.rglob("*") if p.is_file()):
-                bundle.write(path, f"{run.where}/{path.relative_to(run.path).as_posix()}")
+            for relative, content in public_files(run):
+                bundle.writestr(f"{run.where}/{relative}", content)
     return chosen
 
 
@@ -89,7 +129,9 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
     """Why one entry of a bundle may not be written, or None."""
     name = info.filename
     path = PurePosixPath(name)
-    if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or "\\" in name:
+    if "\\" in name:
+        return f"{name!r} uses backslashes: a bundle's paths use /"
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
         return f"{name!r} is an absolute path"
     if ".." in path.parts:
         return f"{name!r} climbs out of the bundle (..)"
@@ -101,26 +143,35 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
     if path.suffix not in ALLOWED_SUFFIXES:
         return f"{name!r} is not a file a run is made of (only {', '.join(sorted(ALLOWED_SUFFIXES))})"
     if info.file_size > MAX_FILE_BYTES:
-        return f"{name!r} is {info.file_size / 1e9:.1f} GB; the limit is {MAX_FILE_BYTES / 1e9:.1f} GB a file"
+        return f"{name!r} is {info.file_size / 1e9:.2f} GB; a file of a run holds at most {MAX_FILE_BYTES / 1e9:.2f} GB"
     if len(path.parts) < 4:
         return f"{name!r} is not inside a task/method/run-id folder"
     return None
 
 
-def _check_layout(names: list[str]) -> dict[str, list[str]]:
-    """Files grouped by run folder (task/method/run_id), each folder name checked."""
+def _check_layout(entries: list[tuple[str, int]]) -> dict[str, list[str]]:
+    """Files (name, size) grouped by run folder (task/method/run_id): each folder name checked, and each file one a
+    run of that method is made of, within its size (core/run_files.py), so nothing else is ever written."""
     from ..core.methods import METHODS
     from ..core.tasks import TASKS
 
     runs: dict[str, list[str]] = {}
-    for name in names:
+    for name, size in entries:
         task, method, run_id, *rest = PurePosixPath(name).parts
         where = f"{task}/{method}/{run_id}"
         if task not in TASKS or (method not in METHODS and method != checkpoints.ZERO_SHOT):
             raise BundleError(f"{where} is not a run of this lab (unknown task or method)")
         if not _RUN_ID.match(run_id):
             raise BundleError(f"{where}: {run_id!r} is not a run id")
-        runs.setdefault(where, []).append("/".join(rest))
+        relative = "/".join(rest)
+        saved = METHODS[method].saved_files if method in METHODS else ()
+        if problem := entry_problem(relative, size, saved):
+            raise BundleError(f"{where}: {problem}")
+        runs.setdefault(where, []).append(relative)
+        if len(runs[where]) > MAX_FILES_PER_RUN:
+            raise BundleError(f"{where} holds more than {MAX_FILES_PER_RUN} files; a run is made of fewer")
+        if len(runs) > MAX_RUNS:
+            raise BundleError(f"the bundle holds more than {MAX_RUNS} runs")
     return runs
 
 
@@ -137,9 +188,11 @@ def import_bundle(bundle: Path, checkpoints_dir: Path | None = None) -> ImportRe
             if problem := _member_problem(info):
                 raise BundleError(problem)
         files = [m for m in members if not m.is_dir()]
+        if not files:
+            raise BundleError("the bundle holds no runs (python -m finetune export makes one)")
         if sum(m.file_size for m in files) > MAX_TOTAL_BYTES:
             raise BundleError(f"the bundle unpacks to more than {MAX_TOTAL_BYTES / 1e9:.0f} GB")
-        runs = _check_layout([m.filename for m in files])
+        runs = _check_layout([(m.filename, m.file_size) for m in files])
         with tempfile.TemporaryDirectory(prefix="glue-tune-lab-import-") as scratch:  # outside the store
             for member in files:  # unpacked with the declared sizes enforced (a zip can lie about them)
                 _extract(archive, member, Path(scratch) / member.filename)
@@ -175,7 +228,7 @@ def import_folder(folder: Path, checkpoints_dir: Path | None = None) -> ImportRe
         raise BundleError("the folder holds no runs")
     if sum(entry.file_size for entry, _ in entries) > MAX_TOTAL_BYTES:
         raise BundleError(f"the folder holds more than {MAX_TOTAL_BYTES / 1e9:.0f} GB")
-    runs = _check_layout([entry.filename for entry, _ in entries])
+    runs = _check_layout([(entry.filename, entry.file_size) for entry, _ in entries])
     with tempfile.TemporaryDirectory(prefix="glue-tune-lab-pull-") as scratch:  # outside the store
         for entry, path in entries:
             target = Path(scratch) / entry.filename
@@ -187,12 +240,15 @@ def import_folder(folder: Path, checkpoints_dir: Path | None = None) -> ImportRe
 def _extract(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     written = 0
-    with archive.open(member) as source, target.open("wb") as sink:
-        while chunk := source.read(1 << 20):
-            written += len(chunk)
-            if written > member.file_size:
-                raise BundleError(f"{member.filename!r} unpacks to more than it declares")
-            sink.write(chunk)
+    try:
+        with archive.open(member) as source, target.open("wb") as sink:
+            while chunk := source.read(1 << 20):
+                written += len(chunk)
+                if written > member.file_size:
+                    raise BundleError(f"{member.filename!r} unpacks to more than it declares")
+                sink.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError):
+        raise BundleError(f"the bundle is damaged ({member.filename!r} does not unpack to what it was)") from None
 
 
 def _add_runs(scratch: Path, wheres: list[str], checkpoints_dir: Path) -> ImportReport:

@@ -148,6 +148,9 @@ class SpeedCorrection:
         self.factor = 1.0
         self.observed = 0  # updates taken from real runs
 
+    def reset(self) -> None:
+        self.factor, self.observed = 1.0, 0
+
     def observe(self, estimated_s: float, real_s: float) -> None:
         if estimated_s > 0 and real_s > 0:
             low, high = self.BOUNDS
@@ -229,13 +232,18 @@ def measure_classroom_shapes() -> None:
 
 
 REMEASURE_AFTER_S = 10 * 60
+FAR_OFF = 2.0  # a real run this many times faster or slower than its estimate: the measurement is not this machine's
 
 
 def remeasure_when_idle() -> None:
-    """Measure the known shapes again if the last measurement is older than REMEASURE_AFTER_S (the runner calls
-    this when its line empties: the lab's own training is not there to disturb it)."""
-    if layer_speed and time.monotonic() - layer_speed.measured_at > REMEASURE_AFTER_S:
+    """Measure the known shapes again (the runner calls this when its line empties: the lab's own training is not
+    there to disturb it) when the last measurement is older than REMEASURE_AFTER_S, or when a real run showed it
+    FAR_OFF (a measurement taken while another process had the cores); the correction then starts afresh."""
+    stale = time.monotonic() - layer_speed.measured_at > REMEASURE_AFTER_S
+    far_off = speed_correction.observed and not 1 / FAR_OFF <= speed_correction.factor <= FAR_OFF
+    if layer_speed and (stale or far_off):
         layer_speed.remeasure()
+        speed_correction.reset()
 
 
 def duration_text(seconds: float) -> str:

@@ -31,6 +31,8 @@ class EventLog:
             self(event)
 
     def __call__(self, event: dict) -> None:
+        if self._file.closed:  # closed before the commit: a failure after it reaches the listeners, not the file
+            return
         self._file.write(json.dumps(event) + "\n")
         self._file.flush()
 

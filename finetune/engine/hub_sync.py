@@ -5,11 +5,12 @@ seconds with a message naming the offline way (export / import)."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from ..core.checkpoints import RunRecord, default_checkpoints_dir, list_runs
 from ..core.hub import hub_reachable
-from .bundle import ALLOWED_SUFFIXES, BundleError, ImportReport, import_folder
+from .bundle import ALLOWED_SUFFIXES, BundleError, ImportReport, import_folder, public_files
 
 OFFLINE_HINT = "offline, move runs with `python -m finetune export` and `python -m finetune import`"
 
@@ -55,8 +56,12 @@ def push_run(run_id: str, repo: str, private: bool = False, token: str | None = 
 
     api = HfApi(token=token)
     url = api.create_repo(repo, private=private, exist_ok=True, repo_type="model")
-    api.upload_folder(folder_path=run.path, repo_id=repo, allow_patterns=upload_files(run),
-                      commit_message=f"glue-tune-lab run {run.where}")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="glue-tune-lab-push-") as scratch:  # the run as it may leave here
+        for relative, content in public_files(run):
+            if relative in upload_files(run):
+                (Path(scratch) / relative).parent.mkdir(parents=True, exist_ok=True)
+                (Path(scratch) / relative).write_bytes(content)
+        api.upload_folder(folder_path=scratch, repo_id=repo, commit_message=f"glue-tune-lab run {run.where}")
     return str(url)
 
 

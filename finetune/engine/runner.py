@@ -18,11 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.checkpoints import default_checkpoints_dir
+from ..core.checkpoints import default_checkpoints_dir, storage_problem
 from ..core.data import DataSourceError
 from ..core.models import ModelSourceError
 from ..core.resumable import ResumableState, ResumeError, find_state, list_states
 from .config import ConfigError, RunConfig, resolve_config
+from .estimate import duration_text
 from .events import describe
 from .train import saved_settings, train
 
@@ -45,6 +46,7 @@ class Job:
     configs: list[RunConfig]
     estimates_s: list[float]  # each config's estimated duration before the machine's correction, for the ETAs
     resume: str | None = None  # a stopped run's id: the job goes on with it (configs: its own settings)
+    max_seconds: float | None = None  # a run still training after this long is stopped (resumable)
 
     @property
     def estimate_s(self) -> float:
@@ -80,6 +82,15 @@ class Snapshot:
             ahead += job.estimate_s * self.correction
         return None
 
+    def place_of_job(self, job_id: int) -> tuple[int, float] | None:
+        """(place in line counting from 1, estimated seconds until it starts) of one waiting job."""
+        ahead = self.remaining_s()
+        for place, job in enumerate(self.waiting, 1):
+            if job.id == job_id:
+                return place, ahead
+            ahead += job.estimate_s * self.correction
+        return None
+
     def remaining_s(self) -> float:
         """Estimated seconds until the current job ends (0 when idle)."""
         if self.state != "running":
@@ -101,6 +112,8 @@ def explain_failure(error: Exception) -> str:
     (the details go to the server log)."""
     if isinstance(error, ConfigError | DataSourceError | ModelSourceError | ResumeError):
         return str(error)
+    if problem := storage_problem(error):
+        return problem
     return f"an internal error ({type(error).__name__}) stopped the run; nothing was saved"
 
 
@@ -135,13 +148,20 @@ class TrainingRunner:
         self._finished: dict[int, JobOutcome] = {}
 
     # -- control ---------------------------------------------------------------------------
-    def submit(self, configs: list[RunConfig], owner: str = "local") -> int:
-        """Check every config (a bad one refuses the whole job), then put the job in line; returns its id."""
+    def submit(
+        self, configs: list[RunConfig], owner: str = "local", max_seconds: float | None = None,
+        one_per_owner: bool = False,
+    ) -> int:  # fmt: skip
+        """Check every config (a bad one refuses the whole job), then put the job in line; returns its id.
+        `max_seconds`: each run is stopped (resumable) once it has trained this long; `one_per_owner`: refused
+        while `owner` has a job in line or training."""
         for config in configs:
             resolve_config(config)
-        return self._enqueue(Job(0, owner, list(configs), [self._estimate(c) for c in configs]))
+        job = Job(0, owner, list(configs), [self._estimate(c) for c in configs], max_seconds=max_seconds)
+        return self._enqueue(job, one_per_owner)
 
-    def resume(self, run_id: str, owner: str = "local") -> int:
+    def resume(self, run_id: str, owner: str = "local", max_seconds: float | None = None,
+               one_per_owner: bool = False) -> int:  # fmt: skip
         """Put a stopped run in line to go on where it was (its own settings); returns the job's id.
         Raises ResumeError when there is no such run, or it is already waiting to be resumed."""
         state = find_state(self.root, run_id)
@@ -150,7 +170,10 @@ class TrainingRunner:
                 raise ResumeError(f"run {state.run_id} is already waiting in line to be resumed")
         config = saved_settings(state)
         remaining = 1 - state.step / state.max_steps
-        return self._enqueue(Job(0, owner, [config], [self._estimate(config) * remaining], resume=state.run_id))
+        job = Job(
+            0, owner, [config], [self._estimate(config) * remaining], resume=state.run_id, max_seconds=max_seconds
+        )
+        return self._enqueue(job, one_per_owner)
 
     def stopped_runs(self) -> list[ResumableState]:
         """Runs that stopped after a dev evaluation and can be resumed, most recent first (none being resumed)."""
@@ -162,10 +185,14 @@ class TrainingRunner:
     def root(self) -> Path:
         return Path(self.checkpoints_dir or default_checkpoints_dir())
 
-    def _enqueue(self, job: Job) -> int:
+    def _enqueue(self, job: Job, one_per_owner: bool = False) -> int:
         with self._lock:
             if len(self._line) >= MAX_WAITING:
                 raise RunnerBusy(f"the waiting line is full ({MAX_WAITING} jobs); try again when it is shorter")
+            training = self.busy and self._snap.state == "running" and self._snap.owner == job.owner
+            if one_per_owner and (training or any(waiting.owner == job.owner for waiting in self._line)):
+                raise RunnerBusy("you already have a run in line or training: one at a time in this lab (Stop my run "
+                                 "or Leave the line first)")  # fmt: skip
             job.id = next(self._ids)
             self._line.append(job)
             self._snap.waiting = list(self._line)
@@ -257,6 +284,19 @@ class TrainingRunner:
                 self._snap.log.append({"time": event.get("time", time.time()), "event": dict(event)})
                 del self._snap.log[:-MAX_LOG_LINES]
 
+    def _deadline(self, seconds: float, overtime: threading.Event) -> Callable[[dict], None]:
+        """A listener that stops the run (at its next step, resumable) once it has trained `seconds`."""
+        started = time.monotonic()
+
+        def on_event(event: dict) -> None:
+            if time.monotonic() - started > seconds and not self._cancel.is_set():
+                overtime.set()
+                self._cancel.set()
+                with self._lock:
+                    self._log("the run trained past this lab's limit: stopping at the next step")
+
+        return on_event
+
     def _work(self) -> None:
         while True:
             with self._lock:
@@ -292,6 +332,9 @@ class TrainingRunner:
                 self._snap.generation += 1
                 self._snap.resuming = job.resume
             listeners = [self._on_event] + ([self.speed.listener(config)] if self.speed.listener else [])
+            overtime = threading.Event()
+            if job.max_seconds is not None:
+                listeners.append(self._deadline(job.max_seconds, overtime))
             try:
                 result = train(
                     None if job.resume else config, listeners=listeners, cancel=self._cancel,
@@ -308,7 +351,9 @@ class TrainingRunner:
             with self._lock:
                 self._snap.resuming = None
                 if result.status == "cancelled" or result.run is None:
-                    self._snap.state, self._snap.reason = "cancelled", "stopped by the user" + self._resumable_note()
+                    limit = duration_text(job.max_seconds or 0)
+                    why = f"it trained past this lab's {limit} a run" if overtime.is_set() else "stopped by the user"
+                    self._snap.state, self._snap.reason = "cancelled", why + self._resumable_note()
                     return
                 self._snap.state = "complete"
                 self._snap.completed += 1

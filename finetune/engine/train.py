@@ -43,7 +43,7 @@ from ..core.dev_predictions import DevPredictions
 from ..core.methods import Method, get_method
 from ..core.methods.base import TrainingSetup
 from ..core.metrics import majority_baseline, trainer_metrics
-from ..core.model_card import write_model_card
+from ..core.model_card import base_model_id, write_model_card
 from ..core.models import ModelSource, load_classifier, load_tokenizer
 from ..core.params import count_parameters
 from ..core.precision import autocast, resolve_precision
@@ -493,7 +493,19 @@ def save(run_id: str, config: RunConfig, prepared: Prepared, fitted: Fitted, sta
     scored = DevPredictions.of_split(prepared.data["validation"], prepared.task.text_keys, fitted.dev_probabilities)
     dev_predictions.write(staging, scored)
     write_model_card(staging, info, cli_command(config))  # the run folder is a Hub-ready model repository
+    name_encoder(model_dir, prepared.source)
     return info
+
+
+def name_encoder(model_dir: Path, source) -> None:
+    """peft records the encoder's folder in adapter_config.json and its own model card; a packaged or local encoder
+    is named there instead (what a reader elsewhere can look up), so no server path travels with the run."""
+    if source.kind == "hub":
+        return
+    name = base_model_id({"model": source.name, "model_kind": source.kind}) or Path(source.path).name
+    for path in (model_dir / "adapter_config.json", model_dir / "README.md"):
+        if path.is_file():
+            path.write_text(path.read_text(encoding="utf-8").replace(str(source.path), name), encoding="utf-8")
 
 
 def _batch_size(config: RunConfig) -> int:

@@ -125,6 +125,12 @@ class Method(ABC):
         in words, when the method's trained part cannot be folded into the encoder."""
         return model
 
+    def saved_problem(self, folder: Path, options: Any, weights: dict[str, dict]) -> str | None:
+        """Why a saved model (in `folder`, of a run with `options`) may not be loaded, in words, or None: whatever
+        its files say about the model's shape must agree with `options` and with the stored `weights` (each
+        safetensors file's tensors: name -> dtype, shape), checked before anything is allocated (core/run_files)."""
+        return None
+
     @abstractmethod
     def load(self, base: nn.Module, folder: Path, options: Any) -> nn.Module:
         """Rebuild the trained model on `base` (a classifier freshly loaded from the run's encoder).

@@ -82,6 +82,29 @@ class FullFineTuning(Method):
     def save(self, model, folder: Path) -> None:
         model.save_pretrained(folder, safe_serialization=True)
 
+    def saved_problem(self, folder: Path, options: FullOptions, weights: dict[str, dict]) -> str | None:
+        # transformers builds the model config.json describes before it reads a weight: its parameters must be
+        # the ones stored, or a crafted config (a million layers) allocates without bound.
+        from transformers import AutoConfig
+
+        from ..run_files import small_json
+
+        described = small_json(Path(folder) / "config.json")
+        if not isinstance(described, dict) or not isinstance(described.get("model_type"), str):
+            return "config.json does not describe a classifier"
+        try:
+            config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
+            with torch.device("meta"):
+                model = AutoModelForSequenceClassification.from_config(config)
+        except (ValueError, TypeError, KeyError, OSError) as e:
+            return f"config.json cannot describe a classifier ({type(e).__name__})"
+        expected = {name: list(p.shape) for name, p in model.state_dict().items()}
+        stored = {name: t["shape"] for name, t in weights["model.safetensors"].items()}
+        missing = [n for n, shape in expected.items() if stored.get(n) != shape and not n.endswith("position_ids")]
+        if missing or len(stored) > len(expected):
+            return "model.safetensors does not hold the weights config.json describes"
+        return None
+
     def load(self, base, folder: Path, options):
         return AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=False, use_safetensors=True)
 

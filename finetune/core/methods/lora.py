@@ -56,6 +56,23 @@ class LoRA(PeftMethod):
         shape = super().compute_shape(options, model_config)
         return dataclasses.replace(shape, adapted_layers=tuple(_targets(options)), adapter_rank=options.r)
 
+    def adapter_problem(self, config: dict, options: LoraOptions, tensors: dict[str, dict]) -> str | None:
+        # peft builds every adapted layer's matrices from these numbers: they must be the run's own (its options
+        # are within their bounds) and match the stored tensors, or a crafted file makes it allocate gigabytes.
+        if config.get("peft_type") != "LORA" or config.get("r") != options.r:
+            return f"adapter_config.json describes rank {config.get('r')!r}, not the run's LoRA rank {options.r}"
+        if config.get("rank_pattern") or config.get("alpha_pattern") or config.get("use_dora"):
+            return "adapter_config.json asks for per-layer ranks or DoRA, which this lab does not train"
+        if not isinstance(config.get("target_modules"), list) or set(config["target_modules"]) != set(
+            _targets(options)
+        ):
+            return "adapter_config.json adapts other layers than the run's target modules"
+        for name, tensor in tensors.items():
+            shape = tensor["shape"]
+            if ("lora_A" in name and shape[:1] != [options.r]) or ("lora_B" in name and shape[-1:] != [options.r]):
+                return f"adapter tensor {name} has shape {shape}, not rank {options.r}"
+        return None
+
     def prepare(self, model, options: LoraOptions, source):
         config = LoraConfig(
             task_type=TaskType.SEQ_CLS,  # keeps the classifier head trainable (modules_to_save)

@@ -30,6 +30,18 @@ class PeftMethod(Method):
     def merged(self, model: nn.Module) -> nn.Module:
         return model.merge_and_unload()  # type: ignore[operator]  # adapter weights folded into the encoder's
 
+    def saved_problem(self, folder: Path, options: Any, weights: dict[str, dict]) -> str | None:
+        from ..run_files import small_json
+
+        config = small_json(Path(folder) / "adapter_config.json")
+        if not isinstance(config, dict):
+            return "adapter_config.json is not an adapter's configuration"
+        return self.adapter_problem(config, options, weights[ADAPTER_WEIGHTS])
+
+    def adapter_problem(self, config: dict, options: Any, tensors: dict[str, dict]) -> str | None:
+        """Why an adapter's configuration disagrees with its run's options or its stored tensors, or None."""
+        return None
+
     def adapter_config(self, folder: Path) -> Any:
         """The saved adapter's config; a method may adjust what loading must not redo."""
         return PeftConfig.from_pretrained(str(folder))

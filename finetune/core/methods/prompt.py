@@ -16,6 +16,9 @@ from .registry import register_method
 RANDOM = "random"  # init text that asks for a random start, where the task's recipe would give words
 
 
+MAX_TOKEN_DIM = 8192  # the widest encoder a prompt may be stored for (bert-base: 768, bert-large: 1024)
+
+
 @dataclass
 class PromptOptions:
     num_virtual_tokens: int = setting(20, label="Virtual tokens", help="trainable prompt tokens prepended to "
@@ -52,6 +55,22 @@ class PromptTuning(PeftMethod):
     def compute_shape(self, options: PromptOptions, model_config) -> ComputeShape:
         shape = super().compute_shape(options, model_config)
         return dataclasses.replace(shape, extra_tokens=options.num_virtual_tokens)  # every input carries the prompt
+
+    def adapter_problem(self, config: dict, options: PromptOptions, tensors: dict[str, dict]) -> str | None:
+        # peft sizes the prompt's embedding from these numbers: the run's own, and the stored tensor's shape.
+        tokens, width, layers = (
+            config.get(k) for k in ("num_virtual_tokens", "token_dim", "num_transformer_submodules")
+        )
+        if config.get("peft_type") != "PROMPT_TUNING" or tokens != options.num_virtual_tokens:
+            return (
+                f"adapter_config.json describes {tokens!r} virtual tokens, not the run's {options.num_virtual_tokens}"
+            )
+        if not (isinstance(width, int) and 0 < width <= MAX_TOKEN_DIM) or layers not in (None, 1):
+            return f"adapter_config.json describes prompt embeddings of width {width!r}"
+        prompt = tensors.get("prompt_embeddings")
+        if prompt is None or prompt["shape"] != [tokens, width]:
+            return f"the stored prompt does not hold {tokens} embeddings of width {width}"
+        return None
 
     def prepare(self, model, options: PromptOptions, source):
         text = options.init_text.strip()

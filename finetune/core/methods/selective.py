@@ -121,8 +121,20 @@ class SelectiveLayers(Method):
         save_file(trained, folder / WEIGHTS)
         (folder / MANIFEST).write_text(json.dumps({"tensors": sorted(trained)}, indent=1))
 
+    def saved_problem(self, folder: Path, options: SelectiveOptions, weights: dict[str, dict]) -> str | None:
+        from ..run_files import small_json
+
+        manifest = small_json(Path(folder) / MANIFEST)
+        if not isinstance(manifest, dict) or sorted(manifest.get("tensors") or []) != sorted(weights[WEIGHTS]):
+            return f"{MANIFEST} does not list the tensors {WEIGHTS} holds"
+        return None
+
     def load(self, base, folder: Path, options: SelectiveOptions):
         trained = load_file(folder / WEIGHTS)
+        own = dict(base.named_parameters())
+        wrong = [n for n, t in trained.items() if n in own and tuple(t.shape) != tuple(own[n].shape)]
+        if wrong:
+            raise ValueError(f"{folder.name}'s {wrong[0]} does not have this encoder's shape")
         expected = set(trainable_names(base, _top_k(options)))
         if set(trained) != expected:
             raise ValueError(
