@@ -303,3 +303,98 @@ def test_a_full_disk_is_said_as_such_by_the_runner_and_the_cli(tiny_bert, glue_d
     assert storage_problem(safetensors_words).startswith("the folder that holds the runs cannot be written")
     assert storage_problem(ValueError("something else")) is None
     assert runner_module.explain_failure(OSError(errno.EROFS, "x")).startswith("the folder that holds the runs")
+
+
+# -- M1, M2: slow work has its own workers; bundles are made once and cleaned up ---------------------------
+def test_explanations_the_zero_shot_lm_and_bundles_never_take_the_predictions_workers(tmp_path):
+    """/predict keeps its two workers whatever else is asked: word attributions, the zero-shot LM and bundles
+    queue behind workers of their own (the latency under that load is measured by bench/reliability.py)."""
+    import app as lab
+
+    demo = lab.create_app(tmp_path / "store")
+    functions = list(demo.fns.values())
+    predict = next(f for f in functions if f.api_name == "predict")
+    explain = next(f for f in functions if f.api_name == "explain")
+    bundles = next(f for f in functions if f.api_name == "export_bundle")
+    zero_shot = [f for f in functions if getattr(f.fn, "__name__", "") == "with_zero_shot"]
+    assert predict.concurrency_limit == 2 and explain.concurrency_limit == 1 and len(zero_shot) == 2  # click, Enter
+    others = {explain.concurrency_id, bundles.concurrency_id, *(f.concurrency_id for f in zero_shot)}
+    assert predict.concurrency_id not in others
+    assert [f.concurrency_id for f in functions if f.api_name == "predict"] == [predict.concurrency_id]
+    demo.close()
+
+
+def test_a_bundle_is_made_once_for_the_same_runs_and_leftovers_are_swept(store, tmp_path, monkeypatch):
+    import os
+    import time
+
+    from gradio_client import Client
+
+    import app as lab
+    from webui import sharing
+
+    from .conftest import free_port
+
+    demo = lab.create_app(store)
+    port = free_port()
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        first = client.predict("sst2", api_name="/export_bundle")
+        again = Client(f"http://127.0.0.1:{port}/", verbose=False).predict("sst2", api_name="/export_bundle")
+        assert Path(first).read_bytes() == Path(again).read_bytes()  # the same bundle, not made again
+        with pytest.raises(Exception, match="choose a task to download"):
+            client.predict(None, api_name="/export_bundle")
+    finally:
+        demo.close()
+    monkeypatch.setattr(sharing.tempfile, "gettempdir", lambda: str(tmp_path))
+    old, young, other = (tmp_path / name for name in ("glue-tune-lab-bundles-old", "glue-tune-lab-import-new",
+                                                      "someone-elses"))  # fmt: skip
+    for folder in (old, young, other):
+        folder.mkdir()
+    two_days_ago = time.time() - 2 * 24 * 3600
+    for folder in (old, other):
+        os.utime(folder, (two_days_ago, two_days_ago))
+    assert sharing.sweep_leftovers() == 1
+    assert not old.exists() and young.exists() and other.exists()
+
+
+def test_on_a_public_lab_a_stopped_run_is_resumed_by_its_own_visitor(tiny_bert, glue_dir, checkpoints_dir):
+    """L5: Resume does not hand one visitor's stopped run to another."""
+    import time
+
+    runner = TrainingRunner(checkpoints_dir)
+    runner.submit([tiny_config(tiny_bert, glue_dir, "sst2", "full", max_train_samples=4000, evaluations=20)],
+                  owner="ana", one_per_owner=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not any(e["type"] == "eval" for e in runner.snapshot().events):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert runner.stop("ana") and runner.wait(120)
+    [stopped] = runner.stopped_runs()
+    with pytest.raises(runner_module.ResumeError, match="another visitor's"):
+        runner.resume(stopped.run_id, owner="ben", one_per_owner=True)
+    job = runner.resume(stopped.run_id, owner="ana", one_per_owner=True)
+    assert runner.wait(300) and runner.outcome(job).state == "complete"
+
+
+def test_a_crash_while_the_finished_run_is_saved_leaves_it_resumable_to_the_same_end(tiny_bert, glue_dir, tmp_path,
+                                                                                    monkeypatch):  # fmt: skip
+    """L2: killed while writing its files, a finished run is not lost: it resumes from its last dev evaluation and
+    ends with the metrics of a run never interrupted."""
+    from finetune.engine import train as train_module
+
+    config = tiny_config(tiny_bert, glue_dir, "sst2", "full", max_train_samples=160, evaluations=2)
+    whole = train(config, checkpoints_dir=tmp_path / "whole").run
+    writing = train_module.write_model_card
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("the process died while saving")
+
+    monkeypatch.setattr(train_module, "write_model_card", killed)
+    with pytest.raises(RuntimeError):
+        train(config, checkpoints_dir=tmp_path / "crashed")
+    monkeypatch.setattr(train_module, "write_model_card", writing)
+    assert checkpoints.list_runs(tmp_path / "crashed") == []
+    resumed = train(None, checkpoints_dir=tmp_path / "crashed", resume="last").run
+    assert resumed is not None and resumed.info["metrics"] == whole.info["metrics"]

@@ -113,5 +113,5 @@ def test_garbage_weights_fall_back_to_the_older_good_run(two_runs, checkpoints_d
     for _ in range(2):  # the second time from memory of the failure, without loading it again
         answer = next(a for a in predictor.predict("sst2", "a fine film") if a.method == "selective")
         assert answer.status == "ok" and answer.run_id == older.run_id
-        assert f"sst2/selective/{newer.run_id}: its weights file is damaged" in answer.message
+        assert f"sst2/selective/{newer.run_id}: selective_weights.safetensors is damaged" in answer.message
         assert "/" + str(checkpoints_dir).strip("/") not in answer.message  # no server paths

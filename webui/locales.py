@@ -356,6 +356,8 @@ KO: dict[str, str] = {
     "you already have a run in line or training: one at a time in this lab (Stop my run or Leave the line first)": ""
     "이미 대기 중이거나 학습 중인 내 학습이 있습니다. 이 실습실에서는 한 번에 하나씩입니다 (먼저 '내 학습 중지'나 '대기열에서 "
     "나가기'를 누르세요)",
+    "this stopped run is another visitor's: only they (or the instructor) can resume it": "이 중지된 학습은 다른 방문자의 "
+    "것입니다. 그 방문자(또는 강사)만 이어서 학습할 수 있습니다",
     "a stopped run is named by its run id (python -m finetune runs) or 'last'": "중지된 학습은 학습 id(python -m finetune "
     "runs) 또는 'last'로 고릅니다",
     "the run trained past this lab's limit: stopping at the next step": "학습이 이 실습실의 한도를 넘었습니다: 다음 "

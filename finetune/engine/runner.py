@@ -146,6 +146,7 @@ class TrainingRunner:
         self._ids = itertools.count(1)
         self._snap = Snapshot(state="idle")
         self._finished: dict[int, JobOutcome] = {}
+        self._stopped_by: dict[str, str] = {}  # run id -> the owner whose job stopped it (since the app started)
 
     # -- control ---------------------------------------------------------------------------
     def submit(
@@ -163,11 +164,15 @@ class TrainingRunner:
     def resume(self, run_id: str, owner: str = "local", max_seconds: float | None = None,
                one_per_owner: bool = False) -> int:  # fmt: skip
         """Put a stopped run in line to go on where it was (its own settings); returns the job's id.
-        Raises ResumeError when there is no such run, or it is already waiting to be resumed."""
+        Raises ResumeError when there is no such run, or it is already waiting to be resumed; with
+        `one_per_owner` (a public lab), also when another visitor's job stopped it since the app started."""
         state = find_state(self.root, run_id)
         with self._lock:
             if any(job.resume == state.run_id for job in self._line):
                 raise ResumeError(f"run {state.run_id} is already waiting in line to be resumed")
+            stopped_by = self._stopped_by.get(state.run_id, owner)
+            if one_per_owner and stopped_by != owner:
+                raise ResumeError("this stopped run is another visitor's: only they (or the instructor) can resume it")
         config = saved_settings(state)
         remaining = 1 - state.step / state.max_steps
         job = Job(
@@ -263,10 +268,15 @@ class TrainingRunner:
             return 0.0
 
     def _resumable_note(self) -> str:
-        """'; it can resume from step 40' when the run just ended left a resumable state."""
+        """'; it can resume from step 40' when the run just ended left a resumable state (its owner noted)."""
         end: dict = next((e for e in reversed(self._snap.events) if e["type"] == "end"), {})
         step = end.get("resumable_from")
-        return "" if step is None else f"; it can be resumed from step {step}"
+        if step is None:
+            return ""
+        start = next((e for e in self._snap.events if e["type"] == "start"), {})
+        if start.get("run_id") and self._snap.owner:
+            self._stopped_by[start["run_id"]] = self._snap.owner
+        return f"; it can be resumed from step {step}"
 
     def _log(self, message: str, **values) -> None:
         self._snap.log.append({"time": time.time(), "message": message, "values": values})

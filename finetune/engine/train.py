@@ -465,11 +465,12 @@ def grouped_optimizer(trainer: Trainer, model: torch.nn.Module, groups: list[dic
 
 # -- save ----------------------------------------------------------------------------------------------
 def save(run_id: str, config: RunConfig, prepared: Prepared, fitted: Fitted, staging: Path) -> dict:
-    """Compact weights, the tokenizer and the model card into the staging folder; returns run.json's content."""
-    (staging / resumable.MARKER).unlink(missing_ok=True)  # from here on, nothing to resume: the run is saved
-    checkpoints.discard(staging / resumable.TRAINER_DIR)
+    """Compact weights, the tokenizer and the model card into the staging folder; returns run.json's content.
+    The last resumable checkpoint stays until everything is written: a crash or kill -9 while saving leaves the run
+    resumable from its last dev evaluation, where it ends exactly as it would have."""
     model_dir = staging / checkpoints.MODEL_DIR
     prepared.method.save(prepared.model, model_dir)
+    name_encoder(model_dir, prepared.source)
     prepared.tokenizer.save_pretrained(model_dir / "tokenizer")
     train_samples = len(prepared.encoded["train"])
     info = checkpoints.run_info(
@@ -493,7 +494,8 @@ def save(run_id: str, config: RunConfig, prepared: Prepared, fitted: Fitted, sta
     scored = DevPredictions.of_split(prepared.data["validation"], prepared.task.text_keys, fitted.dev_probabilities)
     dev_predictions.write(staging, scored)
     write_model_card(staging, info, cli_command(config))  # the run folder is a Hub-ready model repository
-    name_encoder(model_dir, prepared.source)
+    (staging / resumable.MARKER).unlink(missing_ok=True)  # saved: nothing to resume, and no checkpoint to keep
+    checkpoints.discard(staging / resumable.TRAINER_DIR)
     return info
 
 
