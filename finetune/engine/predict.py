@@ -176,8 +176,8 @@ class Predictor:
         # and the casts of each base's weights, shared by the methods built on it.
         self._predicting: dict[tuple[str, str], tuple[str, nn.Module]] = {}
         self._base_casts: dict[tuple[str, str, str], dict[int, nn.Parameter]] = {}
-        # Held by every forward pass: an explanation hooks the shared embeddings for a moment, and a prediction
-        # running through them meanwhile would read its interpolated inputs.
+        # Held by every explanation, which hooks the (shared) embeddings for a moment, and while a prediction's own
+        # view of a model is made (a copy made meanwhile would keep the hook); predictions run on those views.
         self._forward = threading.Lock()
 
     def candidates(self, task: str, method: str) -> tuple[list[RunRecord], list[str]]:
@@ -231,7 +231,10 @@ class Predictor:
                         self._base_casts[base_key] = linear_casts(self._base(run), precision)
                     casts = self._base_casts[base_key]
                 with self._forward:  # not while an explanation hooks `model`: the copy would keep its hook
-                    cached = (run.run_id, cast_for_autocast(model, precision, casts))
+                    view = cast_for_autocast(model, precision, casts)
+                    # Predictions run on modules of their own (over the same tensors), never on the ones an
+                    # explanation hooks: they need not wait for one.
+                    cached = (run.run_id, shared_clone(model) if view is model else view)
                 self._predicting[key] = cached
             return cached[1]
 
@@ -292,12 +295,11 @@ class Predictor:
             )
         run, _, tokenizer, skipped = found
         max_length = run.info["config"].get("max_seq_length", 128)
-        model = self.predicting_model(run)
-        with self._forward:
-            probabilities, truncated = classify(
-                model, tokenizer, task, [text], [text_pair] if text_pair else None, max_length,
-                precision=serving_precision(run.info.get("precision")),
-            )  # fmt: skip
+        model = self.predicting_model(run)  # its own modules: no explanation's hook reaches them
+        probabilities, truncated = classify(
+            model, tokenizer, task, [text], [text_pair] if text_pair else None, max_length,
+            precision=serving_precision(run.info.get("precision")),
+        )  # fmt: skip
         probs = probabilities[0]
         notes = [f"input truncated to {max_length} tokens"] if truncated[0] else []
         if skipped:
