@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home, ever
@@ -172,8 +174,27 @@ def server_name() -> str:
     return "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"  # Spaces set SPACE_ID
 
 
+def keep_measured(runner: TrainingRunner, every_s: float = 60.0) -> None:
+    """Every minute while nothing trains, measure the machine again if its measurement was taken while other processes
+    had the cores (a Space started on a busy host) or is old (engine/estimate.remeasure_when_idle)."""
+
+    def loop() -> None:
+        while True:
+            time.sleep(every_s)
+            if not runner.busy:
+                try:
+                    if remeasure_when_idle():
+                        log.info("measured the machine again for the estimates")
+                except Exception:  # an estimate is a courtesy: the lab goes on without a new one
+                    log.exception("measuring the machine again failed")
+
+    threading.Thread(target=loop, daemon=True, name="measuring").start()
+
+
 def main() -> None:
-    create_app().queue(default_concurrency_limit=2, max_size=MAX_QUEUE).launch(
+    demo = create_app()
+    keep_measured(demo.runner)
+    demo.queue(default_concurrency_limit=2, max_size=MAX_QUEUE).launch(
         server_name=server_name(), server_port=int(os.environ.get("GRADIO_SERVER_PORT", 7860))
     )
 

@@ -137,3 +137,34 @@ def test_a_pace_from_a_runs_warm_up_or_beyond_reason_corrects_nothing():
     assert (correction.factor, correction.observed) == (1.0, 0)
     correction.observe(10.0, 10_000.0)  # a stalled run says more about the run than the machine
     assert correction.factor == correction.BOUNDS[1]
+
+
+def test_a_measurement_taken_while_another_process_spins_is_taken_again_once_it_stops(monkeypatch):
+    """The lab started on a busy machine: the measurement knows it was disturbed, and is taken again (keeping the
+    faster) once the other process stops, not while it still spins; a page then reads a new estimate."""
+    import subprocess
+    import sys
+    import time
+
+    speeds = iter([2e8, 1e9])
+
+    def measured(*shape) -> float:
+        time.sleep(0.4)  # the measurement's own time, in which the other process shows
+        return next(speeds)
+
+    monkeypatch.setattr(estimate_module, "_measure_layer", measured)
+    monkeypatch.setattr(estimate_module, "layer_speed", estimate_module.MeasuredSpeeds())
+    monkeypatch.setattr(estimate_module, "speed_correction", estimate_module.SpeedCorrection())
+    shape = (32, 64, 2, 8, 13, "fp32", "train")
+    spinning = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        assert estimate_module.layer_speed(*shape) == 2e8 and estimate_module.layer_speed.disturbed
+        assert not estimate_module.remeasure_when_idle()  # still busy: nothing measured, nothing lost
+    finally:
+        spinning.kill()
+        spinning.wait()
+    generation = estimate_module.layer_speed.generation
+    assert estimate_module.remeasure_when_idle()
+    assert estimate_module.layer_speed(*shape) == 1e9 and not estimate_module.layer_speed.disturbed
+    assert estimate_module.layer_speed.generation == generation + 1

@@ -321,4 +321,7 @@ def test_predictions_run_on_weights_cast_once_and_match_autocast_exactly(tiny_be
 def test_fp32_runs_predict_with_their_own_model(tiny_bert, glue_dir, checkpoints_dir):
     run = train(tiny_config(tiny_bert, glue_dir, "sst2", "lora", precision="fp32")).run
     predictor = Predictor(checkpoints_dir)
-    assert predictor.predicting_model(run) is predictor.model_for(run)[0]
+    view, model = predictor.predicting_model(run), predictor.model_for(run)[0]
+    # Its own weights, no cast: the same tensors, on modules of its own (an explanation hooks the model's, not these).
+    assert view is not model and {id(p) for p in view.parameters()} == {id(p) for p in model.parameters()}
+    assert all(p.dtype == torch.float32 for p in view.parameters())

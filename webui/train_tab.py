@@ -39,7 +39,7 @@ from finetune.engine.config import (
     leaving_recipe_options,
     option_key,
 )
-from finetune.engine.estimate import duration_text, estimate
+from finetune.engine.estimate import duration_text, estimate, layer_speed, speed_correction
 from finetune.engine.runner import RunnerBusy, TrainingRunner
 
 from . import live_view
@@ -343,6 +343,25 @@ def wire_form(form: Form, deployment: Deployment, estimate_md: gr.Markdown, comm
     language_heard.then(on_edit, form.components, [estimate_md, command], api_visibility="private",
                         show_progress="hidden")  # fmt: skip
     language_heard.then(on_choice, [form.task, form.method], outputs, api_visibility="private")
+
+    # The machine is measured again when it was busy, and each run's pace corrects the estimates: a page left open
+    # reads the new estimate within half a minute, without anyone touching the form.
+    measured = gr.State(machine_reading())
+
+    @localized
+    def on_new_reading(last, *values):
+        reading = machine_reading()
+        if list(reading) == list(last):
+            return gr.skip(), gr.skip(), last
+        return (*preview(form.values(*values), deployment), reading)
+
+    gr.Timer(20.0).tick(on_new_reading, [measured, *form.components], [estimate_md, command, measured],
+                        api_visibility="private", show_progress="hidden")  # fmt: skip
+
+
+def machine_reading() -> tuple[int, float]:
+    """What the estimates rest on now: the machine's measurement (generation) and the runs' correction (rounded)."""
+    return layer_speed.generation, round(speed_correction.factor, 1)
 
 
 def started_text(runner: TrainingRunner, job: int, owner: str) -> str:

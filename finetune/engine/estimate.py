@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import psutil
 import torch
 import transformers
 from peft import LoraConfig, inject_adapter_in_model
@@ -59,26 +60,33 @@ class MeasuredSpeeds:
         self._speeds: dict[tuple, float] = {}
         self._lock = threading.Lock()
         self.measured_at = 0.0  # time.monotonic() of the last measurement pass
+        self.disturbed = False  # another process had the cores while a shape was last measured
+        self.generation = 0  # bumped by every remeasure: what was estimated before may read differently now
 
     def __call__(self, *shape) -> float:
         with self._lock:
             if shape in self._speeds:
                 return self._speeds[shape]
-        speed = _measure_layer(*shape)
+        with OthersLoad() as others:
+            speed = _measure_layer(*shape)
         with self._lock:
             self._speeds[shape] = max(speed, self._speeds.get(shape, 0.0))
             self.measured_at = time.monotonic()
+            self.disturbed |= others.cores > BUSY_CORES
             return self._speeds[shape]
 
     def remeasure(self) -> None:
         """Measure every known shape again, keeping the faster of the two measurements."""
         with self._lock:
             shapes = list(self._speeds)
-        for shape in shapes:
-            speed = _measure_layer(*shape)
-            with self._lock:
-                self._speeds[shape] = max(speed, self._speeds.get(shape, 0.0))
+        with OthersLoad() as others:
+            for shape in shapes:
+                speed = _measure_layer(*shape)
+                with self._lock:
+                    self._speeds[shape] = max(speed, self._speeds.get(shape, 0.0))
         self.measured_at = time.monotonic()
+        self.disturbed = others.cores > BUSY_CORES
+        self.generation += 1
 
     def __len__(self) -> int:
         return len(self._speeds)
@@ -86,6 +94,40 @@ class MeasuredSpeeds:
     def cache_clear(self) -> None:
         with self._lock:
             self._speeds.clear()
+
+
+BUSY_CORES = 0.5  # other processes using more than half a core: a measurement taken then is not the machine's own
+
+
+class OthersLoad:
+    """How many cores' worth of CPU processes other than this one used while the block ran (`cores`; 0 when the
+    machine does not tell): a measurement is the machine's own only when that stayed low."""
+
+    def __enter__(self) -> OthersLoad:
+        self.cores = 0.0
+        self._start = self._sample()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        end = self._sample()
+        if self._start is not None and end is not None and end[0] > self._start[0]:
+            seconds, busy, own = (after - before for after, before in zip(end, self._start, strict=True))
+            self.cores = max(0.0, busy - own) / seconds
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float] | None:
+        try:
+            machine, mine = psutil.cpu_times(), psutil.Process().cpu_times()
+        except (psutil.Error, OSError):
+            return None
+        return time.monotonic(), machine.user + machine.system + machine.nice, mine.user + mine.system
+
+
+def other_processes_load(interval: float = 0.2) -> float:
+    """Cores' worth of CPU that processes other than this one use now (over `interval` seconds)."""
+    with OthersLoad() as others:
+        time.sleep(interval)
+    return others.cores
 
 
 def _measure_layer(hidden: int, intermediate: int, heads: int, batch: int, tokens: int, precision: str, mode: str,
@@ -235,15 +277,20 @@ REMEASURE_AFTER_S = 10 * 60
 FAR_OFF = 2.0  # a real run this many times faster or slower than its estimate: the measurement is not this machine's
 
 
-def remeasure_when_idle() -> None:
-    """Measure the known shapes again (the runner calls this when its line empties: the lab's own training is not
-    there to disturb it) when the last measurement is older than REMEASURE_AFTER_S, or when a real run showed it
-    FAR_OFF (a measurement taken while another process had the cores); the correction then starts afresh."""
+def remeasure_when_idle() -> bool:
+    """Measure the known shapes again while the lab trains nothing (the runner calls this when its line empties,
+    the app every minute): when the last measurement is older than REMEASURE_AFTER_S, was taken while other
+    processes had the cores, or a real run showed it FAR_OFF; not while other processes have them now. The
+    correction then starts afresh. True when it measured."""
     stale = time.monotonic() - layer_speed.measured_at > REMEASURE_AFTER_S
     far_off = speed_correction.observed and not 1 / FAR_OFF <= speed_correction.factor <= FAR_OFF
-    if layer_speed and (stale or far_off):
-        layer_speed.remeasure()
-        speed_correction.reset()
+    if not layer_speed or not (stale or far_off or layer_speed.disturbed):
+        return False
+    if other_processes_load() > BUSY_CORES:
+        return False  # the machine is busy now too: try again later
+    layer_speed.remeasure()
+    speed_correction.reset()
+    return True
 
 
 def duration_text(seconds: float) -> str:
