@@ -154,11 +154,13 @@ def owner_of(request: gr.Request | None) -> str:
 
 
 def submit(runner: TrainingRunner, deployment: Deployment, configs: list[RunConfig], token, request) -> int:
-    """Put a job in line for this visitor, after every check (instructor token, allowed sources, bounds, the lab's
-    longest run, one job at a time on a public lab)."""
+    """Put a job in line for this visitor, after every check (instructor token, allowed sources, the data, bounds,
+    the lab's longest run, one job at a time on a public lab)."""
     deployment.check_may_train(token)
     for config in configs:
         deployment.check_sources(config.model, config.data_dir)
+        if problem := data_problem(config, deployment):  # a run that cannot find its data is not put in line
+            raise user_error(problem)
     budget = deployment.run_budget(token)
     if budget is not None:
         for config in configs:
@@ -378,8 +380,7 @@ def started_text(runner: TrainingRunner, job: int, owner: str) -> str:
 
 
 def refused_text(error: gr.Error) -> str:
-    """The status line of a click that was refused, and the same words in a pop-up (titled in the visitor's
-    language)."""
+    """The status line of a click that was refused, and the same words in a pop-up."""
     message = str(error.message)
     gr.Warning(message)
     return say("**Not started:** {reason}", reason=message)
@@ -388,18 +389,12 @@ def refused_text(error: gr.Error) -> str:
 def wire_controls(runner: TrainingRunner, deployment: Deployment, form: Form, token, buttons, command, action) -> None:
     start_btn, all_btn, stop_btn, leave_btn = buttons
 
-    def put_in_line(configs: list[RunConfig], token_value, request: gr.Request) -> int:
-        for config in configs:
-            if problem := data_problem(config, deployment):
-                raise gr.Error(problem)
-        return submit(runner, deployment, configs, token_value, request)
-
     @localized
     def start(request: gr.Request, *values):
         *fields, token_value = values
         try:
             config = parse_form(form.values(*fields))
-            job = put_in_line([config], token_value, request)
+            job = submit(runner, deployment, [config], token_value, request)
         except gr.Error as e:
             return gr.skip(), refused_text(e)
         return display_command(config), started_text(runner, job, owner_of(request))
@@ -409,7 +404,7 @@ def wire_controls(runner: TrainingRunner, deployment: Deployment, form: Form, to
         *fields, token_value = values
         try:
             configs = train_all_configs(parse_form(form.values(*fields)))
-            job = put_in_line(configs, token_value, request)
+            job = submit(runner, deployment, configs, token_value, request)
         except gr.Error as e:
             return gr.skip(), refused_text(e)
         return "\n".join(display_command(c) for c in configs), started_text(runner, job, owner_of(request))

@@ -75,12 +75,8 @@ class Snapshot:
 
     def place_of(self, owner: str) -> tuple[int, float] | None:
         """(place in line counting from 1, estimated seconds until it starts) of `owner`'s first waiting job."""
-        ahead = self.remaining_s()
-        for place, job in enumerate(self.waiting, 1):
-            if job.owner == owner:
-                return place, ahead
-            ahead += job.estimate_s * self.correction
-        return None
+        first = next((job for job in self.waiting if job.owner == owner), None)
+        return None if first is None else self.place_of_job(first.id)
 
     def place_of_job(self, job_id: int) -> tuple[int, float] | None:
         """(place in line counting from 1, estimated seconds until it starts) of one waiting job."""
