@@ -112,7 +112,11 @@ def max_run_seconds(setting: str | None, open_to_all: bool) -> float | None:
     return minutes * 60
 
 
+SAFE_LESS_THAN = "\u2039"  # a single left-pointing angle quotation mark: reads like "<", opens no tag
+
+
 def user_error(message: str) -> gr.Error:
-    """An error popup in the visitor's language whose text is shown as text: a visitor's input inside it can
-    open no HTML tag (every "<" is escaped), while "must be > 0" reads the same in the browser and the API."""
-    return gr.Error(say_error(message).replace("<", "&lt;"))
+    """An error popup in the visitor's language whose text is shown as text: a visitor's input inside it can open no
+    HTML tag (every "<" becomes SAFE_LESS_THAN, which reads alike), and it reads the same in the browser and through
+    the API, where an HTML entity would show as "&lt;"."""
+    return gr.Error(say_error(message).replace("<", SAFE_LESS_THAN))
