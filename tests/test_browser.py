@@ -161,6 +161,7 @@ def test_stop_and_resume_in_the_browser(browser_page, tiny_bert, glue_dir):
     page.get_by_label("Encoder").fill(str(tiny_bert))
     page.get_by_label("Local GLUE directory").fill(str(glue_dir))
     page.get_by_label("Training examples", exact=True).fill("8000")
+    page.get_by_label("Epochs").fill("4")  # 4,000 steps: time to see the first evaluation and press Stop
     page.get_by_label("Batch size").fill("8")
     page.get_by_label("Batch size").press("Tab")
     page.locator("#start-btn").click()
@@ -168,6 +169,7 @@ def test_stop_and_resume_in_the_browser(browser_page, tiny_bert, glue_dir):
     expect(status).to_have_attribute("data-state", "running", timeout=60_000)
     expect(page.locator("#final-metrics")).to_contain_text("Dev (step", timeout=120_000)
     page.locator("#stop-btn").click()
+    expect(page.locator("#action-status")).to_contain_text("Stopping", timeout=20_000)
     expect(status).to_have_attribute("data-state", "cancelled", timeout=60_000)
     [stopped] = demo.runner.stopped_runs()
 

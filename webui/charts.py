@@ -82,6 +82,13 @@ def metric_chart(frame: pd.DataFrame) -> alt.Chart:
     )
 
 
+def padded(values: pd.Series, least: float = 0.02) -> list[float]:
+    """A y range around every value with a margin, so that one flat line still has an axis to read against."""
+    low, high = float(values.min()), float(values.max())
+    margin = max(least, (high - low) * 0.1)
+    return [round(low - margin, 3), round(high + margin, 3)]
+
+
 def curves_chart(frame: pd.DataFrame, y_title: str, colors: dict[str, str]) -> alt.Chart:
     """Results: each method's curve against training examples seen, in the method's colour."""
     data = frame.dropna(subset=["value"])
@@ -93,7 +100,9 @@ def curves_chart(frame: pd.DataFrame, y_title: str, colors: dict[str, str]) -> a
         .mark_line(point=alt.OverlayMarkDef(size=POINT_SIZE))
         .encode(
             x=alt.X("examples seen:Q", title=say("training examples seen"), axis=alt.Axis(format=",d")),
-            y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
+            y=alt.Y(
+                "value:Q", title=y_title, scale=alt.Scale(domain=padded(data["value"])), axis=alt.Axis(format=".3~f")
+            ),
             color=alt.Color(
                 "method:N",
                 title=say("Method"),

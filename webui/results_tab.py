@@ -59,7 +59,7 @@ def shown_table(frame: pd.DataFrame, records) -> pd.DataFrame:
             "mcc": frame["mcc"].map(lambda v: number(v, 4)),
             "trainable_params": frame["trainable_params"].map(lambda v: number(v, 0)),
             "trainable_percent": frame["trainable_percent"].map(lambda v: number(v, 2)),
-            "size_mb": frame["size_mb"].map(lambda v: number(v, 1)),
+            "size_mb": frame["size_mb"].map(lambda v: number(v, 2 if v < 10 else 1)),
             "train_seconds": frame["train_seconds"].map(lambda v: "" if pd.isna(v) else duration(v)),
             "train_samples": frame["train_samples"].map(lambda v: number(v, 0)),
             "created": frame["created"].map(lambda v: str(v).replace("T", " ")[:16]),
