@@ -254,9 +254,9 @@ def line_status(snap: Snapshot, owner: str) -> str:
 def stopped_choices(runner: TrainingRunner) -> list[tuple[str, str]]:
     """(label, run id) of each run that can be resumed, most recent first, in the visitor's language."""
     return [
-        (say(STOPPED_SUMMARY, **run_names(state.config["task"], state.config["method"]), step=f"{state.step:,}",
-             total=f"{state.max_steps:,}", time=time.strftime("%H:%M", time.localtime(state.stopped)),
-             run_id=state.run_id), state.run_id)
+        (state.summary(say(STOPPED_SUMMARY), step=f"{state.step:,}", **run_names(state.config["task"],
+                                                                                  state.config["method"])),
+         state.run_id)
         for state in runner.stopped_runs()
     ]  # fmt: skip
 

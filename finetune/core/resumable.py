@@ -78,13 +78,15 @@ class ResumableState:
     def stopped(self) -> float:
         return self.marker.get("stopped", self.marker["saved"])
 
-    def summary(self, template: str = SUMMARY) -> str:
+    def summary(self, template: str = SUMMARY, **named: str) -> str:
         """One line for people: 'sst2 / full: step 40 of 100, stopped 14:02 (run 20261126-…)'; `template`
-        (SUMMARY's fields) words it otherwise, e.g. in the visitor's language."""
-        return template.format(
-            task=self.config["task"], method=self.config["method"], step=self.step, total=f"{self.max_steps:,}",
-            time=time.strftime("%H:%M", time.localtime(self.stopped)), run_id=self.run_id,
-        )  # fmt: skip
+        (SUMMARY's fields) words it otherwise, e.g. in the visitor's language, and `named` fills some fields
+        otherwise (the task and method by their titles)."""
+        return template.format(**{
+            "task": self.config["task"], "method": self.config["method"], "step": self.step,
+            "total": f"{self.max_steps:,}", "time": time.strftime("%H:%M", time.localtime(self.stopped)),
+            "run_id": self.run_id, **named,
+        })  # fmt: skip
 
 
 def mark(staging: Path, run_id: str, config: dict, checkpoint: str, step: int, max_steps: int, **facts: Any) -> None:

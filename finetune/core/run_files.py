@@ -106,17 +106,6 @@ def safetensors_header(path: Path) -> dict[str, dict]:
     return header
 
 
-@functools.lru_cache(maxsize=1024)
-def _checked_weights(path: str, mtime_ns: int, size: int) -> dict[str, dict]:
-    return safetensors_header(Path(path))
-
-
-def weights_of(path: Path) -> dict[str, dict]:
-    """safetensors_header, remembered while the file stays the same (Results lists the store at every refresh)."""
-    stat = path.stat()
-    return _checked_weights(str(path), stat.st_mtime_ns, stat.st_size)
-
-
 def small_json(path: Path) -> Any:
     """A method's own small json file (an adapter config, a manifest), refused in words when large or unreadable."""
     if path.stat().st_size > MAX_SMALL_JSON_BYTES:
@@ -141,11 +130,26 @@ def folder_problem(info: dict, folder: Path) -> str | None:
     for path in files:
         if problem := entry_problem(path.relative_to(folder).as_posix(), path.stat().st_size, method.saved_files):
             return problem
-    model_dir = folder / "model"
+    options = json.dumps(info["config"].get("method_options", {}), sort_keys=True, default=str)
+    stamps = tuple(sorted((p.relative_to(folder).as_posix(), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+    return _model_problem(info["method"], str(folder / "model"), options, stamps)
+
+
+@functools.lru_cache(maxsize=1024)
+def _model_problem(method_name: str, model_dir: str, options_json: str, stamps: tuple) -> str | None:
+    """The saved model's verdict, remembered while its files and the run's options stay the same: a full model's
+    check builds its config on the meta device, and Results lists the store at every refresh. `stamps` (each file's
+    name, mtime and size) is only the cache's key."""
+    from .methods import METHODS
+
+    method = METHODS[method_name]
+    folder = Path(model_dir)
     try:
-        weights = {name: weights_of(model_dir / name) for name in method.saved_files if name.endswith(".safetensors")}
-        options = method.options(**info["config"].get("method_options", {}))
-        return method.saved_problem(model_dir, options, weights)
+        weights = {
+            name: safetensors_header(folder / name) for name in method.saved_files if name.endswith(".safetensors")
+        }
+        options = method.options(**json.loads(options_json))
+        return method.saved_problem(folder, options, weights)
     except RunFileError as e:
         return str(e)
     except (ValueError, TypeError) as e:  # options out of their bounds (SettingError), or of the wrong shape
