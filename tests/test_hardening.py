@@ -15,9 +15,11 @@ from finetune.cli import main
 from finetune.core import checkpoints
 from finetune.core.checkpoints import scan_runs, storage_problem
 from finetune.engine import runner as runner_module
+from finetune.engine import worker as worker_module
 from finetune.engine.bundle import BundleError, export_runs, import_bundle
 from finetune.engine.predict import Predictor
 from finetune.engine.runner import RunnerBusy, TrainingRunner
+from finetune.engine.worker import train_here
 from finetune.engine.train import train
 from webui.deployment import Deployment, max_run_seconds
 
@@ -290,7 +292,7 @@ def test_a_full_disk_is_said_as_such_by_the_runner_and_the_cli(tiny_bert, glue_d
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(checkpoints, "commit_run", disk_full)  # the disk fills as the run is saved
-    runner = TrainingRunner(checkpoints_dir)
+    runner = TrainingRunner(checkpoints_dir, launcher=train_here)  # in this process: where the disk is made to fill
     job = runner.submit([tiny_config(tiny_bert, glue_dir, "sst2", "lora")])
     assert runner.wait(300)
     assert runner.outcome(job).reason.startswith("the disk that holds the runs is full")
@@ -303,7 +305,7 @@ def test_a_full_disk_is_said_as_such_by_the_runner_and_the_cli(tiny_bert, glue_d
     safetensors_words = Exception("Io error: Read-only file system (os error 30)")  # how a Rust writer says it
     assert storage_problem(safetensors_words).startswith("the folder that holds the runs cannot be written")
     assert storage_problem(ValueError("something else")) is None
-    assert runner_module.explain_failure(OSError(errno.EROFS, "x")).startswith("the folder that holds the runs")
+    assert worker_module.explain_failure(OSError(errno.EROFS, "x")).startswith("the folder that holds the runs")
 
 
 # -- M1, M2: slow work has its own workers; bundles are made once and cleaned up ---------------------------

@@ -12,11 +12,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import platform
 import time
 from collections.abc import Callable, Iterator
 
 import torch
+
+from .hardware import cpu_model, on_zerogpu
 
 # oneDNN, which computes bf16 matmuls on a CPU, keeps 1,024 compiled kernels by default, one per matrix shape
 # and pass (forward, backward); batches of every length (length-grouped training, three tasks, dev evaluations,
@@ -66,7 +67,7 @@ def resolve_precision(asked: str, device: str | None = None) -> str:
     if asked not in PRECISIONS:
         raise PrecisionError(f"unknown precision {asked!r}; choose one of: {', '.join(PRECISIONS)}")
     on_gpu = (device or device_type()) == "cuda"
-    gpu_bf16 = on_gpu and torch.cuda.is_bf16_supported()
+    gpu_bf16 = on_gpu and _gpu_has_bf16()
     if asked == "auto":
         if on_gpu:
             return "bf16" if gpu_bf16 else "fp16"
@@ -78,12 +79,19 @@ def resolve_precision(asked: str, device: str | None = None) -> str:
     return asked
 
 
+def _gpu_has_bf16() -> bool:
+    # In a ZeroGPU app's process CUDA is only emulated (core/hardware.py): asking would initialise it. Every GPU
+    # ZeroGPU lends (H200 slices, RTX Pro 6000 Blackwell halves) computes in bf16.
+    return True if on_zerogpu() and not torch.cuda.is_initialized() else torch.cuda.is_bf16_supported()
+
+
 def serving_precision(trained: str | None) -> str:
-    """The precision to predict with for a run trained in `trained` (older runs: fp32). A CPU cannot run
-    fp16 autocast well, so an fp16 GPU run answers in fp32 there; bf16 runs answer in bf16 everywhere."""
+    """The precision to predict with for a run trained in `trained` (older runs: fp32). Predictions run on the app's
+    CPU whatever the run trained on (engine/predict.py); a CPU cannot run fp16 autocast well, so an fp16 GPU run
+    answers in fp32; bf16 runs answer in bf16, as they were scored."""
     if trained not in ("bf16", "fp16"):
         return "fp32"
-    return "fp32" if trained == "fp16" and not torch.cuda.is_available() else trained
+    return "fp32" if trained == "fp16" else trained
 
 
 def autocast_dtype(precision: str) -> torch.dtype | None:
@@ -131,7 +139,7 @@ def matmul_flops(precision: str, n: int = 1024, repeats: int = 12) -> float:
 def machine_capabilities() -> dict:
     """What the benchmark reports about the machine it measured."""
     facts = {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_threads": torch.get_num_threads(),
         "cpu_cores": os.cpu_count(),
         "cpu_native_bf16": cpu_has_native_bf16(),
@@ -144,14 +152,3 @@ def machine_capabilities() -> dict:
         facts["gpu"] = torch.cuda.get_device_name(0)
         facts["gpu_bf16"] = torch.cuda.is_bf16_supported()
     return facts
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()

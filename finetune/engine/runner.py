@@ -1,14 +1,15 @@
-"""Runs training in a background thread, one run at a time, for many visitors: a waiting line.
+"""A waiting line of runs for many visitors, each run trained in a worker process of its own (engine/worker.py).
 
 The app (or any other front end) calls ``submit`` / ``withdraw`` / ``stop`` and reads ``snapshot()``;
-it never trains anything itself. A job is one or more configs ("train all") asked for by one owner
-(a browser session or API client); jobs wait in line and run one after the other (a 2-core machine
-cannot train two models at once usefully). Only a job's owner — or someone allowed to override, such
-as an instructor — can stop it or take it out of the line.
+it never trains anything itself: a thread of the runner launches each run's worker and relays its events.
+A job is one or more configs ("train all") asked for by one owner (a browser session or API client); jobs
+wait in line and run one after the other (a 2-core machine cannot train two models at once usefully). Only
+a job's owner — or someone allowed to override, such as an instructor — can stop it or take it out of the line.
 """
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import itertools
 import logging
@@ -18,14 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.checkpoints import default_checkpoints_dir, storage_problem
-from ..core.data import DataSourceError
-from ..core.models import ModelSourceError
+from ..core.checkpoints import default_checkpoints_dir
 from ..core.resumable import ResumableState, ResumeError, find_state, list_states
-from .config import ConfigError, RunConfig, resolve_config
+from .config import RunConfig, resolve_config
 from .estimate import duration_text
-from .events import describe
-from .train import saved_settings, train
+from .events import describe, fan_out
+from .train import saved_settings
+from .worker import Launcher, RunFailed, WorkOrder, WorkOutcome, explain_failure, train_in_worker
 
 MAX_LOG_LINES = 200
 MAX_EVENTS = 2_000  # a long run's progress events are thinned beyond this; start, evals and end are kept
@@ -47,6 +47,9 @@ class Job:
     estimates_s: list[float]  # each config's estimated duration before the machine's correction, for the ETAs
     resume: str | None = None  # a stopped run's id: the job goes on with it (configs: its own settings)
     max_seconds: float | None = None  # a run still training after this long is stopped (resumable)
+    # The context of the request that asked for the job: its runs are launched in it, so that a launcher can see who
+    # asked (on ZeroGPU the GPU call is charged to the visitor whose request it is made from: webui/zerogpu.py).
+    context: contextvars.Context | None = None
 
     @property
     def estimate_s(self) -> float:
@@ -103,16 +106,6 @@ class JobOutcome:
     runs: tuple[dict, ...]  # run.json of each run the job saved
 
 
-def explain_failure(error: Exception) -> str:
-    """What a visitor is told about a crashed run: our own errors in their words, anything else by kind only
-    (the details go to the server log)."""
-    if isinstance(error, ConfigError | DataSourceError | ModelSourceError | ResumeError):
-        return str(error)
-    if problem := storage_problem(error):
-        return problem
-    return f"an internal error ({type(error).__name__}) stopped the run; nothing was saved"
-
-
 @dataclass
 class SpeedFeedback:
     """How runs teach the estimates: the factor real / estimated seconds, a listener per run that updates it
@@ -129,10 +122,14 @@ class TrainingRunner:
         checkpoints_dir: Path | None = None,
         estimate: Callable[[RunConfig], float] | None = None,
         speed: SpeedFeedback | None = None,
+        launcher: Launcher = train_in_worker,
+        hardware: str = "cpu",
     ):
         """`estimate`: a run's seconds before the machine's correction; `speed`: where that correction comes
-        from (and goes to) as runs train, and what to do when the line empties."""
+        from (and goes to) as runs train, and what to do when the line empties; `launcher`: how a run is trained
+        (default: a worker process each); `hardware`: where ("cpu", "gpu", "zerogpu"), for run.json."""
         self.checkpoints_dir = checkpoints_dir
+        self.launcher, self.hardware = launcher, hardware
         self.estimate = estimate or (lambda config: 0.0)
         self.speed = speed or SpeedFeedback()
         self._lock = threading.Lock()
@@ -147,18 +144,19 @@ class TrainingRunner:
     # -- control ---------------------------------------------------------------------------
     def submit(
         self, configs: list[RunConfig], owner: str = "local", max_seconds: float | None = None,
-        one_per_owner: bool = False,
+        one_per_owner: bool = False, context: contextvars.Context | None = None,
     ) -> int:  # fmt: skip
         """Check every config (a bad one refuses the whole job), then put the job in line; returns its id.
         `max_seconds`: each run is stopped (resumable) once it has trained this long; `one_per_owner`: refused
-        while `owner` has a job in line or training."""
+        while `owner` has a job in line or training; `context`: the asking request's (Job.context)."""
         for config in configs:
             resolve_config(config)
-        job = Job(0, owner, list(configs), [self._estimate(c) for c in configs], max_seconds=max_seconds)
+        job = Job(0, owner, list(configs), [self._estimate(c) for c in configs], max_seconds=max_seconds,
+                  context=context)  # fmt: skip
         return self._enqueue(job, one_per_owner)
 
     def resume(self, run_id: str, owner: str = "local", max_seconds: float | None = None,
-               one_per_owner: bool = False) -> int:  # fmt: skip
+               one_per_owner: bool = False, context: contextvars.Context | None = None) -> int:  # fmt: skip
         """Put a stopped run in line to go on where it was (its own settings); returns the job's id.
         Raises ResumeError when there is no such run, or it is already waiting to be resumed; with
         `one_per_owner` (a public lab), also when another visitor's job stopped it since the app started."""
@@ -172,7 +170,13 @@ class TrainingRunner:
         config = saved_settings(state)
         remaining = 1 - state.step / state.max_steps
         job = Job(
-            0, owner, [config], [self._estimate(config) * remaining], resume=state.run_id, max_seconds=max_seconds
+            0,
+            owner,
+            [config],
+            [self._estimate(config) * remaining],
+            resume=state.run_id,
+            max_seconds=max_seconds,
+            context=context,
         )
         return self._enqueue(job, one_per_owner)
 
@@ -263,10 +267,11 @@ class TrainingRunner:
         except Exception:  # an estimate is a courtesy; it never blocks a run
             return 0.0
 
-    def _resumable_note(self) -> str:
-        """'; it can resume from step 40' when the run just ended left a resumable state (its owner noted)."""
+    def _resumable_note(self, step: int | None = None) -> str:
+        """'; it can resume from step 40' when the run just ended left a resumable state (its owner noted);
+        `step`: where, when the run's end event (the worker's) cannot say it."""
         end: dict = next((e for e in reversed(self._snap.events) if e["type"] == "end"), {})
-        step = end.get("resumable_from")
+        step = end.get("resumable_from", step)
         if step is None:
             return ""
         start = next((e for e in self._snap.events if e["type"] == "start"), {})
@@ -341,28 +346,35 @@ class TrainingRunner:
             overtime = threading.Event()
             if job.max_seconds is not None:
                 listeners.append(self._deadline(job.max_seconds, overtime))
-            try:
-                result = train(
-                    None if job.resume else config, listeners=listeners, cancel=self._cancel,
-                    checkpoints_dir=self.checkpoints_dir, resume=job.resume,
-                )  # fmt: skip
-            except Exception as e:  # a crashed run is reported; the app keeps serving
-                if not isinstance(e, ResumeError):
+            order = WorkOrder(None if job.resume else config, resume=job.resume, checkpoints_dir=str(self.root),
+                              hardware=self.hardware)  # fmt: skip
+
+            def launch(order: WorkOrder = order, listeners: list = listeners) -> WorkOutcome:
+                return self.launcher(order, fan_out(listeners), self._cancel)
+
+            try:  # in the asking request's context: a ZeroGPU call is charged to that visitor
+                outcome = job.context.copy().run(launch) if job.context else launch()
+            except Exception as e:  # a crashed run (or worker) is reported; the app keeps serving
+                if not isinstance(e, RunFailed | ResumeError):
                     log.exception("training run failed")
+                step = e.resumable_from if isinstance(e, RunFailed) else None
                 with self._lock:
-                    self._snap.state, self._snap.reason = "failed", explain_failure(e) + self._resumable_note()
+                    self._snap.state, self._snap.reason = "failed", explain_failure(e) + self._resumable_note(step)
                     self._snap.resuming = None
                     self._log("run failed: {reason}", reason=self._snap.reason)
                 return
             with self._lock:
                 self._snap.resuming = None
-                if result.status == "cancelled" or result.run is None:
-                    limit = duration_text(job.max_seconds or 0)
-                    why = f"it trained past this lab's {limit} a run" if overtime.is_set() else "stopped by the user"
+                if outcome.status == "cancelled" or outcome.run is None:
+                    why = "stopped by the user"
+                    if overtime.is_set():
+                        why = f"it trained past this lab's {duration_text(job.max_seconds or 0)} a run"
+                    elif outcome.overtime:
+                        why = "it used up the GPU time it asked for"
                     self._snap.state, self._snap.reason = "cancelled", why + self._resumable_note()
                     return
                 self._snap.state = "complete"
                 self._snap.completed += 1
-                self._snap.last_run = result.run.info
-                saved.append(result.run.info)
-                self._log("saved run {run_id}", run_id=result.run.run_id)
+                self._snap.last_run = outcome.run
+                saved.append(outcome.run)
+                self._log("saved run {run_id}", run_id=outcome.run["run_id"])

@@ -40,6 +40,7 @@ from transformers import (
 from ..core import checkpoints, dev_predictions, resumable
 from ..core.data import load_glue, tokenize
 from ..core.dev_predictions import DevPredictions
+from ..core.hardware import this_process_device, training_hardware
 from ..core.methods import Method, get_method
 from ..core.methods.base import TrainingSetup
 from ..core.metrics import majority_baseline, trainer_metrics
@@ -105,11 +106,13 @@ def train(
     checkpoints_dir: Path | None = None,
     progress_bar: bool = False,
     resume: str | None = None,
+    hardware: dict | None = None,
 ) -> RunResult:
     """Train, evaluate and save one run. Cancelling (`cancel.set()` from any thread) stops at the
     next step and saves no run, leaving earlier runs untouched; a run stopped (or crashed) after a dev
     evaluation stays resumable: `resume` = its run id or "last" trains only the remaining steps, with
-    `config` None (its saved settings) or the same settings (anything else raises ResumeError)."""
+    `config` None (its saved settings) or the same settings (anything else raises ResumeError). `hardware`: where
+    it trains, for run.json (default: this process's, core/hardware.py)."""
     checkpoints_dir = Path(checkpoints_dir or checkpoints.default_checkpoints_dir())
     main_process, processes = process_layout()
     if resume and processes > 1:
@@ -146,7 +149,7 @@ def train(
         fitted = fit(config, prepared, staging, run_id, emit, cancel or threading.Event(), progress_bar, state)
         if not fitted.trainer.is_world_process_zero():  # under `accelerate launch`, only the main process saves
             return RunResult(status="complete", run=None, metrics=fitted.metrics, model=prepared.model)
-        info = save(run_id, config, prepared, fitted, staging)
+        info = save(run_id, config, prepared, fitted, staging, hardware or local_hardware())
         emit({"type": "end", "status": "complete", "metrics": fitted.metrics,
               "size_bytes": info["size_bytes"], "train_seconds": info["train_seconds"]})  # fmt: skip
         event_log.close()
@@ -464,7 +467,12 @@ def grouped_optimizer(trainer: Trainer, model: torch.nn.Module, groups: list[dic
 
 
 # -- save ----------------------------------------------------------------------------------------------
-def save(run_id: str, config: RunConfig, prepared: Prepared, fitted: Fitted, staging: Path) -> dict:
+def local_hardware() -> dict:
+    """Where a run trained in this very process trains: {"kind", "device", "threads"} (core/hardware.py)."""
+    return {"kind": training_hardware().kind, **this_process_device()}
+
+
+def save(run_id: str, config: RunConfig, prepared: Prepared, fitted: Fitted, staging: Path, hardware: dict) -> dict:
     """Compact weights, the tokenizer and the model card into the staging folder; returns run.json's content.
     The last resumable checkpoint stays until everything is written: a crash or kill -9 while saving leaves the run
     resumable from its last dev evaluation, where it ends exactly as it would have."""
@@ -489,6 +497,7 @@ def save(run_id: str, config: RunConfig, prepared: Prepared, fitted: Fitted, sta
         eval_samples=len(prepared.encoded["validation"]),
         train_samples_per_s=round(train_samples * _epochs(config) / fitted.train_seconds, 2),
         precision=resolve_precision(config.precision),
+        hardware=hardware,
         training_revision=TRAINING_REVISION,
     )
     scored = DevPredictions.of_split(prepared.data["validation"], prepared.task.text_keys, fitted.dev_probabilities)

@@ -19,7 +19,7 @@ class DuplicateMethodError(ValueError):
     """Two methods claimed the same name."""
 
 
-def register_method(cls: M) -> M:
+def register_method[M: type[Method]](cls: M) -> M:
     """Class decorator: make `cls` (a Method subclass) available under its `name`."""
     name = cls.name
     if not name.isidentifier() or name != name.lower():

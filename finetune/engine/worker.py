@@ -1,0 +1,286 @@
+"""Every run trains in a worker process of its own; the app's process keeps the waiting line, Results and the
+Playground.
+
+Why a process: a run that runs out of memory or crashes takes only its worker down, never the Playground of every
+visitor; a run starts from a fresh interpreter, so it takes the CLI's time for the same settings however many
+runs came before it (in one long process CoLA LoRA took 142 s fresh and 169 s after an MRPC run); and it is the
+shape ZeroGPU imposes anyway (a GPU only inside a `@spaces.GPU` call, run in a forked worker: webui/zerogpu.py).
+
+    WorkOrder   what a worker needs to train one run (picklable, JSON-able: it crosses a process boundary)
+    run_events  in the worker: train, yielding the run's events, then one "outcome" item
+    train_in_worker  in the app: start `python -m finetune.engine.worker`, stream its events to the listeners,
+                 stop it on request, and turn its end (or its death) into a WorkOutcome
+
+The run's files go into the store as always (core/checkpoints.py: built in a staging folder that names its
+process, committed with one rename). A worker that dies leaves that folder behind: it is kept as a resumable
+state from its last dev evaluation (resumable.sweep_stale_staging), and the death is reported in words.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core import checkpoints, resumable
+from ..core.checkpoints import storage_problem
+from ..core.data import DataSourceError
+from ..core.models import ModelSourceError
+from .config import ConfigError, RunConfig
+from .events import Listener
+
+log = logging.getLogger(__name__)
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding `finetune`: the worker imports it from there
+STOP = "stop"  # the line the app writes on a worker's stdin to stop its run (EOF stops it too: the app is gone)
+
+
+@dataclass(frozen=True)
+class WorkOrder:
+    """One run for a worker: a new run (`config`) or a stopped one to go on with (`resume`: its id)."""
+
+    config: RunConfig | None
+    resume: str | None = None
+    checkpoints_dir: str | None = None
+    hardware: str = "cpu"  # "cpu" | "gpu" | "zerogpu": recorded in run.json (core/hardware.py)
+    stop_after_s: float | None = None  # the worker stops the run itself (resumable) once it has run this long
+    stop_file: str | None = None  # the run stops when this file appears (a forked GPU worker has no stdin)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> WorkOrder:
+        fields = json.loads(text)
+        config = fields.pop("config")
+        return cls(config=RunConfig(**config) if config else None, **fields)
+
+
+@dataclass(frozen=True)
+class WorkOutcome:
+    status: str  # "complete" | "cancelled"
+    run: dict | None  # the saved run's run.json
+    resumable_from: int | None = None  # a stopped run: the step it resumes from
+    overtime: bool = False  # stopped by its own `stop_after_s`
+
+
+class RunFailed(RuntimeError):
+    """A run raised inside its worker; the message is already in a visitor's words (explain_failure)."""
+
+    def __init__(self, reason: str, resumable_from: int | None = None):
+        super().__init__(reason)
+        self.resumable_from = resumable_from
+
+
+class WorkerDied(RunFailed):
+    """The worker ended without saying how its run ended: killed, out of memory, or its GPU call cut short."""
+
+
+def explain_failure(error: BaseException) -> str:
+    """What a visitor is told about a crashed run: our own errors in their words, anything else by kind only
+    (the details go to the server log)."""
+    if isinstance(error, ConfigError | DataSourceError | ModelSourceError | resumable.ResumeError | RunFailed):
+        return str(error)
+    if isinstance(error, OSError) and (problem := storage_problem(error)):
+        return problem
+    if isinstance(error, MemoryError):
+        return "the run ran out of memory; nothing was saved (fewer training examples, a smaller batch or a smaller "\
+               "encoder need less)"  # fmt: skip
+    return f"an internal error ({type(error).__name__}) stopped the run; nothing was saved"
+
+
+# -- in the worker -------------------------------------------------------------------------------------------------
+def run_events(order: WorkOrder, stop: threading.Event | None = None) -> Iterator[dict]:
+    """Train `order`'s run in this process, yielding each event as it happens, then {"type": "outcome", ...}.
+    The run stops (resumable, at its next step) when `stop` is set, when `order.stop_file` appears, after
+    `order.stop_after_s`, or when the caller stops listening (closing this generator)."""
+    from ..core.hardware import this_process_device
+    from .train import train
+
+    stop = stop or threading.Event()
+    started = time.monotonic()
+    overtime = threading.Event()
+    items: queue.Queue[dict | None] = queue.Queue()
+
+    def deadline(event: dict) -> None:
+        if order.stop_after_s is not None and time.monotonic() - started > order.stop_after_s and not stop.is_set():
+            overtime.set()
+            stop.set()
+
+    def work() -> None:
+        try:
+            result = train(
+                order.config, listeners=[items.put, deadline], cancel=stop, resume=order.resume,
+                checkpoints_dir=Path(order.checkpoints_dir) if order.checkpoints_dir else None,
+                hardware={"kind": order.hardware, **this_process_device()},
+            )  # fmt: skip
+            items.put({"type": "outcome", "status": result.status, "run": result.run.info if result.run else None,
+                       "resumable_from": result.resumable_from, "overtime": overtime.is_set()})  # fmt: skip
+        except BaseException as e:  # told in words; the traceback goes to the server log
+            if not isinstance(e, resumable.ResumeError | ConfigError):
+                log.exception("training run failed")
+            items.put({"type": "outcome", "status": "failed", "reason": explain_failure(e)})
+        finally:
+            items.put(None)
+
+    trainer = threading.Thread(target=work, name="training", daemon=True)
+    trainer.start()
+    if order.stop_file:
+        _watch_file(Path(order.stop_file), stop, trainer)
+    try:
+        while (item := items.get()) is not None:
+            yield item
+    finally:  # the caller stopped listening: stop the run, and wait until its state is saved
+        stop.set()
+        trainer.join()
+
+
+def _watch_file(path: Path, stop: threading.Event, training: threading.Thread) -> None:
+    def watch() -> None:
+        while training.is_alive() and not stop.is_set():
+            if path.exists():
+                stop.set()
+            time.sleep(0.2)
+
+    threading.Thread(target=watch, name="stop-file", daemon=True).start()
+
+
+def main() -> None:
+    """`python -m finetune.engine.worker --events-fd N`: the order on stdin's first line; events as JSON lines on
+    file descriptor N; "stop" on stdin (or stdin closing) stops the run."""
+    logging.basicConfig(level=logging.WARNING, format="worker %(process)d: %(levelname)s %(message)s")
+    events_fd = int(sys.argv[sys.argv.index("--events-fd") + 1])
+    order = WorkOrder.from_json(sys.stdin.readline())
+    stop = threading.Event()
+
+    def listen() -> None:
+        for line in sys.stdin:
+            if line.strip() == STOP:
+                break
+        stop.set()  # asked, or the app is gone (EOF): the run stops at its next step and stays resumable
+
+    threading.Thread(target=listen, name="stdin", daemon=True).start()
+    with os.fdopen(events_fd, "w", encoding="utf-8") as events:
+        for item in run_events(order, stop):
+            events.write(json.dumps(item) + "\n")
+            events.flush()
+
+
+# -- in the app ----------------------------------------------------------------------------------------------------
+Launcher = Callable[[WorkOrder, Listener, threading.Event], WorkOutcome]
+
+
+def train_in_worker(order: WorkOrder, on_event: Listener, cancel: threading.Event) -> WorkOutcome:
+    """Train `order` in a new worker process (`python -m finetune.engine.worker`, like the CLI: a fresh interpreter
+    with torch's default threads), passing each event to `on_event`; `cancel` stops the run at its next step.
+    Raises RunFailed when the run failed, WorkerDied when the process ended without an outcome."""
+    read_fd, write_fd = os.pipe()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))}
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "finetune.engine.worker", "--events-fd", str(write_fd)],
+            stdin=subprocess.PIPE, pass_fds=(write_fd,), env=env, text=True,
+        )  # fmt: skip
+    finally:
+        os.close(write_fd)
+    assert process.stdin is not None
+    process.stdin.write(order.to_json() + "\n")
+    process.stdin.flush()
+    done = threading.Event()
+
+    def relay_stop() -> None:  # Stop pressed in the app: one line on the worker's stdin
+        while not done.is_set():
+            if cancel.wait(0.2):
+                try:
+                    process.stdin.write(STOP + "\n")  # type: ignore[union-attr]
+                    process.stdin.flush()  # type: ignore[union-attr]
+                except (BrokenPipeError, ValueError, OSError):
+                    pass
+                return
+
+    threading.Thread(target=relay_stop, name="stop-relay", daemon=True).start()
+    return follow(_lines(read_fd), on_event, order, lambda: _reap(process, done))
+
+
+def _lines(fd: int) -> Iterator[dict]:
+    with os.fdopen(fd, encoding="utf-8") as stream:
+        for line in stream:
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:  # a worker killed mid-line
+                return
+
+
+def _reap(process: subprocess.Popen, done: threading.Event) -> str:
+    """Wait for the worker to end; how it ended, in words."""
+    done.set()
+    with contextlib.suppress(OSError):
+        process.stdin.close()  # type: ignore[union-attr]
+    code = process.wait()
+    return exit_words(code)
+
+
+def exit_words(code: int | None) -> str:
+    if code is not None and code < 0:
+        import signal
+
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        if name == "SIGKILL":
+            return "the training process was killed (out of memory, or by the machine)"
+        return f"the training process was ended by {name}"
+    return f"the training process ended unexpectedly (exit code {code})"
+
+
+def follow(items: Iterator[dict], on_event: Listener, order: WorkOrder, ended: Callable[[], str]) -> WorkOutcome:
+    """Pass a worker's events to `on_event` until its outcome; `ended()` waits for the worker and says how it
+    ended. A worker that ends without an outcome leaves its run resumable from its last dev evaluation."""
+    outcome: dict | None = None
+    run_id = order.resume
+    for item in items:
+        if item.get("type") == "outcome":
+            outcome = item
+            continue
+        if item.get("type") == "start":
+            run_id = item.get("run_id", run_id)
+        on_event(item)
+    how = ended()
+    if outcome is None:
+        step = recover(order, run_id)
+        raise WorkerDied(how if step is not None else how + "; nothing was saved", resumable_from=step)
+    if outcome["status"] == "failed":
+        raise RunFailed(outcome["reason"])
+    return WorkOutcome(
+        outcome["status"], outcome.get("run"), outcome.get("resumable_from"), bool(outcome.get("overtime"))
+    )
+
+
+def recover(order: WorkOrder, run_id: str | None) -> int | None:
+    """After a worker died: its staging folder becomes a resumable state (when it reached a dev evaluation);
+    the step it resumes from, if any."""
+    root = Path(order.checkpoints_dir or checkpoints.default_checkpoints_dir())
+    resumable.sweep_stale_staging(root)
+    if run_id is None:
+        return None
+    try:
+        return resumable.find_state(root, run_id).step
+    except resumable.ResumeError:
+        return None
+
+
+def train_here(order: WorkOrder, on_event: Listener, cancel: threading.Event) -> WorkOutcome:
+    """The same run in this process (a thread of the caller's): for the CLI's own runs and quick tests."""
+    return follow(run_events(order, cancel), on_event, order, lambda: "the run ended without an outcome")
+
+
+if __name__ == "__main__":
+    main()
