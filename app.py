@@ -21,14 +21,22 @@ from finetune.core.checkpoints import default_checkpoints_dir, use_persistent_ca
 
 use_persistent_cache()  # the Hugging Face cache on persistent storage, when the Space has some
 
+# ZeroGPU asks for `spaces` before anything that may initialise CUDA (torch): it patches torch in this process and
+# forks GPU workers from it. Off ZeroGPU it changes nothing (webui/zerogpu.py).
+import spaces  # noqa: F401
+
+# isort: split
 import gradio as gr
 
-from finetune.core.resumable import sweep_stale_staging
+from finetune.core.hardware import training_hardware
+from finetune.core.resumable import find_state, sweep_stale_staging
 from finetune.engine.estimate import estimate, measure_classroom_shapes, remeasure_when_idle, speed_correction
 from finetune.engine.hub_sync import HubSyncError, pull_runs
 from finetune.engine.predict import Predictor
 from finetune.engine.runner import SpeedFeedback, TrainingRunner
-from webui import differences, playground_tab, results_tab, sharing, train_tab
+from finetune.engine.train import saved_settings
+from finetune.engine.worker import Launcher, WorkOrder, train_in_worker
+from webui import differences, playground_tab, results_tab, sharing, train_tab, zerogpu
 from webui.deployment import Deployment
 from webui.locales import I18N, INTRO_KO, REPORT_LANGUAGE_JS, remember_language, t
 
@@ -106,7 +114,9 @@ def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | Non
     measure_classroom_shapes()
     # Estimates from the measured machine, corrected by each run's real pace; re-measured when nothing trains.
     speed = SpeedFeedback(lambda: speed_correction.factor, speed_correction.listener, remeasure_when_idle)
-    runner = TrainingRunner(checkpoints_dir, estimate=lambda c: estimate(c, corrected=False).seconds, speed=speed)
+    hardware = training_hardware()
+    runner = TrainingRunner(checkpoints_dir, estimate=lambda c: estimate(c, corrected=False).seconds, speed=speed,
+                            launcher=launcher_for(hardware.kind), hardware=hardware.kind)  # fmt: skip
     predictor = Predictor(checkpoints_dir)
     # Uploaded bundles and made files in Gradio's cache are deleted after an hour (checked every hour).
     with gr.Blocks(title="glue-tune-lab", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
@@ -140,6 +150,21 @@ def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | Non
 
     demo.launch = launch_in_both_languages  # type: ignore[method-assign]
     return demo
+
+
+def launcher_for(kind: str) -> Launcher:
+    """How a run is trained: one GPU call each on ZeroGPU (or its stand-in), else a worker process each."""
+    if kind != "zerogpu":
+        return train_in_worker
+    return zerogpu.gpu_launcher(zerogpu.gpu_function(), order_seconds)
+
+
+def order_seconds(order: WorkOrder) -> float:
+    """A run's estimated seconds where it trains; for a stopped run, what is left of it."""
+    if order.config is not None:
+        return estimate(order.config).seconds
+    state = find_state(Path(order.checkpoints_dir or default_checkpoints_dir()), order.resume or "last")
+    return estimate(saved_settings(state)).seconds * (1 - state.step / state.max_steps)
 
 
 def send_to_playground(results: results_tab.ResultsTab, playground: playground_tab.PlaygroundTab, tabs) -> None:

@@ -19,8 +19,8 @@ from finetune.engine import worker as worker_module
 from finetune.engine.bundle import BundleError, export_runs, import_bundle
 from finetune.engine.predict import Predictor
 from finetune.engine.runner import RunnerBusy, TrainingRunner
-from finetune.engine.worker import train_here
 from finetune.engine.train import train
+from finetune.engine.worker import train_here
 from webui.deployment import Deployment, max_run_seconds
 
 from .conftest import tiny_config

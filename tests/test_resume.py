@@ -272,3 +272,25 @@ def test_a_state_whose_weight_average_is_lost_is_refused_in_words(tiny_bert, glu
         train(None, checkpoints_dir=tmp_path, resume=state.run_id)
     assert str(tmp_path) not in str(refused.value)
     assert resumable.list_states(tmp_path) == []  # a state that cannot give the same weights is dropped
+
+
+@pytest.mark.parametrize("epoch_stopped", [1, 2])
+def test_a_run_stopped_in_a_later_epoch_resumes_with_that_epochs_own_batch_order(tiny_bert, glue_dir, tmp_path,
+                                                                                 epoch_stopped):  # fmt: skip
+    """The Trainer shuffles an epoch as it begins, before it puts back a checkpoint's random state: without the
+    epoch's own state saved beside the checkpoint, a run resumed in its second epoch trained on another order."""
+    config = tiny_config(tiny_bert, glue_dir, "sst2", "full", max_train_samples=64, epochs=3, evaluations=6,
+                         learning_rate=1e-3)  # 12 steps, 4 an epoch, a checkpoint every 2  # fmt: skip
+    whole = train(config, checkpoints_dir=tmp_path / "whole").run
+    cancel = threading.Event()
+    stop_at = 4 * epoch_stopped + 2  # inside the epoch, not at its end
+
+    def stop(event: dict) -> None:
+        if event["type"] == "eval" and event["step"] >= stop_at:
+            cancel.set()
+
+    stopped = train(config, listeners=[stop], cancel=cancel, checkpoints_dir=tmp_path / "stopped")
+    assert stopped.status == "cancelled" and stopped.resumable_from == stop_at
+    resumed = train(None, checkpoints_dir=tmp_path / "stopped", resume="last").run
+    assert resumed.info["metrics"] == whole.info["metrics"]
+    assert_same_weights(resumed, whole)

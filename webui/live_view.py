@@ -46,7 +46,8 @@ def progress_html(snap: Snapshot) -> str:
     elif snap.state == "cancelled":
         label = say("Cancelled {task} / {method} at step {step}", step=f"{step:,}", **run)
         reason = (snap.reason or "").split("; it can be resumed")[0]
-        label += f" · {say_error(reason)}" if reason.startswith("it trained past") else ""  # the lab's limit
+        limits = ("it trained past", "it used up the GPU time")  # the lab's limit, or the GPU call's
+        label += f" · {say_error(reason)}" if reason.startswith(limits) else ""
         label += say(" · resumable: Stopped runs → Resume") if "resumed" in (snap.reason or "") else ""
     elif snap.state == "failed":
         label = say("Failed {task} / {method}: {reason}", reason=say_error(snap.reason or ""), **run)

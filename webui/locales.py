@@ -298,6 +298,33 @@ KO: dict[str, str] = {
     " (resumable from step {step})": " ({step} 스텝부터 이어서 학습 가능)",
     "stop requested: stopping at the next step": "중지 요청: 다음 스텝에서 멈춥니다",
     "run failed: {reason}": "학습 실패: {reason}",
+    # Where runs train (the Train tab), ZeroGPU's time and refusals
+    "Trains on **this machine's CPU** ({device}, {cores} cores), each run in a process of its own.": "**이 기계의 "
+    "CPU**({device}, 코어 {cores}개)에서 학습합니다. 학습마다 별도의 프로세스에서 돌아갑니다.",
+    "Trains on **this lab's GPU** ({device}), each run in a process of its own.": "**이 실습실의 GPU**({device})에서 "
+    "학습합니다. 학습마다 별도의 프로세스에서 돌아갑니다.",
+    "Trains on **ZeroGPU**: each run is one call to a GPU lent for it ({device}), paid from the quota of the visitor "
+    "who started it.": "**ZeroGPU**에서 학습합니다: 학습 하나가 그때 빌려 오는 GPU({device}) 호출 한 번이며, 학습을 "
+    "시작한 방문자의 할당량에서 차감됩니다.",
+    "Trains on **ZeroGPU (stand-in)**: each run is one GPU call in a forked worker on {device}, paid from the quota of "
+    "the visitor who started it.": "**ZeroGPU(대역)**에서 학습합니다: 학습 하나가 {device}에서 포크된 작업 프로세스의 "
+    "GPU 호출 한 번이며, 학습을 시작한 방문자의 할당량에서 차감됩니다.",
+    "On ZeroGPU this run asks for **{asked} s of GPU time** from your daily quota (2 min a day for visitors not logged "
+    "in, shared by everyone behind one address; log in to Hugging Face for your own 5 min)": "ZeroGPU에서 이 학습은 "
+    "하루 할당량 중 **GPU 시간 {asked}초**를 요청합니다 (로그인하지 않은 방문자는 하루 2분이며 같은 주소의 모든 사람이 "
+    "나눠 씁니다. Hugging Face에 로그인하면 나만의 5분을 받습니다)",
+    "  \n**Longer than one GPU call:** it stops after {asked} s and Resume goes on with it.": "  \n**GPU 호출 한 번보다 "
+    "깁니다:** {asked}초 뒤에 멈추며, 이어서 학습으로 계속할 수 있습니다.",
+    "it used up the GPU time it asked for": "요청한 GPU 시간을 다 써서 멈췄습니다",
+    "ZeroGPU had no GPU free for this run within a minute; try again in a moment": "ZeroGPU에 1분 안에 빈 GPU가 "
+    "없었습니다. 잠시 뒤 다시 시도하세요",
+    "the training process was killed (out of memory, or by the machine)": "학습 프로세스가 강제로 종료되었습니다 "
+    "(메모리 부족이거나 기계가 종료함)",
+    "the training process was killed (out of memory, or by the machine); nothing was saved": "학습 프로세스가 강제로 "
+    "종료되었습니다 (메모리 부족이거나 기계가 종료함). 아무것도 저장되지 않았습니다",
+    "the run ran out of memory; nothing was saved (fewer training examples, a smaller batch or a smaller encoder need "
+    "less)": "학습 중 메모리가 부족했습니다. 아무것도 저장되지 않았습니다 (학습 예제, 배치 크기, 인코더를 줄이면 메모리를 "
+    "덜 씁니다)",
     "saved run {run_id}": "학습 {run_id} 저장됨",
     # Playground: labels and cards
     "positive": "긍정",
@@ -586,6 +613,9 @@ def say_error(message: str) -> str:
     the known shapes (a setting out of bounds, an empty input ...), else the English words."""
     if _language.get() != "ko":
         return message
+    head, resumable, step = message.partition("; it can be resumed from step ")
+    if resumable:  # any reason, then where its run resumes from
+        return say_error(head) + f"; {step} 스텝부터 이어서 학습할 수 있습니다"
     if message in KO:
         return KO[message]
     for pattern, render in ERROR_SHAPES_KO:
@@ -664,6 +694,29 @@ ERROR_SHAPES_KO: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
                "허용합니다: 학습 예제나 에폭을 줄이면 빨라집니다"),
     (re.compile(r"it trained past this lab's (?P<limit>.+) a run"),
      lambda m: f"이 실습실의 학습당 한도({_duration_ko(m['limit'])})를 넘어 멈췄습니다"),
+    (re.compile(r"ZeroGPU refused this run: (?:it asks for (?P<asked>\d+) s of GPU time and you have (?P<left>\d+) s left"
+                r"|your GPU time for today is used up)(?:; try again in (?P<wait>[\d:]+))?\. Visitors not logged in to "
+                r"Hugging Face share one quota per address; logging in gives you your own"),
+     lambda m: "ZeroGPU가 이 학습을 거절했습니다: "
+               + (f"GPU 시간 {m['asked']}초를 요청했지만 남은 시간은 {m['left']}초입니다" if m["asked"]
+                  else "오늘의 GPU 시간을 다 썼습니다")
+               + (f". {m['wait']} 뒤에 다시 시도하세요" if m["wait"] else "")
+               + ". Hugging Face에 로그인하지 않은 방문자는 주소마다 할당량 하나를 나눠 씁니다. 로그인하면 나만의 할당량을 받습니다"),
+    (re.compile(r"ZeroGPU refused this run: it asks for (?P<asked>\d+) s of GPU time, more than one call may have; "
+                r"fewer training examples or epochs make it shorter"),
+     lambda m: f"ZeroGPU가 이 학습을 거절했습니다: GPU 시간 {m['asked']}초는 호출 한 번에 허용되는 시간보다 깁니다. "
+               "학습 예제나 에폭을 줄이면 짧아집니다"),
+    (re.compile(r"the GPU call ended before the run did \(ZeroGPU ends a call after the (?P<asked>\d+) s asked\)"
+                r"(?P<nothing>; nothing was saved)?"),
+     lambda m: f"학습이 끝나기 전에 GPU 호출이 끝났습니다 (ZeroGPU는 요청한 {m['asked']}초가 지나면 호출을 끝냅니다)"
+               + (". 아무것도 저장되지 않았습니다" if m["nothing"] else "")),
+    (re.compile(r"the training process (?:ended unexpectedly \(exit code (?P<code>-?\d+|None)\)|was ended by "
+                r"(?P<signal>\w+))(?P<nothing>; nothing was saved)?"),
+     lambda m: "학습 프로세스가 예기치 않게 끝났습니다 ("
+               + (f"종료 코드 {m['code']}" if m["code"] else f"신호 {m['signal']}") + ")"
+               + (". 아무것도 저장되지 않았습니다" if m["nothing"] else "")),
+    (re.compile(r"ZeroGPU could not run this training \((?P<title>.+)\)"),
+     lambda m: f"ZeroGPU에서 이 학습을 실행하지 못했습니다 ({m['title']})"),
     (re.compile(r"an internal error \((?P<name>\w+)\) stopped the run; nothing was saved"),
      lambda m: f"내부 오류({m['name']})로 학습이 멈췄습니다. 아무것도 저장되지 않았습니다"),
 ]  # fmt: skip

@@ -10,6 +10,7 @@ visitor's own run (an instructor's token stops any); a run stopped after a dev e
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import inspect
 import shlex
@@ -23,6 +24,7 @@ import gradio as gr
 
 from finetune.core.data import DataSourceError, glue_dir_from_env, task_files
 from finetune.core.fields import Setting, settings_of
+from finetune.core.hardware import training_hardware
 from finetune.core.hub import hub_reachable
 from finetune.core.methods import METHODS
 from finetune.core.models import default_model_name
@@ -47,6 +49,7 @@ from .common import METHOD_CHOICES, TASK_CHOICES
 from .deployment import Deployment, user_error
 from .forms import input_for
 from .locales import duration, localized, say, say_error, t
+from .zerogpu import call_seconds, max_call_seconds
 
 FIRST_METHOD = next(iter(METHODS))
 
@@ -171,7 +174,8 @@ def submit(runner: TrainingRunner, deployment: Deployment, configs: list[RunConf
                 )
     one_job = deployment.one_job_per_visitor and not deployment.is_instructor(token)
     try:
-        return runner.submit(configs, owner=owner_of(request), max_seconds=budget, one_per_owner=one_job)
+        return runner.submit(configs, owner=owner_of(request), max_seconds=budget, one_per_owner=one_job,
+                             context=contextvars.copy_context())  # fmt: skip
     except (RunnerBusy, ConfigError) as e:
         raise user_error(str(e)) from None
 
@@ -202,11 +206,42 @@ def estimate_text(config: RunConfig) -> str:
         "Estimated on this machine: **this run about {this_run}** · Train all {count}: about {everything}",
         this_run=duration(this_run), count=len(METHODS), everything=duration(everything),
     )  # fmt: skip
+    if training_hardware().kind == "zerogpu":
+        text = gpu_time_text(this_run)
     if this_run > 10 * 60 or everything > 30 * 60:
         text += say(
             "  \n**That is long for a class:** fewer training examples or epochs, or the packaged encoder, are faster."
         )
     return text
+
+
+def gpu_time_text(run_s: float) -> str:
+    """On ZeroGPU: the GPU time this run asks for, whose quota pays, and what a longer run does."""
+    asked = call_seconds(run_s)
+    text = say(
+        "On ZeroGPU this run asks for **{asked} s of GPU time** from your daily quota (2 min a day for visitors not "
+        "logged in, shared by everyone behind one address; log in to Hugging Face for your own 5 min)",
+        asked=asked,
+    )
+    if asked >= max_call_seconds():
+        text += say("  \n**Longer than one GPU call:** it stops after {asked} s and Resume goes on with it.",
+                    asked=asked)  # fmt: skip
+    return text
+
+
+def hardware_text() -> str:
+    """Where this lab's runs train, for the top of the tab."""
+    hardware = training_hardware()
+    if hardware.kind == "zerogpu":
+        if hardware.emulated:
+            return say("Trains on **ZeroGPU (stand-in)**: each run is one GPU call in a forked worker on {device}, "
+                       "paid from the quota of the visitor who started it.", device=hardware.device)  # fmt: skip
+        return say("Trains on **ZeroGPU**: each run is one call to a GPU lent for it ({device}), paid from the quota "
+                   "of the visitor who started it.", device=hardware.device)  # fmt: skip
+    if hardware.kind == "gpu":
+        return say("Trains on **this lab's GPU** ({device}), each run in a process of its own.", device=hardware.device)
+    return say("Trains on **this machine's CPU** ({device}, {cores} cores), each run in a process of its own.",
+               device=hardware.device, cores=hardware.cores)  # fmt: skip
 
 
 def build(runner: TrainingRunner, deployment: Deployment, language_heard) -> gr.State:
@@ -237,6 +272,7 @@ def build(runner: TrainingRunner, deployment: Deployment, language_heard) -> gr.
                 leave_btn = gr.Button(t("Leave the line"), elem_id="leave-btn", min_width=90)
             action = gr.Markdown(elem_id="action-status")
             estimate_md = gr.Markdown(first_estimate, elem_id="estimate")
+            where = gr.Markdown(hardware_text(), elem_id="hardware")
             with gr.Row(visible=bool(runner.stopped_runs()), equal_height=True) as stopped_row:
                 stopped = gr.Dropdown(
                     live_view.stopped_choices(runner), value=None, label=t("Stopped runs"),
@@ -249,6 +285,7 @@ def build(runner: TrainingRunner, deployment: Deployment, language_heard) -> gr.
             view = live_view.build(runner.snapshot())
 
     wire_form(form, deployment, estimate_md, command, language_heard)
+    language_heard.then(localized(hardware_text), None, where, api_visibility="private")
     wire_controls(runner, deployment, form, token, (start_btn, all_btn, stop_btn, leave_btn), command, action)
     wire_resume(runner, deployment, stopped, resume_btn, token, command, action)
     completed = live_view.follow(runner, view, line, stopped, stopped_row, owner_of)
@@ -467,7 +504,7 @@ def resume_job(runner: TrainingRunner, deployment: Deployment, run_id: str | Non
     one_job = deployment.one_job_per_visitor and not deployment.is_instructor(token)
     try:
         return runner.resume(run_id, owner=owner_of(request), max_seconds=deployment.run_budget(token),
-                             one_per_owner=one_job)  # fmt: skip
+                             one_per_owner=one_job, context=contextvars.copy_context())  # fmt: skip
     except (RunnerBusy, ConfigError, ResumeError) as e:
         raise user_error(str(e)) from None
 

@@ -23,11 +23,12 @@ import transformers
 from peft import LoraConfig, inject_adapter_in_model
 from transformers.models.bert.modeling_bert import BertLayer
 
+from ..core.hardware import gpu_name, training_hardware
 from ..core.methods import get_method
 from ..core.models import forward_flops_per_token, layer_flops_per_token
 from ..core.precision import autocast, device_type, resolve_precision, step_seconds
 from ..core.tasks import TASKS, get_task
-from .config import RunConfig, classroom_configs, resolve_config
+from .config import RunConfig, classroom_configs, resolve_config, steps_for
 
 # A run takes longer than its layers alone: the embeddings (full fine-tuning updates their 11.7M weights every
 # step), the head, batches of uneven length, the Trainer's bookkeeping per step. The median of (measured /
@@ -234,8 +235,24 @@ class Estimate:
 
 
 def estimate(config: RunConfig, corrected: bool = True) -> Estimate:
-    """The estimated wall time of a run (raises ConfigError for a config that cannot run); `corrected`: as the
-    real runs on this machine have corrected it so far (speed_correction)."""
+    """The estimated wall time of a run where this lab trains it (raises ConfigError for a config that cannot run);
+    `corrected`: as the real runs on this machine have corrected it so far (speed_correction). Measured on this
+    machine (measured_estimate), except where runs train on a GPU the app's process must not touch: ZeroGPU's,
+    lent per call (gpu_estimate)."""
+    if lent_gpu():
+        return gpu_estimate(config)
+    return measured_estimate(config, corrected)
+
+
+def lent_gpu() -> bool:
+    """Runs train on a GPU lent per call (ZeroGPU, or its stand-in on a machine with a GPU): the app's process
+    measures nothing on it."""
+    hardware = training_hardware()
+    return hardware.kind == "zerogpu" and (not hardware.emulated or gpu_name() is not None)
+
+
+def measured_estimate(config: RunConfig, corrected: bool = True) -> Estimate:
+    """The estimate from this machine's measured layer speed (the module's docstring)."""
     config, source = resolve_config(config)
     task, method = get_task(config.task), get_method(config.method)
     model_config = transformers.AutoConfig.from_pretrained(source.path, trust_remote_code=False)
@@ -262,13 +279,41 @@ def estimate(config: RunConfig, corrected: bool = True) -> Estimate:
     return Estimate(seconds=seconds + RUN_OVERHEAD_S, flops=training + forward_only)
 
 
+# A GPU lent per call cannot be measured from the app's process. Until a GPU machine measures the lab's runs
+# (finetune/bench/zerogpu_device.py, which prints estimated / real GPU seconds per call), these are deliberately
+# generous round figures: a step of a small batch on a GPU is bound by kernel launches rather than FLOPs, and a
+# forked worker first initialises CUDA, loads the encoder and tokenizes the data. Not fitted on a GPU here.
+GPU_FLOPS = 30e12  # what a bert-base-sized step achieves in bf16 on half an RTX Pro 6000 / an H200 slice (assumed)
+GPU_MIN_STEP_S = 0.03  # a training step's floor (kernel launches, the optimizer step)
+GPU_START_S = 25.0  # CUDA in the forked worker, the encoder and data loaded, the Trainer built, the run saved
+
+
+def gpu_estimate(config: RunConfig) -> Estimate:
+    """A run's seconds on a GPU lent per call, from its FLOPs and steps (the constants above)."""
+    config, source = resolve_config(config)
+    task = get_task(config.task)
+    model_config = transformers.AutoConfig.from_pretrained(source.path, trust_remote_code=False)
+    train_n = min(config.max_train_samples or task.train_size, task.train_size)
+    dev_n = min(config.max_eval_samples or task.dev_size, task.dev_size)
+    train_len, dev_len = (min(t, config.max_seq_length) for t in task.mean_tokens)
+    epochs = config.epochs or 1.0
+    assert config.batch_size is not None  # resolve_config fills it in
+    steps = steps_for(train_n, config.batch_size, epochs)
+    training = forward_flops_per_token(model_config, train_len) * train_n * train_len * 3 * epochs
+    evaluating = forward_flops_per_token(model_config, dev_len) * dev_n * dev_len * config.evaluations
+    seconds = max(training / GPU_FLOPS, steps * GPU_MIN_STEP_S) + evaluating / GPU_FLOPS + GPU_START_S
+    return Estimate(seconds=seconds, flops=training + evaluating)
+
+
 def measure_classroom_shapes() -> None:
     """Measure the shapes of every task's classroom runs now (about 5 s on 2 cores), so that the estimates a class
     sees are measured while the machine is quiet rather than while somebody's run shares the cores."""
+    if lent_gpu():
+        return  # nothing to measure in the app's process
     for task in TASKS:
         for config in classroom_configs(task):
             try:
-                estimate(config)
+                measured_estimate(config)
             except Exception:  # an estimate is a courtesy: an encoder that cannot load is reported elsewhere
                 return
 
@@ -282,6 +327,8 @@ def remeasure_when_idle() -> bool:
     the app every minute): when the last measurement is older than REMEASURE_AFTER_S, was taken while other
     processes had the cores, or a real run showed it FAR_OFF; not while other processes have them now. The
     correction then starts afresh. True when it measured."""
+    if lent_gpu():
+        return False
     stale = time.monotonic() - layer_speed.measured_at > REMEASURE_AFTER_S
     far_off = speed_correction.observed and not 1 / FAR_OFF <= speed_correction.factor <= FAR_OFF
     if not layer_speed or not (stale or far_off or layer_speed.disturbed):

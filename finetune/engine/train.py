@@ -313,6 +313,36 @@ class ResumableCheckpoints(TrainerCallback):
         return self.seconds_before + time.monotonic() - self.started
 
 
+class EpochOrder(TrainerCallback):
+    """A resumed run draws its epoch's batch order as the run never stopped did. The Trainer shuffles each epoch from
+    the global random stream as the epoch begins, and restores a checkpoint's random state only after that; the
+    stream then stood where the stopped run's last steps had left it in an earlier epoch, but where a fresh process
+    leaves it in a later one, so a run resumed in its second epoch trained on another order. The state at each epoch's
+    beginning is saved with every checkpoint, and put back before the resumed epoch draws its order."""
+
+    FILE = "epoch_rng_state.bin"  # 8 bytes: the step the epoch began at; then torch's CPU random state
+
+    def __init__(self, resume_from: Path | None):
+        saved = resume_from / self.FILE if resume_from else None
+        self.restore = saved.read_bytes() if saved is not None and saved.is_file() else None
+        self.epoch_start, self.rng = 0, torch.get_rng_state()
+
+    def on_epoch_begin(self, args, state, control, train_dataloader=None, **kwargs):
+        if self.restore is not None:
+            start, rng = int.from_bytes(self.restore[:8], "little"), self.restore[8:]
+            self.restore = None
+            # Only when the checkpoint lies in the epoch the state was saved at: a checkpoint at an epoch's last step
+            # resumes at the next one, whose order the Trainer's own restored state draws.
+            if train_dataloader is not None and start <= state.global_step < start + len(train_dataloader):
+                torch.set_rng_state(torch.frombuffer(bytearray(rng), dtype=torch.uint8))
+        self.epoch_start, self.rng = state.global_step, torch.get_rng_state()
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and folder.is_dir():
+            (folder / self.FILE).write_bytes(self.epoch_start.to_bytes(8, "little") + self.rng.numpy().tobytes())
+
+
 # -- fit -----------------------------------------------------------------------------------------------
 def fit(
     config: RunConfig,
@@ -331,6 +361,7 @@ def fit(
     seconds_before = resume_from.marker.get("seconds", 0.0) if resume_from else 0.0
     events = TrainingEvents(emit, cancel, _batch_size(config), seconds_before=seconds_before)
     marks = ResumableCheckpoints(staging, run_id, config, len(prepared.encoded["train"]), seconds_before)
+    order = EpochOrder(resume_from.checkpoint if resume_from else None)
     # Before `marks`: a checkpoint is marked resumable only once the weight average is saved beside it.
     averaging = TailAverage(setup.model, prepared.max_steps, config.average_tail) if config.average_tail else None
     last_dev: dict[str, np.ndarray] = {}  # the latest evaluation's probabilities and gold labels
@@ -340,7 +371,7 @@ def fit(
         prepared.tokenizer,
         staging / resumable.TRAINER_DIR,
         prepared.max_steps,
-        callbacks=[events, *([averaging] if averaging else []), marks],
+        callbacks=[events, order, *([averaging] if averaging else []), marks],  # marks last: a checkpoint is complete
         progress_bar=progress_bar,
         on_predictions=lambda probabilities, labels: last_dev.update(probabilities=probabilities, labels=labels),
     )
