@@ -343,3 +343,119 @@ def test_a_fresh_server_shows_no_translation_key_anywhere(browser_page, locale, 
         context.close()
         demo.close()
     assert len(seen) == 1 + len(TASKS) * len(METHODS) + 2 * len(TASKS)
+
+
+def test_two_browsers_on_the_zerogpu_stand_in_train_stop_resume_and_run_out_of_quota(tmp_path, tiny_bert, glue_dir):
+    """A fresh lab on the ZeroGPU stand-in, two visitors at once (each with their own X-IP-Token, as ZeroGPU's proxy
+    sends): an English one's short run trains and shows live; a Korean one's long run, in line behind it, is cut by
+    its GPU call's duration, resumed, cut again, and then refused in Korean when their quota no longer covers a call,
+    while the English visitor, whose quota is their own, trains again."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from .test_deployment import start_space
+
+    env = {k: v for k, v in os.environ.items() if k != "FINETUNE_CHECKPOINTS"}
+    # Every call asks for 20 s (capped), the run stopping itself after 15 s; each visitor has 45 s.
+    env |= {"LAB_ZEROGPU_EMULATE": "1", "LAB_ZEROGPU_QUOTA_S": "45", "LAB_ZEROGPU_MAX_CALL_S": "20",
+            "FINETUNE_CHECKPOINTS": str(tmp_path / "runs"), "GLUE_DIR": str(glue_dir),
+            "PYTHONPATH": str(REPO)}  # fmt: skip
+    port = free_port()
+    app = start_space(env, port)
+    try:
+        with sync_playwright() as p:
+            pages, browsers = {}, []
+            for name, locale in (("en", "en-US"), ("ko", "ko-KR")):
+                # Two browsers, not two tabs of one: a browser slows the timers of a page in the background.
+                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                browsers.append(browser)
+                context = browser.new_context(viewport=PROJECTOR, locale=locale,
+                                              extra_http_headers={"X-IP-Token": f"visitor-{name}"})  # fmt: skip
+                page = context.new_page()
+                page.goto(f"http://127.0.0.1:{port}/")
+                page.wait_for_selector("#start-btn", timeout=60_000)
+                # The form is filled in the page's language once the page has told it: then it is ours to fill.
+                expect(page.locator("#estimate")).to_contain_text("GPU time" if name == "en" else "GPU 시간",
+                                                                  timeout=60_000)  # fmt: skip
+                page.get_by_text("Model and data" if name == "en" else "모델과 데이터").click()
+                epochs = 2 if name == "en" else 8  # 200 steps, and 8,000 (longer than two 20 s calls)
+                for _ in range(5):  # the page's first events may fill the method's defaults in again: fill until kept
+                    fill_run(page, tiny_bert, glue_dir, epochs, examples=800 if name == "en" else 8000)
+                    page.wait_for_timeout(1000)
+                    if f"--epochs {epochs}" in page.locator("#terminal-command").inner_text():
+                        break
+                expect(page.locator("#terminal-command")).to_contain_text(f"--epochs {epochs}")
+                pages[name] = page
+            en, ko = pages["en"], pages["ko"]
+            try:
+                check_zerogpu_pages(en, ko, tmp_path / "runs")
+            except Exception:
+                shot(en, "zerogpu-failed-en")
+                shot(ko, "zerogpu-failed-ko")
+                raise
+            for browser in browsers:
+                browser.close()
+    finally:
+        app.terminate()
+        app.wait(30)
+
+
+def fill_run(page, tiny_bert, glue_dir, epochs: int, examples: int) -> None:
+    page.locator("#in-model input, #in-model textarea").first.fill(str(tiny_bert))
+    page.locator("#in-data-dir input, #in-data-dir textarea").first.fill(str(glue_dir))
+    page.locator("#in-max-train-samples input").first.fill(str(examples))
+    page.locator("#in-epochs input").first.fill(str(epochs))
+    page.locator("#in-batch-size input").first.fill("8")
+    page.locator("#in-batch-size input").first.press("Tab")
+
+
+def english_runs(runs: Path) -> int:
+    """The English visitor's saved runs (800 training examples; the Korean visitor's have 8,000)."""
+    import json
+
+    return sum(json.loads(path.read_text())["train_samples"] == 800 for path in runs.glob("*/*/*/run.json"))
+
+
+def wait_for(condition, timeout: float) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.5)
+
+
+def check_zerogpu_pages(en, ko, runs: Path) -> None:
+    """The two visitors' story (test_two_browsers_on_the_zerogpu_stand_in_...)."""
+    from playwright.sync_api import expect
+
+    expect(en.locator("#hardware")).to_contain_text("ZeroGPU (stand-in)")
+    expect(ko.locator("#hardware")).to_contain_text("ZeroGPU(대역)")
+    expect(en.locator("#estimate")).to_contain_text("asks for 20 s of GPU time", timeout=30_000)
+    expect(ko.locator("#estimate")).to_contain_text("GPU 시간 20초", timeout=30_000)
+    shot(ko, "zerogpu-train-ko")
+    en.locator("#start-btn").click()
+    expect(en.locator("#action-status")).to_contain_text("Started", timeout=30_000)
+    ko.locator("#start-btn").click()  # at once: the second waits in line
+    expect(ko.locator("#action-status")).to_contain_text("대기열", timeout=30_000)
+    wait_for(lambda: english_runs(runs) == 1, 120)  # (the live view then follows the next run, the Korean one)
+    # The Korean visitor's run is cut by its call's duration, and stays resumable from the step it reached.
+    cut = "요청한 GPU 시간을 다 써서 멈췄습니다"
+    expect(ko.locator("#run-status")).to_contain_text(cut, timeout=120_000)
+    shot(ko, "zerogpu-cut-ko")
+    ko.locator("#resume-pick input").click()
+    ko.get_by_role("option", name=re.compile("8,?000")).click()
+    ko.locator("#resume-btn").click()
+    expect(ko.locator("#action-status")).to_contain_text("이어서", timeout=20_000)
+    expect(ko.locator("#run-status")).not_to_contain_text(cut, timeout=60_000)  # going on
+    expect(ko.locator("#run-status")).to_contain_text(cut, timeout=120_000)  # and cut again
+    # About 32 s of the Korean visitor's 45 are spent: the next 20 s call is refused, in Korean; the English
+    # visitor's quota is their own.
+    ko.locator("#resume-pick input").click()
+    ko.get_by_role("option", name=re.compile("8,?000")).click()
+    ko.locator("#resume-btn").click()
+    expect(ko.locator("#run-status")).to_contain_text("ZeroGPU가 이 학습을 거절했습니다", timeout=60_000)
+    expect(ko.locator("#run-status")).to_contain_text("로그인하면 나만의 할당량을 받습니다")
+    shot(ko, "zerogpu-refused-ko")
+    en.locator("#start-btn").click()
+    expect(en.locator("#run-status")).to_contain_text("Training SST-2", timeout=60_000)
+    wait_for(lambda: english_runs(runs) == 2, 120)

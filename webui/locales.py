@@ -715,6 +715,8 @@ ERROR_SHAPES_KO: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
      lambda m: "학습 프로세스가 예기치 않게 끝났습니다 ("
                + (f"종료 코드 {m['code']}" if m["code"] else f"신호 {m['signal']}") + ")"
                + (". 아무것도 저장되지 않았습니다" if m["nothing"] else "")),
+    (re.compile(r"run (?P<run>[\w-]+) is already waiting in line to be resumed"),
+     lambda m: f"학습 {m['run']}은 이미 이어서 학습하려고 대기열에서 기다리고 있습니다"),
     (re.compile(r"ZeroGPU could not run this training \((?P<title>.+)\)"),
      lambda m: f"ZeroGPU에서 이 학습을 실행하지 못했습니다 ({m['title']})"),
     (re.compile(r"an internal error \((?P<name>\w+)\) stopped the run; nothing was saved"),

@@ -111,9 +111,11 @@ class TrainingEvents(TrainerCallback):
         batch_size: int,
         progress_every_s: float = 0.5,
         seconds_before: float = 0.0,  # a resumed run: the training time of its earlier part(s)
+        save_on_stop: threading.Event | None = None,  # set with `cancel`: keep the step stopped at, resumable
     ):
         self.emit = emit
         self.cancel = cancel
+        self.save_on_stop = save_on_stop
         self.batch_size = batch_size
         self.progress_every_s = progress_every_s
         self.seconds_before = seconds_before
@@ -147,7 +149,9 @@ class TrainingEvents(TrainerCallback):
             self.cancelled = True
             control.should_training_stop = True
             control.should_evaluate = False
-            control.should_save = False
+            # A run that must stop (its GPU call's time is up) saves where it is, so that the next call goes on from
+            # there; a Stop keeps the last dev evaluation's state.
+            control.should_save = self.save_on_stop is not None and self.save_on_stop.is_set()
             return
         now = time.monotonic()
         if now - self._last_progress >= self.progress_every_s or state.global_step == state.max_steps:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import copy
+import dataclasses
 import itertools
 import logging
 import threading
@@ -25,7 +26,7 @@ from .config import RunConfig, resolve_config
 from .estimate import duration_text
 from .events import describe, fan_out
 from .train import saved_settings
-from .worker import Launcher, RunFailed, WorkOrder, WorkOutcome, explain_failure, train_in_worker
+from .worker import OVERTIME, Launcher, RunFailed, WorkOrder, WorkOutcome, explain_failure, train_in_worker
 
 MAX_LOG_LINES = 200
 MAX_EVENTS = 2_000  # a long run's progress events are thinned beyond this; start, evals and end are kept
@@ -54,6 +55,9 @@ class Job:
     @property
     def estimate_s(self) -> float:
         return sum(self.estimates_s)
+
+    def __deepcopy__(self, memo: dict) -> Job:  # for snapshots: a Context cannot be copied, and need not be (immutable)
+        return dataclasses.replace(self, configs=copy.deepcopy(self.configs, memo), estimates_s=list(self.estimates_s))
 
 
 @dataclass
@@ -362,6 +366,7 @@ class TrainingRunner:
                     self._snap.state, self._snap.reason = "failed", explain_failure(e) + self._resumable_note(step)
                     self._snap.resuming = None
                     self._log("run failed: {reason}", reason=self._snap.reason)
+                log.warning("a run of %s failed: %s", job.owner, self._snap.reason)  # for whoever runs the lab
                 return
             with self._lock:
                 self._snap.resuming = None
@@ -370,7 +375,7 @@ class TrainingRunner:
                     if overtime.is_set():
                         why = f"it trained past this lab's {duration_text(job.max_seconds or 0)} a run"
                     elif outcome.overtime:
-                        why = "it used up the GPU time it asked for"
+                        why = OVERTIME
                     self._snap.state, self._snap.reason = "cancelled", why + self._resumable_note()
                     return
                 self._snap.state = "complete"

@@ -107,12 +107,14 @@ def train(
     progress_bar: bool = False,
     resume: str | None = None,
     hardware: dict | None = None,
+    save_on_stop: threading.Event | None = None,
 ) -> RunResult:
     """Train, evaluate and save one run. Cancelling (`cancel.set()` from any thread) stops at the
     next step and saves no run, leaving earlier runs untouched; a run stopped (or crashed) after a dev
     evaluation stays resumable: `resume` = its run id or "last" trains only the remaining steps, with
     `config` None (its saved settings) or the same settings (anything else raises ResumeError). `hardware`: where
-    it trains, for run.json (default: this process's, core/hardware.py)."""
+    it trains, for run.json (default: this process's, core/hardware.py). `save_on_stop`, set before `cancel`: the
+    run stops resumable at the step it reached rather than at its last dev evaluation (a GPU call running out)."""
     checkpoints_dir = Path(checkpoints_dir or checkpoints.default_checkpoints_dir())
     main_process, processes = process_layout()
     if resume and processes > 1:
@@ -146,7 +148,8 @@ def train(
             check_resumable(state, prepared)
             replay(earlier or [start_event(run_id, config, prepared)], listeners)
             emit({"type": "resume", "step": state.step, "max_steps": state.max_steps})
-        fitted = fit(config, prepared, staging, run_id, emit, cancel or threading.Event(), progress_bar, state)
+        fitted = fit(config, prepared, staging, run_id, emit, cancel or threading.Event(), progress_bar, state,
+                     save_on_stop)  # fmt: skip
         if not fitted.trainer.is_world_process_zero():  # under `accelerate launch`, only the main process saves
             return RunResult(status="complete", run=None, metrics=fitted.metrics, model=prepared.model)
         info = save(run_id, config, prepared, fitted, staging, hardware or local_hardware())
@@ -353,13 +356,14 @@ def fit(
     cancel: threading.Event,
     progress_bar: bool,
     resume_from: resumable.ResumableState | None = None,
+    save_on_stop: threading.Event | None = None,
 ) -> Fitted:
     collator = DataCollatorWithPadding(prepared.tokenizer)  # pads each batch to its own longest example
     options = prepared.method.options(**config.method_options)
     with autocast(resolve_precision(config.precision)):  # what the setup computes, in the run's arithmetic
         setup = prepared.method.training_setup(prepared.model, options, prepared.encoded, collator)
     seconds_before = resume_from.marker.get("seconds", 0.0) if resume_from else 0.0
-    events = TrainingEvents(emit, cancel, _batch_size(config), seconds_before=seconds_before)
+    events = TrainingEvents(emit, cancel, _batch_size(config), seconds_before=seconds_before, save_on_stop=save_on_stop)
     marks = ResumableCheckpoints(staging, run_id, config, len(prepared.encoded["train"]), seconds_before)
     order = EpochOrder(resume_from.checkpoint if resume_from else None)
     # Before `marks`: a checkpoint is marked resumable only once the weight average is saved beside it.

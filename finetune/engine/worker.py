@@ -42,6 +42,7 @@ from .events import Listener
 log = logging.getLogger(__name__)
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding `finetune`: the worker imports it from there
+OVERTIME = "it used up the GPU time it asked for"  # why a run stopped by its own `stop_after_s` stopped
 STOP = "stop"  # the line the app writes on a worker's stdin to stop its run (EOF stops it too: the app is gone)
 
 
@@ -114,15 +115,20 @@ def run_events(order: WorkOrder, stop: threading.Event | None = None) -> Iterato
 
     def deadline(event: dict) -> None:
         if order.stop_after_s is not None and time.monotonic() - started > order.stop_after_s and not stop.is_set():
-            overtime.set()
+            overtime.set()  # first: the run saves the step it stops at, for the next call to go on from
             stop.set()
+
+    def relay(event: dict) -> None:
+        if event["type"] == "end" and event.get("status") == "cancelled" and overtime.is_set():
+            event = {**event, "reason": OVERTIME}
+        items.put(event)
 
     def work() -> None:
         try:
             result = train(
-                order.config, listeners=[items.put, deadline], cancel=stop, resume=order.resume,
+                order.config, listeners=[relay, deadline], cancel=stop, resume=order.resume,
                 checkpoints_dir=Path(order.checkpoints_dir) if order.checkpoints_dir else None,
-                hardware={"kind": order.hardware, **this_process_device()},
+                hardware={"kind": order.hardware, **this_process_device()}, save_on_stop=overtime,
             )  # fmt: skip
             items.put({"type": "outcome", "status": result.status, "run": result.run.info if result.run else None,
                        "resumable_from": result.resumable_from, "overtime": overtime.is_set()})  # fmt: skip
