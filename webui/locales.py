@@ -299,15 +299,15 @@ KO: dict[str, str] = {
     "stop requested: stopping at the next step": "중지 요청: 다음 스텝에서 멈춥니다",
     "run failed: {reason}": "학습 실패: {reason}",
     # Where runs train (the Train tab), ZeroGPU's time and refusals
-    "Trains on **this machine's CPU** ({device}, {cores} cores), each run in a process of its own.": "**이 기계의 "
-    "CPU**({device}, 코어 {cores}개)에서 학습합니다. 학습마다 별도의 프로세스에서 돌아갑니다.",
-    "Trains on **this lab's GPU** ({device}), each run in a process of its own.": "**이 실습실의 GPU**({device})에서 "
-    "학습합니다. 학습마다 별도의 프로세스에서 돌아갑니다.",
+    "Trains on **this machine's CPU** ({device}, {cores} cores), each run in a process of its own.": "학습 장소: **이 "
+    "기계의 CPU** ({device}, 코어 {cores}개). 학습마다 별도의 프로세스에서 돌아갑니다.",
+    "Trains on **this lab's GPU** ({device}), each run in a process of its own.": "학습 장소: **이 실습실의 GPU** "
+    "({device}). 학습마다 별도의 프로세스에서 돌아갑니다.",
     "Trains on **ZeroGPU**: each run is one call to a GPU lent for it ({device}), paid from the quota of the visitor "
-    "who started it.": "**ZeroGPU**에서 학습합니다: 학습 하나가 그때 빌려 오는 GPU({device}) 호출 한 번이며, 학습을 "
+    "who started it.": "학습 장소: **ZeroGPU**. 학습 하나가 그때 빌려 오는 GPU({device}) 호출 한 번이며, 학습을 "
     "시작한 방문자의 할당량에서 차감됩니다.",
     "Trains on **ZeroGPU (stand-in)**: each run is one GPU call in a forked worker on {device}, paid from the quota of "
-    "the visitor who started it.": "**ZeroGPU(대역)**에서 학습합니다: 학습 하나가 {device}에서 포크된 작업 프로세스의 "
+    "the visitor who started it.": "학습 장소: **ZeroGPU(대역)**. 학습 하나가 {device}에서 포크된 작업 프로세스의 "
     "GPU 호출 한 번이며, 학습을 시작한 방문자의 할당량에서 차감됩니다.",
     "On ZeroGPU this run asks for **{asked} s of GPU time** from your daily quota (2 min a day for visitors not logged "
     "in, shared by everyone behind one address; log in to Hugging Face for your own 5 min)": "ZeroGPU에서 이 학습은 "
