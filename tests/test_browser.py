@@ -375,15 +375,15 @@ def test_two_browsers_on_the_zerogpu_stand_in_train_stop_resume_and_run_out_of_q
                 page.wait_for_selector("#start-btn", timeout=60_000)
                 # The form is filled in the page's language once the page has told it: then it is ours to fill.
                 expect(page.locator("#estimate")).to_contain_text("GPU time" if name == "en" else "GPU 시간",
-                                                                  timeout=60_000)  # fmt: skip
+                                                                  timeout=120_000)  # fmt: skip
                 page.get_by_text("Model and data" if name == "en" else "모델과 데이터").click()
                 epochs = 2 if name == "en" else 8  # 200 steps, and 8,000 (longer than two 20 s calls)
-                for _ in range(5):  # the page's first events may fill the method's defaults in again: fill until kept
+                for _ in range(10):  # the page's first events may fill the method's defaults in again: fill until kept
                     fill_run(page, tiny_bert, glue_dir, epochs, examples=800 if name == "en" else 8000)
                     page.wait_for_timeout(1000)
                     if f"--epochs {epochs}" in page.locator("#terminal-command").inner_text():
                         break
-                expect(page.locator("#terminal-command")).to_contain_text(f"--epochs {epochs}")
+                expect(page.locator("#terminal-command")).to_contain_text(f"--epochs {epochs}", timeout=30_000)
                 pages[name] = page
             en, ko = pages["en"], pages["ko"]
             try:
