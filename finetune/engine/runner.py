@@ -300,11 +300,14 @@ class TrainingRunner:
                 del self._snap.log[:-MAX_LOG_LINES]
 
     def _deadline(self, seconds: float, overtime: threading.Event) -> Callable[[dict], None]:
-        """A listener that stops the run (at its next step, resumable) once it has trained `seconds`."""
-        started = time.monotonic()
+        """A listener that stops the run (at its next step, resumable) once it has trained `seconds`: counted from its
+        first step, so that a worker process starting (importing torch, loading the data) is not counted."""
+        started: list[float] = []
 
         def on_event(event: dict) -> None:
-            if time.monotonic() - started > seconds and not self._cancel.is_set():
+            if not started and event["type"] == "progress":
+                started.append(time.monotonic())
+            if started and time.monotonic() - started[0] > seconds and not self._cancel.is_set():
                 overtime.set()
                 self._cancel.set()
                 with self._lock:
