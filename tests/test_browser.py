@@ -345,14 +345,17 @@ def test_a_fresh_server_shows_no_translation_key_anywhere(browser_page, locale, 
     assert len(seen) == 1 + len(TASKS) * len(METHODS) + 2 * len(TASKS)
 
 
-def test_two_browsers_on_the_zerogpu_stand_in_train_stop_resume_and_run_out_of_quota(tmp_path, tiny_bert, glue_dir):
+def test_two_browsers_on_the_zerogpu_stand_in_train_stop_resume_and_run_out_of_quota(browser_page, tmp_path, tiny_bert,
+                                                                                     glue_dir):  # fmt: skip
     """A fresh lab on the ZeroGPU stand-in, two visitors at once (each with their own X-IP-Token, as ZeroGPU's proxy
     sends): an English one's short run trains and shows live; a Korean one's long run, in line behind it, is cut by
     its GPU call's duration, resumed, cut again, and then refused in Korean when their quota no longer covers a call,
     while the English visitor, whose quota is their own, trains again."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from .test_deployment import start_space
+
+    chromium = browser_page[0].context.browser.browser_type  # Playwright's, already running in this thread
 
     env = {k: v for k, v in os.environ.items() if k != "FINETUNE_CHECKPOINTS"}
     # Every call asks for 20 s (capped), the run stopping itself after 15 s; each visitor has 45 s.
@@ -362,38 +365,37 @@ def test_two_browsers_on_the_zerogpu_stand_in_train_stop_resume_and_run_out_of_q
     port = free_port()
     app = start_space(env, port)
     try:
-        with sync_playwright() as p:
-            pages, browsers = {}, []
-            for name, locale in (("en", "en-US"), ("ko", "ko-KR")):
-                # Two browsers, not two tabs of one: a browser slows the timers of a page in the background.
-                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-                browsers.append(browser)
-                context = browser.new_context(viewport=PROJECTOR, locale=locale,
-                                              extra_http_headers={"X-IP-Token": f"visitor-{name}"})  # fmt: skip
-                page = context.new_page()
-                page.goto(f"http://127.0.0.1:{port}/")
-                page.wait_for_selector("#start-btn", timeout=60_000)
-                # The form is filled in the page's language once the page has told it: then it is ours to fill.
-                expect(page.locator("#estimate")).to_contain_text("GPU time" if name == "en" else "GPU 시간",
-                                                                  timeout=120_000)  # fmt: skip
-                page.get_by_text("Model and data" if name == "en" else "모델과 데이터").click()
-                epochs = 2 if name == "en" else 8  # 200 steps, and 8,000 (longer than two 20 s calls)
-                for _ in range(10):  # the page's first events may fill the method's defaults in again: fill until kept
-                    fill_run(page, tiny_bert, glue_dir, epochs, examples=800 if name == "en" else 8000)
-                    page.wait_for_timeout(1000)
-                    if f"--epochs {epochs}" in page.locator("#terminal-command").inner_text():
-                        break
-                expect(page.locator("#terminal-command")).to_contain_text(f"--epochs {epochs}", timeout=30_000)
-                pages[name] = page
-            en, ko = pages["en"], pages["ko"]
-            try:
-                check_zerogpu_pages(en, ko, tmp_path / "runs")
-            except Exception:
-                shot(en, "zerogpu-failed-en")
-                shot(ko, "zerogpu-failed-ko")
-                raise
-            for browser in browsers:
-                browser.close()
+        pages, browsers = {}, []
+        for name, locale in (("en", "en-US"), ("ko", "ko-KR")):
+            # Two browsers, not two tabs of one: a browser slows the timers of a page in the background.
+            browser = chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            browsers.append(browser)
+            context = browser.new_context(viewport=PROJECTOR, locale=locale,
+                                          extra_http_headers={"X-IP-Token": f"visitor-{name}"})  # fmt: skip
+            page = context.new_page()
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_selector("#start-btn", timeout=60_000)
+            # The form is filled in the page's language once the page has told it: then it is ours to fill.
+            expect(page.locator("#estimate")).to_contain_text("GPU time" if name == "en" else "GPU 시간",
+                                                              timeout=120_000)  # fmt: skip
+            page.get_by_text("Model and data" if name == "en" else "모델과 데이터").click()
+            epochs = 2 if name == "en" else 8  # 200 steps, and 8,000 (longer than two 20 s calls)
+            for _ in range(10):  # the page's first events may fill the method's defaults in again: fill until kept
+                fill_run(page, tiny_bert, glue_dir, epochs, examples=800 if name == "en" else 8000)
+                page.wait_for_timeout(1000)
+                if f"--epochs {epochs}" in page.locator("#terminal-command").inner_text():
+                    break
+            expect(page.locator("#terminal-command")).to_contain_text(f"--epochs {epochs}", timeout=30_000)
+            pages[name] = page
+        en, ko = pages["en"], pages["ko"]
+        try:
+            check_zerogpu_pages(en, ko, tmp_path / "runs")
+        except Exception:
+            shot(en, "zerogpu-failed-en")
+            shot(ko, "zerogpu-failed-ko")
+            raise
+        for browser in browsers:
+            browser.close()
     finally:
         app.terminate()
         app.wait(30)

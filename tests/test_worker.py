@@ -11,7 +11,7 @@ import time
 import psutil
 import pytest
 
-from finetune.core import checkpoints
+from finetune.core import checkpoints, resumable
 from finetune.engine.predict import Predictor
 from finetune.engine.runner import TrainingRunner
 from finetune.engine.train import train
@@ -90,7 +90,8 @@ def test_kill_9_of_a_training_worker_is_told_in_words_the_app_keeps_predicting_a
     config = tiny_config(tiny_bert, glue_dir, "sst2", "full", max_train_samples=2000, epochs=3, evaluations=6)
     runner = TrainingRunner(checkpoints_dir)
     runner.submit([config], owner="a")
-    wait_for(lambda: any(e["type"] == "eval" for e in runner.snapshot().events))
+    # Killed once its first dev evaluation's state is saved (resume.json marks it, after the checkpoint is written).
+    wait_for(lambda: list((checkpoints_dir / checkpoints.STAGING).glob(f"*/{resumable.MARKER}")))
     (worker,) = wait_for(worker_processes)
     os.kill(worker.pid, signal.SIGKILL)
     assert answers()  # the app answers while the run dies
