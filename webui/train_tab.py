@@ -202,12 +202,13 @@ def estimate_text(config: RunConfig) -> str:
         return say("**Cannot start:** {error}", error=say_error(str(e)))
     except Exception:  # an estimate is a courtesy: no estimate rather than no form
         return ""
-    text = say(
-        "Estimated on this machine: **this run about {this_run}** · Train all {count}: about {everything}",
-        this_run=duration(this_run), count=len(METHODS), everything=duration(everything),
-    )  # fmt: skip
     if training_hardware().kind == "zerogpu":
         text = gpu_time_text(this_run)
+    else:
+        text = say(
+            "Estimated on this machine: **this run about {this_run}** · Train all {count}: about {everything}",
+            this_run=duration(this_run), count=len(METHODS), everything=duration(everything),
+        )  # fmt: skip
     if this_run > 10 * 60 or everything > 30 * 60:
         text += say(
             "  \n**That is long for a class:** fewer training examples or epochs, or the packaged encoder, are faster."

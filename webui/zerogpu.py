@@ -46,7 +46,7 @@ import gradio as gr
 
 from finetune.core.hardware import on_zerogpu, zerogpu_emulated
 from finetune.engine.events import Listener
-from finetune.engine.worker import Launcher, RunFailed, WorkOrder, WorkOutcome, follow, run_events
+from finetune.engine.worker import Launcher, RunFailed, WorkOrder, WorkOutcome, follow, relay_stop, run_events
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +117,6 @@ def gpu_launcher(gpu_call: GpuCall, estimate: Callable[[WorkOrder], float]) -> L
         done = threading.Event()
         ended: list[str] = []
 
-        def relay_stop() -> None:  # a forked GPU worker has no stdin: Stop leaves a file it watches
-            while not done.is_set():
-                if cancel.wait(0.2):
-                    stop_file.touch()
-                    return
-
         def items() -> Iterator[dict]:
             try:
                 yield from gpu_call(order, seconds)
@@ -132,7 +126,7 @@ def gpu_launcher(gpu_call: GpuCall, estimate: Callable[[WorkOrder], float]) -> L
                     raise ZeroGpuRefused(words) from None
                 ended.append(words)  # the worker is gone: `follow` keeps the run resumable
 
-        threading.Thread(target=relay_stop, daemon=True, name="gpu-stop-relay").start()
+        relay_stop(cancel, done, stop_file.touch)  # a forked GPU worker has no stdin: Stop leaves a file it watches
         try:
             return follow(items(), on_event, order, lambda: ended[0] if ended else "the GPU call ended before its run")
         finally:

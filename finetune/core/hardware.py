@@ -20,7 +20,6 @@ from functools import cache
 
 ZEROGPU_ENV = "SPACES_ZERO_GPU"  # set by Spaces on ZeroGPU hardware
 EMULATE_ENV = "LAB_ZEROGPU_EMULATE"  # the lab's ZeroGPU stand-in (tests, rehearsing a deployment)
-KINDS = ("cpu", "gpu", "zerogpu")
 
 
 def _flag(name: str) -> bool:
@@ -43,9 +42,6 @@ class Hardware:
     device: str  # what trains: "AMD EPYC 9B14", "NVIDIA H100 80GB HBM3", ...
     cores: int  # the app machine's CPU cores (the Playground predicts on them, whatever trains)
     emulated: bool = False  # the ZeroGPU stand-in
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "device": self.device, "cores": self.cores, "emulated": self.emulated}
 
 
 def training_hardware() -> Hardware:

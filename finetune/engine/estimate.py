@@ -244,6 +244,16 @@ def estimate(config: RunConfig, corrected: bool = True) -> Estimate:
     return measured_estimate(config, corrected)
 
 
+def run_size(config: RunConfig, extra_tokens: int = 0) -> tuple[int, int, float, float, float]:
+    """A resolved run's (training examples, dev examples, mean training and dev tokens, epochs), from the task table;
+    `extra_tokens`: what the method adds to every sequence (prompt tuning's virtual tokens)."""
+    task = get_task(config.task)
+    train_n = min(config.max_train_samples or task.train_size, task.train_size)
+    dev_n = min(config.max_eval_samples or task.dev_size, task.dev_size)
+    train_len, dev_len = (min(t + extra_tokens, config.max_seq_length) for t in task.mean_tokens)
+    return train_n, dev_n, train_len, dev_len, config.epochs or 1.0
+
+
 def lent_gpu() -> bool:
     """Runs train on a GPU lent per call (ZeroGPU, or its stand-in on a machine with a GPU): the app's process
     measures nothing on it."""
@@ -254,13 +264,10 @@ def lent_gpu() -> bool:
 def measured_estimate(config: RunConfig, corrected: bool = True) -> Estimate:
     """The estimate from this machine's measured layer speed (the module's docstring)."""
     config, source = resolve_config(config)
-    task, method = get_task(config.task), get_method(config.method)
+    method = get_method(config.method)
     model_config = transformers.AutoConfig.from_pretrained(source.path, trust_remote_code=False)
     shape = method.compute_shape(method.options(**config.method_options), model_config)
-    train_n = min(config.max_train_samples or task.train_size, task.train_size)
-    dev_n = min(config.max_eval_samples or task.dev_size, task.dev_size)
-    train_len, dev_len = (min(t + shape.extra_tokens, config.max_seq_length) for t in task.mean_tokens)
-    epochs = config.epochs or 1.0
+    train_n, dev_n, train_len, dev_len, epochs = run_size(config, shape.extra_tokens)
     train_flops = forward_flops_per_token(model_config, train_len) * train_n * train_len
     dev_flops = forward_flops_per_token(model_config, dev_len) * dev_n * dev_len
     training = train_flops * shape.train * epochs
@@ -291,12 +298,8 @@ GPU_START_S = 25.0  # CUDA in the forked worker, the encoder and data loaded, th
 def gpu_estimate(config: RunConfig) -> Estimate:
     """A run's seconds on a GPU lent per call, from its FLOPs and steps (the constants above)."""
     config, source = resolve_config(config)
-    task = get_task(config.task)
     model_config = transformers.AutoConfig.from_pretrained(source.path, trust_remote_code=False)
-    train_n = min(config.max_train_samples or task.train_size, task.train_size)
-    dev_n = min(config.max_eval_samples or task.dev_size, task.dev_size)
-    train_len, dev_len = (min(t, config.max_seq_length) for t in task.mean_tokens)
-    epochs = config.epochs or 1.0
+    train_n, dev_n, train_len, dev_len, epochs = run_size(config)
     assert config.batch_size is not None  # resolve_config fills it in
     steps = steps_for(train_n, config.batch_size, epochs)
     training = forward_flops_per_token(model_config, train_len) * train_n * train_len * 3 * epochs

@@ -204,18 +204,25 @@ def train_in_worker(order: WorkOrder, on_event: Listener, cancel: threading.Even
     process.stdin.flush()
     done = threading.Event()
 
-    def relay_stop() -> None:  # Stop pressed in the app: one line on the worker's stdin
+    def ask_to_stop() -> None:  # Stop pressed in the app: one line on the worker's stdin
+        with contextlib.suppress(BrokenPipeError, ValueError, OSError):
+            process.stdin.write(STOP + "\n")  # type: ignore[union-attr]
+            process.stdin.flush()  # type: ignore[union-attr]
+
+    relay_stop(cancel, done, ask_to_stop)
+    return follow(_lines(read_fd), on_event, order, lambda: _reap(process, done))
+
+
+def relay_stop(cancel: threading.Event, done: threading.Event, ask_to_stop: Callable[[], None]) -> None:
+    """Tell a worker to stop, once, when `cancel` is set before `done` (its run over): from a thread of its own."""
+
+    def watch() -> None:
         while not done.is_set():
             if cancel.wait(0.2):
-                try:
-                    process.stdin.write(STOP + "\n")  # type: ignore[union-attr]
-                    process.stdin.flush()  # type: ignore[union-attr]
-                except (BrokenPipeError, ValueError, OSError):
-                    pass
+                ask_to_stop()
                 return
 
-    threading.Thread(target=relay_stop, name="stop-relay", daemon=True).start()
-    return follow(_lines(read_fd), on_event, order, lambda: _reap(process, done))
+    threading.Thread(target=watch, name="stop-relay", daemon=True).start()
 
 
 def _lines(fd: int) -> Iterator[dict]:
