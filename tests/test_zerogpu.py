@@ -18,6 +18,7 @@ import pytest
 from gradio_client import Client
 
 from finetune.core import checkpoints
+from finetune.core.methods import METHODS
 from finetune.engine.runner import TrainingRunner
 from finetune.engine.train import train
 from webui import zerogpu
@@ -56,7 +57,7 @@ def test_spaces_is_effect_free_off_zerogpu_and_the_app_imports_it_before_torch()
 
     assert "SPACES_ZERO_GPU" not in os.environ
     assert spaces.GPU(counted) is counted and spaces.GPU(duration=30)(counted) is counted
-    assert gpu_function() is zerogpu._train_on_gpu  # neither ZeroGPU nor its stand-in: the body as it is
+    assert gpu_function() is zerogpu.train_on_gpu  # neither ZeroGPU nor its stand-in: the body as it is
     order = subprocess.run(
         [sys.executable, "-c", "import sys, app; names = list(sys.modules); "
                                "print(names.index('spaces') < names.index('torch'))"],
@@ -209,3 +210,22 @@ def test_the_app_on_the_stand_in_trains_through_train_and_counts_two_visitors_qu
     finally:
         app.terminate()
         app.wait(30)
+
+
+@pytest.mark.slow
+def test_the_gpu_machines_check_runs_each_method_as_a_forked_call_without_cuda_in_the_main_process(
+    tiny_bert, glue_dir, tmp_path
+):
+    # The prepared script for a GPU machine (bench/zerogpu_device.py), down its whole path on this CPU: it cannot rot.
+    done = subprocess.run(
+        [sys.executable, "-m", "finetune.bench.zerogpu_device", "check", "--smoke", "--data-dir", str(glue_dir),
+         "--model", str(tiny_bert), "--out", str(tmp_path)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((tmp_path / "zerogpu-device.json").read_text())
+    rows = report["packaged"] + report["bert_base_shape"]
+    assert [r["method"] for r in rows] == [*METHODS, *METHODS] and {r["status"] for r in rows} == {"complete"}
+    assert report["main_process_initialised_cuda"] is False and report["every_call_covered"]
+    assert all(r["asked_s"] >= r["call_wall_s"] > 0 and r["estimate_s"] > 0 for r in rows)
+    assert all("metrics" in r and "below_floor" in r for r in report["packaged"])

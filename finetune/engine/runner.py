@@ -2,9 +2,10 @@
 
 The app (or any other front end) calls ``submit`` / ``withdraw`` / ``stop`` and reads ``snapshot()``;
 it never trains anything itself: a thread of the runner launches each run's worker and relays its events.
-A job is one or more configs ("train all") asked for by one owner (a browser session or API client); jobs
-wait in line and run one after the other (a 2-core machine cannot train two models at once usefully). Only
-a job's owner — or someone allowed to override, such as an instructor — can stop it or take it out of the line.
+A job is one or more configs asked for by one owner (a browser session or API client); jobs wait in line and run
+one after the other. "Train all" is a race (engine/race.py): one job whose methods train side by side in lanes, and
+which holds every lane while it runs. Only a job's owner — or someone allowed to override, such as an instructor —
+can stop it or take it out of the line.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..core.resumable import ResumableState, ResumeError, find_state, list_state
 from .config import RunConfig, resolve_config
 from .estimate import duration_text
 from .events import describe, fan_out
+from .race import Entry, Lanes, lanes_for, race_estimate_s, remaining_s, run_lanes
 from .train import saved_settings
 from .worker import OVERTIME, Launcher, RunFailed, WorkOrder, WorkOutcome, explain_failure, train_in_worker
 
@@ -51,10 +53,12 @@ class Job:
     # The context of the request that asked for the job: its runs are launched in it, so that a launcher can see who
     # asked (on ZeroGPU the GPU call is charged to the visitor whose request it is made from: webui/zerogpu.py).
     context: contextvars.Context | None = None
+    lanes: Lanes | None = None  # a race ("Train all"): its configs side by side in these lanes (engine/race.py)
+    resumes: list[str | None] = field(default_factory=list)  # a race's stopped runs to go on with, by config
 
     @property
     def estimate_s(self) -> float:
-        return sum(self.estimates_s)
+        return race_estimate_s(self.estimates_s, self.lanes) if self.lanes else sum(self.estimates_s)
 
     def __deepcopy__(self, memo: dict) -> Job:  # for snapshots: a Context cannot be copied, and need not be (immutable)
         return dataclasses.replace(self, configs=copy.deepcopy(self.configs, memo), estimates_s=list(self.estimates_s))
@@ -79,6 +83,13 @@ class Snapshot:
     generation: int = 0  # bumped on every start, so viewers can tell runs apart
     job_id: int | None = None  # the job now running (or last run)
     resuming: str | None = None  # the stopped run the current job goes on with
+    race: list[Entry] = field(default_factory=list)  # the current (or last) race's methods, longest first
+    lanes: Lanes | None = None  # how the current (or last) race shares the machine
+    race_owner: str | None = None  # whose race that is
+
+    @property
+    def race_remaining_s(self) -> float:
+        return remaining_s(self.race, self.lanes, self.correction) if self.race and self.lanes else 0.0
 
     def place_of(self, owner: str) -> tuple[int, float] | None:
         """(place in line counting from 1, estimated seconds until it starts) of `owner`'s first waiting job."""
@@ -99,6 +110,8 @@ class Snapshot:
         if self.state != "running":
             return 0.0
         progress = next((e for e in reversed(self.events) if e.get("eta_s") is not None), None)
+        if self.race and any(e.state in ("running", "waiting") for e in self.race):
+            return self.race_remaining_s
         current = progress["eta_s"] if progress else 0.0  # the run's own pace
         return current + self.queue_estimate_s * self.correction
 
@@ -144,20 +157,60 @@ class TrainingRunner:
         self._snap = Snapshot(state="idle")
         self._finished: dict[int, JobOutcome] = {}
         self._stopped_by: dict[str, str] = {}  # run id -> the owner whose job stopped it (since the app started)
+        self._unfinished_races: dict[str, list[tuple[RunConfig, str | None]]] = {}  # owner -> what their race left
+        self._race_stops: dict[str, threading.Event] = {}  # method -> its Stop, in the race now running
 
     # -- control ---------------------------------------------------------------------------
     def submit(
         self, configs: list[RunConfig], owner: str = "local", max_seconds: float | None = None,
-        one_per_owner: bool = False, context: contextvars.Context | None = None,
+        one_per_owner: bool = False, context: contextvars.Context | None = None, race: bool = False,
+        resumes: list[str | None] | None = None,
     ) -> int:  # fmt: skip
         """Check every config (a bad one refuses the whole job), then put the job in line; returns its id.
         `max_seconds`: each run is stopped (resumable) once it has trained this long; `one_per_owner`: refused
-        while `owner` has a job in line or training; `context`: the asking request's (Job.context)."""
+        while `owner` has a job in line or training; `context`: the asking request's (Job.context); `race`: the
+        configs side by side (engine/race.py), `resumes` the stopped run each goes on with (None: a new run)."""
         for config in configs:
             resolve_config(config)
-        job = Job(0, owner, list(configs), [self._estimate(c) for c in configs], max_seconds=max_seconds,
-                  context=context)  # fmt: skip
+        resumes = list(resumes or [None] * len(configs))
+        estimates = [self._estimate(c) * self._left_of(r) for c, r in zip(configs, resumes, strict=True)]
+        lanes = lanes_for(len(configs), self.hardware) if race and len(configs) > 1 else None
+        with self._lock:
+            taken = {r for job in self._line for r in [job.resume, *job.resumes] if r}
+            if taken & set(filter(None, resumes)):
+                raise ResumeError("a run of this race is already waiting in line to be resumed")
+        job = Job(0, owner, list(configs), estimates, max_seconds=max_seconds, context=context, lanes=lanes,
+                  resumes=resumes)  # fmt: skip
         return self._enqueue(job, one_per_owner)
+
+    def resume_race(self, owner: str = "local", max_seconds: float | None = None, one_per_owner: bool = False,
+                    context: contextvars.Context | None = None) -> int:  # fmt: skip
+        """Put `owner`'s last stopped race back in line: its stopped runs go on where they were, the methods it never
+        started start. Raises ResumeError when `owner` has no unfinished race."""
+        with self._lock:
+            left = self._unfinished_races.get(owner, [])
+        if not left:
+            raise ResumeError("there is no stopped race of yours to resume")
+        configs, resumes = [c for c, _ in left], [r for _, r in left]
+        job_id = self.submit(configs, owner, max_seconds, one_per_owner, context, race=True, resumes=resumes)
+        with self._lock:
+            self._unfinished_races.pop(owner, None)
+        return job_id
+
+    def unfinished_race(self, owner: str) -> list[tuple[RunConfig, str | None]]:
+        """`owner`'s last race's methods still to train: (config, the stopped run it goes on with, or None)."""
+        with self._lock:
+            return list(self._unfinished_races.get(owner, []))
+
+    def _left_of(self, run_id: str | None) -> float:
+        """The share of a run still to train: all of a new one, the rest of a stopped one."""
+        if run_id is None:
+            return 1.0
+        try:
+            state = find_state(self.root, run_id)
+        except ResumeError:
+            return 1.0
+        return 1 - state.step / max(state.max_steps, 1)
 
     def resume(self, run_id: str, owner: str = "local", max_seconds: float | None = None,
                one_per_owner: bool = False, context: contextvars.Context | None = None) -> int:  # fmt: skip
@@ -187,7 +240,9 @@ class TrainingRunner:
     def stopped_runs(self) -> list[ResumableState]:
         """Runs that stopped after a dev evaluation and can be resumed, most recent first (none being resumed)."""
         with self._lock:
-            taken = {job.resume for job in self._line} | {self._snap.resuming}
+            taken = {r for job in self._line for r in [job.resume, *job.resumes]} | {self._snap.resuming}
+            taken |= {e.run_id for e in self._snap.race if e.state == "running"}
+            taken |= {r for left in self._unfinished_races.values() for _, r in left}
         return [s for s in reversed(list_states(self.root)) if s.run_id not in taken]
 
     @property
@@ -222,13 +277,26 @@ class TrainingRunner:
             self._snap.waiting = list(self._line)
             return removed
 
-    def stop(self, owner: str = "local", override: bool = False) -> bool:
-        """Stop the running job at its next step if `owner` started it (any job when `override`)."""
+    def stop(self, owner: str = "local", override: bool = False, method: str | None = None) -> bool:
+        """Stop the running job at its next step if `owner` started it (any job when `override`). In a race,
+        `method` stops that method alone (the others train on); without it, the whole race. Nothing of a stopped
+        race is lost: resume_race goes on with every method it had not finished."""
         with self._lock:
             if not self.busy or self._snap.state != "running" or not (override or self._snap.owner == owner):
                 return False
+            if method is not None and self._race_stops:
+                entry = next((e for e in self._snap.race if e.method == method), None)
+                if entry is None or entry.state not in ("waiting", "running"):
+                    return False
+                if entry.state == "waiting":
+                    entry.state = "withdrawn"  # kept for the race's resume
+                self._race_stops[method].set()
+                self._log("stop requested for {method}: stopping at its next step", method=method)
+                return True
             self._snap.queue = []
             self._cancel.set()
+            for stop in self._race_stops.values():
+                stop.set()
             self._log("stop requested: stopping at the next step")
             return True
 
@@ -299,7 +367,8 @@ class TrainingRunner:
                 self._snap.log.append({"time": event.get("time", time.time()), "event": dict(event)})
                 del self._snap.log[:-MAX_LOG_LINES]
 
-    def _deadline(self, seconds: float, overtime: threading.Event) -> Callable[[dict], None]:
+    def _deadline(self, seconds: float, overtime: threading.Event, stop: threading.Event | None = None
+                  ) -> Callable[[dict], None]:  # fmt: skip
         """A listener that stops the run (at its next step, resumable) once it has trained `seconds`: counted from its
         first step, so that a worker process starting (importing torch, loading the data) is not counted."""
         started: list[float] = []
@@ -307,9 +376,10 @@ class TrainingRunner:
         def on_event(event: dict) -> None:
             if not started and event["type"] == "progress":
                 started.append(time.monotonic())
-            if started and time.monotonic() - started[0] > seconds and not self._cancel.is_set():
+            cancel = stop or self._cancel
+            if started and time.monotonic() - started[0] > seconds and not cancel.is_set():
                 overtime.set()
-                self._cancel.set()
+                cancel.set()
                 with self._lock:
                     self._log("the run trained past this lab's limit: stopping at the next step")
 
@@ -332,7 +402,7 @@ class TrainingRunner:
                 self._snap.waiting = list(self._line)
                 self._snap.owner, self._snap.job_id = job.owner, job.id
             saved: list[dict] = []
-            self._run_job(job, saved)
+            (self._run_race if job.lanes else self._run_job)(job, saved)
             with self._lock:
                 self._finish(job.id, JobOutcome(self._snap.state, self._snap.reason, tuple(saved)))
 
@@ -386,3 +456,93 @@ class TrainingRunner:
                 self._snap.last_run = outcome.run
                 saved.append(outcome.run)
                 self._log("saved run {run_id}", run_id=outcome.run["run_id"])
+
+    # -- a race ------------------------------------------------------------------------------------------------------
+    def _run_race(self, job: Job, saved: list[dict]) -> None:
+        """The job's configs side by side in its lanes (engine/race.py); the job ends when every lane is done."""
+        assert job.lanes is not None
+        lanes = job.lanes
+        entries = [Entry(c.method, c, est, resume=r)
+                   for c, est, r in zip(job.configs, job.estimates_s, job.resumes, strict=True)]  # fmt: skip
+        with self._lock:
+            self._snap.race, self._snap.lanes, self._snap.race_owner = entries, lanes, job.owner
+            self._snap.state, self._snap.reason, self._snap.config, self._snap.events = "running", None, None, []
+            self._snap.queue, self._snap.queue_estimate_s, self._snap.log = [], 0.0, []
+            self._snap.generation += 1
+            self._race_stops = {e.method: threading.Event() for e in entries}
+        self._log("race: {methods} side by side in {lanes} lanes of {threads} threads",
+                  methods=", ".join(e.method for e in entries), lanes=lanes.lanes, threads=lanes.threads)  # fmt: skip
+
+        def train_one(entry: Entry, lane: int) -> None:
+            self._race_run(job, entry, lanes, saved)
+
+        run_lanes(entries, lanes, train_one, self._cancel, self._lock)
+        with self._lock:
+            left = [pair for e in entries if (pair := e.to_resume()) is not None]
+            if left:
+                self._unfinished_races[job.owner] = left
+            else:
+                self._unfinished_races.pop(job.owner, None)
+            done = [e for e in entries if e.state == "complete"]
+            failed = [e for e in entries if e.state == "failed"]
+            if len(done) == len(entries):
+                self._snap.state, self._snap.reason = "complete", None
+            elif failed and not self._cancel.is_set():
+                self._snap.state = "failed"
+                self._snap.reason = "; ".join(f"{e.method}: {e.reason}" for e in failed)
+            else:
+                self._snap.state, self._snap.reason = "cancelled", "stopped by the user; the race can be resumed"
+            self._race_stops = {}
+            self._log("race over: {done} of {total} methods saved", done=len(done), total=len(entries))
+
+    def _race_run(self, job: Job, entry: Entry, lanes: Lanes, saved: list[dict]) -> None:
+        """One method of a race in its lane's worker; its end recorded in its entry."""
+        stop = self._race_stops[entry.method]
+
+        def on_event(event: dict) -> None:
+            with self._lock:
+                entry.record(event)
+                if describe(event) is not None and event.get("status") != "failed":
+                    self._snap.log.append({"time": event.get("time", time.time()), "event": dict(event)})
+                    del self._snap.log[:-MAX_LOG_LINES]
+
+        listeners: list[Callable[[dict], None]] = [on_event]
+        overtime = threading.Event()
+        if job.max_seconds is not None:
+            listeners.append(self._deadline(job.max_seconds, overtime, stop))
+        order = WorkOrder(None if entry.resume else entry.config, resume=entry.resume, checkpoints_dir=str(self.root),
+                          hardware=self.hardware, threads=lanes.threads if self.hardware == "cpu" else None,
+                          lanes=lanes.lanes)  # fmt: skip
+
+        def launch() -> WorkOutcome:
+            return self.launcher(order, fan_out(listeners), stop)
+
+        try:  # in the asking request's context: on ZeroGPU one call per method, each charged to that visitor
+            outcome = job.context.copy().run(launch) if job.context else launch()
+        except Exception as e:
+            if not isinstance(e, RunFailed | ResumeError):
+                log.exception("training run failed")
+            with self._lock:
+                entry.state, entry.reason = "failed", explain_failure(e)
+                entry.resumable_from = e.resumable_from if isinstance(e, RunFailed) else None
+                self._note_stopped(entry, job.owner)
+            return
+        with self._lock:
+            if outcome.status == "complete" and outcome.run is not None:
+                entry.state, entry.run = "complete", outcome.run
+                self._snap.completed += 1
+                self._snap.last_run = outcome.run
+                saved.append(outcome.run)
+                return
+            entry.state = "cancelled"
+            entry.resumable_from = outcome.resumable_from
+            entry.reason = "stopped by the user"
+            if overtime.is_set():
+                entry.reason = f"it trained past this lab's {duration_text(job.max_seconds or 0)} a run"
+            elif outcome.overtime:
+                entry.reason = OVERTIME
+            self._note_stopped(entry, job.owner)
+
+    def _note_stopped(self, entry: Entry, owner: str) -> None:
+        if entry.resumable_from is not None and entry.run_id:
+            self._stopped_by[entry.run_id] = owner

@@ -56,6 +56,8 @@ class WorkOrder:
     hardware: str = "cpu"  # "cpu" | "gpu" | "zerogpu": recorded in run.json (core/hardware.py)
     stop_after_s: float | None = None  # the worker stops the run itself (resumable) once it has run this long
     stop_file: str | None = None  # the run stops when this file appears (a forked GPU worker has no stdin)
+    threads: int | None = None  # torch threads the run computes with (None: torch's default, as the CLI's)
+    lanes: int = 1  # runs training side by side with it, itself included ("Train all" as a race: engine/race.py)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -125,10 +127,15 @@ def run_events(order: WorkOrder, stop: threading.Event | None = None) -> Iterato
 
     def work() -> None:
         try:
+            if order.threads:  # before the first op: a run's arithmetic (and so its outcome) depends on the count
+                import torch
+
+                torch.set_num_threads(order.threads)
+            hardware = {"kind": order.hardware, **this_process_device(), "lanes": order.lanes}
             result = train(
                 order.config, listeners=[relay, deadline], cancel=stop, resume=order.resume,
                 checkpoints_dir=Path(order.checkpoints_dir) if order.checkpoints_dir else None,
-                hardware={"kind": order.hardware, **this_process_device()}, save_on_stop=overtime,
+                hardware=hardware, save_on_stop=overtime,
             )  # fmt: skip
             items.put({"type": "outcome", "status": result.status, "run": result.run.info if result.run else None,
                        "resumable_from": result.resumable_from, "overtime": overtime.is_set()})  # fmt: skip
@@ -192,6 +199,8 @@ def train_in_worker(order: WorkOrder, on_event: Listener, cancel: threading.Even
     Raises RunFailed when the run failed, WorkerDied when the process ended without an outcome."""
     read_fd, write_fd = os.pipe()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))}
+    if order.threads:  # OpenMP's pool sized from the start: lanes side by side must not oversubscribe the cores
+        env["OMP_NUM_THREADS"] = str(order.threads)
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "finetune.engine.worker", "--events-fd", str(write_fd)],

@@ -1,0 +1,127 @@
+""" "Train all" as a race (engine/race.py): the methods side by side in lanes of worker processes, each as it would
+train alone with the same seed, settings and thread count; Stop of one method or of the whole race loses nothing."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from safetensors.torch import load_file
+
+from finetune.core import checkpoints
+from finetune.core.methods import METHODS
+from finetune.engine.race import Entry, Lanes, lanes_for, race_estimate_s, remaining_s
+from finetune.engine.runner import TrainingRunner
+from finetune.engine.worker import WorkOrder, train_in_worker
+
+from .conftest import tiny_config
+
+
+def test_lanes_share_the_cores_two_lanes_of_one_thread_on_two(monkeypatch):
+    monkeypatch.delenv("LAB_LANES", raising=False)
+    assert lanes_for(4, "cpu", cores=2) == Lanes(2, 1)
+    assert lanes_for(4, "cpu", cores=1) == Lanes(1, 1)
+    assert lanes_for(4, "cpu", cores=16) == Lanes(4, 4) and lanes_for(4, "cpu", cores=4) == Lanes(2, 2)
+    assert lanes_for(4, "zerogpu", cores=2).lanes == 4  # one GPU call per method, issued together
+    monkeypatch.setenv("LAB_LANES", "1")
+    assert lanes_for(4, "cpu", cores=2) == Lanes(1, 2)
+
+
+def test_a_races_time_is_its_work_over_its_lanes_and_never_less_than_its_longest_run(tiny_bert, glue_dir):
+    lanes = Lanes(2, 1)
+    assert race_estimate_s([100, 10, 10, 10], lanes) == pytest.approx(145)  # the longest, on one thread
+    assert race_estimate_s([40, 40, 40, 40], lanes) == pytest.approx(116)  # 160 s of work on two lanes, 1.45x slower
+    config = tiny_config(tiny_bert, glue_dir)
+    running = Entry("full", config, 40, state="running", events=[{"type": "progress", "step": 5, "max_steps": 10,
+                                                                  "eta_s": 30.0}])  # fmt: skip
+    waiting = Entry("lora", config, 20)
+    assert remaining_s([running, waiting, Entry("prompt", config, 5, state="complete")], lanes) == pytest.approx(30)
+
+
+def weights(run: checkpoints.Run) -> dict:
+    return {name: tensor for path in sorted(run.model_dir.rglob("*.safetensors")) for name, tensor in
+            load_file(path).items()}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_race_trains_each_method_as_it_trains_alone_with_the_same_seed_and_threads(tiny_bert, glue_dir, tmp_path,
+                                                                                     monkeypatch):  # fmt: skip
+    monkeypatch.delenv("LAB_LANES", raising=False)
+    configs = [tiny_config(tiny_bert, glue_dir, "sst2", m, seed=7) for m in METHODS]
+    runner = TrainingRunner(tmp_path / "race")
+    job = runner.submit(configs, race=True)
+    assert runner.wait(600)
+    outcome = runner.outcome(job)
+    assert outcome is not None and outcome.state == "complete" and len(outcome.runs) == len(METHODS)
+    snap = runner.snapshot()
+    assert snap.lanes == lanes_for(len(METHODS)) and {e.state for e in snap.race} == {"complete"}
+    lanes = snap.lanes
+    raced = {run.method: run for run in checkpoints.list_runs(tmp_path / "race")}
+    for config in configs:
+        order = WorkOrder(config, checkpoints_dir=str(tmp_path / config.method), threads=lanes.threads)
+        alone = train_in_worker(order, lambda event: None, _never())
+        (solo,) = checkpoints.list_runs(tmp_path / config.method)
+        assert raced[config.method].info["hardware"]["threads"] == solo.info["hardware"]["threads"] == lanes.threads
+        assert raced[config.method].info["hardware"]["lanes"] == lanes.lanes
+        assert alone.run is not None and raced[config.method].info["metrics"] == alone.run["metrics"]
+        ours, theirs = weights(raced[config.method]), weights(solo)
+        assert ours.keys() == theirs.keys() and all(ours[k].equal(theirs[k]) for k in ours), config.method
+
+
+@pytest.mark.slow
+def test_stopping_one_method_or_the_whole_race_loses_nothing_and_resume_goes_on_with_all(
+    tiny_bert, glue_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LAB_LANES", "2")
+    # Long enough to be stopped mid-way: many small steps, a dev evaluation every few.
+    configs = [tiny_config(tiny_bert, glue_dir, "sst2", m, max_train_samples=1600, batch_size=8, evaluations=8)
+               for m in METHODS]  # fmt: skip
+    runner = TrainingRunner(tmp_path)
+    runner.submit(configs, owner="teacher", race=True)
+
+    def entry(method: str) -> Entry:
+        return next(e for e in runner.snapshot().race if e.method == method)
+
+    def evaluated(method: str) -> bool:
+        return any(e["type"] == "eval" for e in entry(method).events)
+
+    first = wait_for(lambda: next((e.method for e in runner.snapshot().race if e.state == "running"
+                                   and evaluated(e.method)), None))  # fmt: skip
+    assert not runner.stop("student", method=first)  # only the race's owner (or an instructor)
+    assert runner.stop("teacher", method=first)
+    wait_for(lambda: entry(first).state == "cancelled")
+    others = [e.method for e in runner.snapshot().race if e.method != first]
+    assert runner.snapshot().state == "running" and any(entry(m).state == "running" for m in others)
+    assert runner.stop("teacher")  # the whole race, with a method still waiting for its lane
+    assert runner.wait(600)
+    snap = runner.snapshot()
+    assert snap.state == "cancelled" and entry(first).resumable_from is not None
+    left = runner.unfinished_race("teacher")
+    unfinished = [e.method for e in snap.race if e.state != "complete"]
+    assert sorted(c.method for c, _ in left) == sorted(unfinished) and len(unfinished) >= 2
+    assert any(e.state == "waiting" for e in snap.race)  # never started: kept to start on resume
+    resumed = {c.method: r for c, r in left}
+    assert resumed[first] == entry(first).run_id  # the stopped one goes on where it was
+    assert {s.run_id for s in runner.stopped_runs()}.isdisjoint(filter(None, resumed.values()))  # listed once: here
+
+    job = runner.resume_race("teacher")
+    assert runner.wait(600)
+    outcome = runner.outcome(job)
+    assert outcome is not None and outcome.state == "complete"
+    assert sorted(r["method"] for r in outcome.runs) == sorted(unfinished)
+    assert sorted(run.method for run in checkpoints.list_runs(tmp_path)) == sorted(METHODS)
+    assert runner.unfinished_race("teacher") == []
+
+
+def wait_for(condition, timeout=300.0):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    return value
+
+
+def _never():
+    import threading
+
+    return threading.Event()
