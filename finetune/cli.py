@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_arguments(train)
     _add_checkpoints(train)
     train.add_argument("--json", action="store_true", help="print the saved run's record as JSON")
+    train.add_argument("--all", action="store_true", help="train every method side by side, as the lab's \"Train "
+                       "all\" (two lanes of one thread each on 2 cores; LAB_LANES sets the lanes)")  # fmt: skip
     train.add_argument(
         "--resume", metavar="RUN_ID", help="go on with a stopped or crashed run where it was: its run id "
         "(python -m finetune runs lists them) or 'last'; its own settings are used",
@@ -207,6 +209,8 @@ def cmd_train(args, parser) -> int:
     main_process, _ = process_layout()  # under `accelerate launch`, only the main process reports
 
     root = args.checkpoints_dir or default_checkpoints_dir()
+    if args.all:
+        return train_all(args, parser, root)
     try:
         if args.resume:
             config = _config_to_resume(args, root)
@@ -242,6 +246,60 @@ def cmd_train(args, parser) -> int:
     )
     print(f"run saved to {run.path}")
     return 0
+
+
+def train_all(args, parser, root: Path) -> int:
+    """`train --task T --all`: every method side by side in worker processes, as the app's "Train all" (a race:
+    engine/race.py); a line a dev evaluation and end, then the four results. Ctrl-C stops the race, resumable."""
+    import time
+
+    from .engine.events import describe
+    from .engine.runner import TrainingRunner
+
+    if args.method or args.resume or args.task is None:
+        _fail(parser, "--all trains every method of one task: give --task, and no --method or --resume")
+    configs = []
+    for name in METHODS:
+        general, options = _typed_settings(args, name)
+        configs.append(RunConfig(**{**general, "method": name}, method_options=options))
+    runner = TrainingRunner(root)
+    started = time.monotonic()
+    try:
+        job = runner.submit(configs, race=True)
+    except (ConfigError, ResumeError) as e:
+        _fail(parser, str(e))
+    shown = 0
+    try:
+        while True:
+            over = runner.wait(1.0)
+            log = runner.snapshot().log
+            for line in log[shown:]:
+                text = describe(line["event"]) if "event" in line else line["message"].format(**line["values"])
+                if text:
+                    print(f"[{line.get('method', 'race')}] {text}", file=sys.stderr, flush=True)
+            shown = len(log)
+            if over:
+                break
+    except KeyboardInterrupt:
+        runner.stop()
+        runner.wait()
+        print("stopped: the stopped runs resume one by one with --resume (python -m finetune runs lists them)",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    outcome = runner.outcome(job)
+    snap = runner.snapshot()
+    for entry in snap.race:
+        run = entry.run
+        if run is None:
+            print(f"{entry.method}: {entry.state}" + (f" ({entry.reason})" if entry.reason else ""))
+            continue
+        metrics = "  ".join(f"{METRIC_TITLES[k]} {run['metrics'][k]:.4f}" for k in ("accuracy", "f1", "mcc"))
+        print(f"{run['task']} / {entry.method}: {metrics}  trainable {run['params']['trainable_percent']:.2f}%  "
+              f"trained {run['train_seconds']:.0f}s")  # fmt: skip
+    lanes = snap.lanes
+    where = f" in {lanes.lanes} lanes of {lanes.threads} threads" if lanes else ""
+    print(f"all {len(configs)} methods{where}: {time.monotonic() - started:.0f}s wall")
+    return 0 if outcome is not None and outcome.state == "complete" else 1
 
 
 class ProgressPrinter:

@@ -232,3 +232,35 @@ def test_stop_then_resume_through_the_api(served):
     assert run_id not in [s.run_id for s in runner.stopped_runs()]
     with pytest.raises(Exception, match="no stopped run"):
         client.predict(run_id, api_name="/resume")
+
+
+def test_train_all_races_the_methods_and_one_stopped_method_resumes_with_the_race(served):
+    """/train_all trains the four side by side; /stop with a method stops it alone, the others train on and are
+    saved; /resume_race goes on with the stopped one where it was."""
+    client, runner = served["client"], served["demo"].runner
+    wait_until(lambda: not runner.busy, timeout=300)
+    job = client.submit("sst2", served["model"], served["glue"], 3, api_name="/train_all")
+
+    def evaluated() -> str | None:
+        snap = runner.snapshot()
+        running = [e for e in snap.race if e.state == "running" and any(v["type"] == "eval" for v in e.events)]
+        return running[0].method if snap.state == "running" and snap.config is None and running else None
+
+    wait_until(evaluated, timeout=300)
+    method = evaluated()
+    snap = runner.snapshot()
+    assert sorted(e.method for e in snap.race) == sorted(METHODS) and snap.lanes is not None
+    assert client.predict(None, method, api_name="/stop") == "stopping"
+    with pytest.raises(Exception, match="the race can be resumed"):
+        job.result(timeout=600)
+    snap = runner.snapshot()
+    stopped = next(e for e in snap.race if e.method == method)
+    assert stopped.state == "cancelled" and stopped.resumable_from is not None
+    assert all(e.state == "complete" for e in snap.race if e.method != method)
+
+    record = client.predict(api_name="/resume_race")
+    assert record["state"] == "complete" and record["method"] == method and record["run_id"] == stopped.run_id
+    seeded = {r.method for r in checkpoints.list_runs(served["root"], "sst2") if r.info["config"]["seed"] == 3}
+    assert seeded == set(METHODS)
+    with pytest.raises(Exception, match="no stopped race"):
+        client.predict(api_name="/resume_race")

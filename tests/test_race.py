@@ -125,3 +125,17 @@ def _never():
     import threading
 
     return threading.Event()
+
+
+@pytest.mark.slow
+def test_the_clis_train_all_races_every_method_and_reports_them(tiny_bert, glue_dir, tmp_path, capsys):
+    from finetune.cli import main
+
+    code = main(["train", "--task", "sst2", "--all", "--model", str(tiny_bert), "--data-dir", str(glue_dir),
+                 "--max-train-samples", "96", "--max-eval-samples", "48", "--evaluations", "1", "--checkpoints-dir",
+                 str(tmp_path)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert sorted(run.method for run in checkpoints.list_runs(tmp_path)) == sorted(METHODS)
+    assert all(f"sst2 / {m}: Accuracy" in out for m in METHODS) and "all 4 methods in" in out
+    assert {run.info["hardware"]["lanes"] for run in checkpoints.list_runs(tmp_path)} == {lanes_for(4).lanes}

@@ -17,7 +17,7 @@ from finetune.core.resumable import SUMMARY as STOPPED_SUMMARY
 from finetune.core.tasks import TASKS
 from finetune.engine.runner import Snapshot, TrainingRunner
 
-from . import charts
+from . import charts, race_view
 from .common import format_count
 from .locales import current_language, duration, localized, say, say_error, t
 
@@ -157,7 +157,17 @@ class View:
     log: gr.Textbox
 
     def draw(self, snap: Snapshot) -> list:
-        """What each component shows for `snap`, in field order."""
+        """What each component shows for `snap`, in field order (a race: the four methods together)."""
+        if race_view.is_race(snap):
+            return [
+                race_view.status_html(snap),
+                race_view.card_text(snap),
+                race_view.loss_chart(snap),
+                race_view.metric_chart(snap),
+                "",
+                "",
+                log_text(snap),
+            ]
         return [
             progress_html(snap),
             final_metrics(snap),
@@ -229,6 +239,8 @@ def log_line(entry: dict) -> str:
         )
         if event.get("resumable_from") is not None:
             text += say(" (resumable from step {step})", step=f"{event['resumable_from']:,}")
+    if entry.get("method") and kind != "start":  # a race's line: which method it is about
+        text = f"{method_title(entry['method'])}: {text}"
     return f"{when} {text}"
 
 
@@ -244,6 +256,11 @@ def line_status(snap: Snapshot, owner: str) -> str:
         number, wait = place
         return say("**Your run is #{number} in line** — it starts in about {wait}. You can leave the line at any time.",
                    number=number, wait=duration(wait))  # fmt: skip
+    if snap.state == "running" and race_view.is_race(snap):
+        waiting = say(" · {count} waiting", count=len(snap.waiting)) if snap.waiting else ""
+        template = "Training your Train all{waiting}." if snap.race_owner == owner else (
+            "Training another visitor's Train all{waiting}.")  # fmt: skip
+        return say(template, waiting=waiting)
     if snap.state == "running" and snap.config is not None:
         waiting = say(" · {count} waiting", count=len(snap.waiting)) if snap.waiting else ""
         template = ("Training your run ({task} / {method}){waiting}." if snap.owner == owner
@@ -274,7 +291,8 @@ def follow(runner: TrainingRunner, view: View, line: gr.Markdown, stopped: gr.Dr
     def refresh(last, request: gr.Request):
         snap = runner.snapshot()
         status = line_status(snap, owner_of(request))
-        key = (snap.generation, len(snap.events), snap.state + str(len(snap.log)), current_language())
+        progress = sum(len(e.events) + e.progress.get("step", 0) for e in snap.race)
+        key = (snap.generation, len(snap.events) + progress, snap.state + str(len(snap.log)), current_language())
         if key == tuple(last):
             return [gr.skip()] * len(view.components) + [status, last, gr.skip(), gr.skip(), gr.skip()]
         choices = stopped_choices(runner)

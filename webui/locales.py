@@ -389,6 +389,41 @@ KO: dict[str, str] = {
     "runs) 또는 'last'로 고릅니다",
     "the run trained past this lab's limit: stopping at the next step": "학습이 이 실습실의 한도를 넘었습니다: 다음 "
     "스텝에서 멈춥니다",
+    # "Train all" as a race (webui/race_view.py, the Train tab's race controls, the runner's race log)
+    "Train all, side by side: {saved} of {count} saved": "모두 학습 (나란히): {count}개 중 {saved}개 저장됨",
+    "dev {metric}": "검증 {metric}",
+    "training loss": "학습 손실",
+    "Each method's training loss appears here as it trains.": "각 방법의 학습 손실이 학습하는 동안 여기에 나타납니다.",
+    " · {lanes} lanes of {threads} threads": " · 레인 {lanes}개, 레인마다 스레드 {threads}개",
+    " · stopped: Resume the race goes on with every method not saved": " · 중지됨: '경주 이어서 학습'은 저장되지 않은 모든 "
+    "방법을 이어서 학습합니다",
+    "State": "상태",
+    "Step": "스텝",
+    "Time left": "남은 시간",
+    "Trainable": "학습 파라미터",
+    "about {eta}": "약 {eta}",
+    "a method failed: its card says why": "한 방법이 실패했습니다: 표에 이유가 있습니다",
+    "Resume the race": "경주 이어서 학습",
+    "Stop": "중지",
+    "Stop {method}": "{method} 중지",
+    "**Not stopped:** {method} is not training in your race.": "**중지하지 않음:** {method}은(는) 내 경주에서 학습 중이 "
+    "아닙니다.",
+    "**Stopping {method}** at its next step; the other methods train on.": "**{method} 중지 중:** 다음 스텝에서 멈추고, "
+    "다른 방법은 계속 학습합니다.",
+    "**The race goes on:** its stopped runs where they were, the others from the start.": "**경주를 이어갑니다:** 중지된 "
+    "실행은 멈춘 곳부터, 나머지는 처음부터 학습합니다.",
+    "waiting for a lane": "레인 대기 중",
+    "training": "학습 중",
+    "saved": "저장됨",
+    "stopped": "중지됨",
+    "failed": "실패",
+    "not started": "시작 안 함",
+    "Training your Train all{waiting}.": "내 '모두 학습'을 학습하는 중입니다{waiting}.",
+    "Training another visitor's Train all{waiting}.": "다른 방문자의 '모두 학습'을 학습하는 중입니다{waiting}.",
+    "race: {methods} side by side in {lanes} lanes of {threads} threads": "경주: {methods}을(를) 레인 {lanes}개에서 "
+    "나란히 (레인마다 스레드 {threads}개)",
+    "stop requested for {method}: stopping at its next step": "{method} 중지 요청: 다음 스텝에서 멈춥니다",
+    "race over: {done} of {total} methods saved": "경주 끝: {total}개 방법 중 {done}개 저장됨",
 }
 
 

@@ -26,7 +26,7 @@ from finetune.core.data import DataSourceError, glue_dir_from_env, task_files
 from finetune.core.fields import Setting, settings_of
 from finetune.core.hardware import training_hardware
 from finetune.core.hub import hub_reachable
-from finetune.core.methods import METHODS
+from finetune.core.methods import METHODS, method_title
 from finetune.core.models import default_model_name
 from finetune.core.resumable import ResumeError
 from finetune.core.tasks import TASKS
@@ -157,7 +157,8 @@ def owner_of(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
 
-def submit(runner: TrainingRunner, deployment: Deployment, configs: list[RunConfig], token, request) -> int:
+def submit(runner: TrainingRunner, deployment: Deployment, configs: list[RunConfig], token, request,
+           race: bool = False) -> int:  # fmt: skip
     """Put a job in line for this visitor, after every check (instructor token, allowed sources, the data, bounds,
     the lab's longest run, one job at a time on a public lab)."""
     deployment.check_may_train(token)
@@ -176,8 +177,8 @@ def submit(runner: TrainingRunner, deployment: Deployment, configs: list[RunConf
     one_job = deployment.one_job_per_visitor and not deployment.is_instructor(token)
     try:
         return runner.submit(configs, owner=owner_of(request), max_seconds=budget, one_per_owner=one_job,
-                             context=contextvars.copy_context())  # fmt: skip
-    except (RunnerBusy, ConfigError) as e:
+                             context=contextvars.copy_context(), race=race)  # fmt: skip
+    except (RunnerBusy, ConfigError, ResumeError) as e:
         raise user_error(str(e)) from None
 
 
@@ -284,12 +285,14 @@ def build(runner: TrainingRunner, deployment: Deployment, language_heard) -> gr.
                 resume_btn = gr.Button(t("Resume"), elem_id="resume-btn", interactive=deployment.training, scale=1,
                                        min_width=90)  # fmt: skip
             line = gr.Markdown(elem_id="line-status")
+            race = build_race_controls()
             view = live_view.build(runner.snapshot())
 
     wire_form(form, deployment, estimate_md, command, language_heard)
     language_heard.then(localized(hardware_text), None, where, api_visibility="private")
     wire_controls(runner, deployment, form, token, (start_btn, all_btn, stop_btn, leave_btn), command, action)
     wire_resume(runner, deployment, stopped, resume_btn, token, command, action)
+    wire_race(runner, deployment, race, token, action)
     completed = live_view.follow(runner, view, line, stopped, stopped_row, owner_of)
     add_train_api(runner, deployment)
     return completed
@@ -447,24 +450,28 @@ def wire_controls(runner: TrainingRunner, deployment: Deployment, form: Form, to
         return display_command(config), started_text(runner, job, owner_of(request))
 
     @localized
-    def train_all(request: gr.Request, *values):
+    def start_all(request: gr.Request, *values):
         *fields, token_value = values
         try:
             configs = train_all_configs(parse_form(form.values(*fields)))
-            job = submit(runner, deployment, configs, token_value, request)
+            job = submit(runner, deployment, configs, token_value, request, race=True)
         except gr.Error as e:
             return gr.skip(), refused_text(e)
         return "\n".join(display_command(c) for c in configs), started_text(runner, job, owner_of(request))
 
     inputs = [*form.components, token]
     start_btn.click(start, inputs, [command, action], api_visibility="private")
-    all_btn.click(train_all, inputs, [command, action], api_visibility="private")
+    all_btn.click(start_all, inputs, [command, action], api_visibility="private")
 
     @localized
-    def stop(token: str | None = None, request: gr.Request = None) -> str:  # type: ignore[assignment]
-        """Stop your run at its next step (an instructor's token stops anyone's). Runs saved earlier are kept."""
+    def stop(token: str | None = None, method: str | None = None, request: gr.Request = None) -> str:  # type: ignore[assignment]
+        """Stop your run at its next step (an instructor's token stops anyone's). Runs saved earlier are kept. In a
+        "Train all" race, `method` stops that method alone; without it the whole race stops, every method not saved
+        kept for /resume_race."""
         override = deployment.is_instructor(token)
-        if runner.stop(owner_of(request), override=override):
+        if method is not None and (not isinstance(method, str) or method not in METHODS):
+            raise user_error(f"unknown method {str(method)[:40]!r}: one of {', '.join(METHODS)}")
+        if runner.stop(owner_of(request), override=override, method=method):
             gr.Info(say("Stopping at the next step; runs saved earlier are kept."))
             return "stopping"
         if runner.running_owner() is not None:
@@ -492,7 +499,7 @@ def wire_controls(runner: TrainingRunner, deployment: Deployment, form: Form, to
 
     @localized
     def stop_clicked(token_value: str | None, request: gr.Request) -> str:
-        return say(words[stop(token_value, request)])
+        return say(words[stop(token_value, None, request)])
 
     @localized
     def leave_clicked(request: gr.Request) -> str:
@@ -545,6 +552,97 @@ def wire_resume(runner: TrainingRunner, deployment: Deployment, stopped, resume_
     gr.api(resume_api, api_name="resume", concurrency_limit=None)
 
 
+@dataclass
+class RaceControls:
+    """During a visitor's own "Train all": a Stop button a method still training or waiting; after a stopped race,
+    Resume the race."""
+
+    row: gr.Row
+    stops: dict[str, gr.Button]
+    resume: gr.Button
+
+
+def build_race_controls() -> RaceControls:
+    with gr.Row(visible=False, elem_id="race-controls") as row:
+        stops = {name: gr.Button(t("Stop"), size="sm", variant="stop", visible=False, elem_id=f"stop-{name}",
+                                 min_width=80) for name in METHODS}  # fmt: skip
+        resume = gr.Button(t("Resume the race"), size="sm", variant="primary", visible=False, elem_id="resume-race-btn",
+                           min_width=120)  # fmt: skip
+    return RaceControls(row, stops, resume)
+
+
+def resume_race_job(runner: TrainingRunner, deployment: Deployment, token, request) -> int:
+    """Put this visitor's stopped race in line again: its stopped runs go on, its methods never started start."""
+    deployment.check_may_train(token)
+    one_job = deployment.one_job_per_visitor and not deployment.is_instructor(token)
+    try:
+        return runner.resume_race(owner_of(request), max_seconds=deployment.run_budget(token), one_per_owner=one_job,
+                                  context=contextvars.copy_context())  # fmt: skip
+    except (RunnerBusy, ConfigError, ResumeError) as e:
+        raise user_error(str(e)) from None
+
+
+def wire_race(runner: TrainingRunner, deployment: Deployment, race: RaceControls, token, action) -> None:
+    @localized
+    def controls(request: gr.Request):
+        snap, owner = runner.snapshot(), owner_of(request)
+        mine = snap.state == "running" and snap.race_owner == owner and snap.config is None
+        live = {e.method for e in snap.race if e.state in ("waiting", "running")} if mine else set()
+        left = bool(runner.unfinished_race(owner)) and not mine
+        stops = [gr.update(visible=name in live, value=say("Stop {method}", method=method_title(name)))
+                 for name in race.stops]  # fmt: skip
+        return [gr.Row(visible=bool(live) or left), *stops, gr.update(visible=left, value=say("Resume the race"))]
+
+    gr.Timer(1.0).tick(controls, None, [race.row, *race.stops.values(), race.resume], show_progress="hidden",
+                       api_visibility="private")  # fmt: skip
+
+    for name, button in race.stops.items():
+
+        @localized
+        def stop_one(token_value: str | None, request: gr.Request, name: str = name) -> str:
+            if runner.stop(owner_of(request), override=deployment.is_instructor(token_value), method=name):
+                return say("**Stopping {method}** at its next step; the other methods train on.",
+                           method=method_title(name))  # fmt: skip
+            return say("**Not stopped:** {method} is not training in your race.", method=method_title(name))
+
+        button.click(stop_one, [token], action, api_visibility="private")
+
+    @localized
+    def on_resume_race(token_value: str | None, request: gr.Request) -> str:
+        try:
+            job = resume_race_job(runner, deployment, token_value, request)
+        except gr.Error as e:
+            return refused_text(e)
+        return say("**The race goes on:** its stopped runs where they were, the others from the start.") + " " + (
+            started_text(runner, job, owner_of(request)))  # fmt: skip
+
+    race.resume.click(on_resume_race, [token], action, api_visibility="private")
+
+    @localized
+    def train_all_api(
+        task: str,
+        model: str | None = None,
+        data_dir: str | None = None,
+        seed: int | None = None,
+        token: str | None = None,
+        request: gr.Request = None,
+    ) -> Iterator[dict]:  # type: ignore[assignment]
+        """Train every method side by side ("Train all"), streaming each method's state and step; the last value
+        lists the saved runs' records. Stop one method with /stop's `method`, the whole race without it."""
+        base = parse_form({"task": task, "method": FIRST_METHOD, "model": model, "data_dir": data_dir, "seed": seed})
+        job = submit(runner, deployment, train_all_configs(base), token, request, race=True)
+        yield from follow_job(runner, job, request)
+
+    gr.api(train_all_api, api_name="train_all", concurrency_limit=None)
+
+    @localized
+    def resume_race_api(token: str | None = None, request: gr.Request = None) -> Iterator[dict]:  # type: ignore[assignment]
+        """Go on with your stopped "Train all": its stopped runs where they were, the methods it never started."""
+        yield from follow_job(runner, resume_race_job(runner, deployment, token, request), request)
+
+    gr.api(resume_race_api, api_name="resume_race", concurrency_limit=None)
+
+
 def resume_command(run_id: str) -> str:
     return f"python -m finetune train --resume {shlex.quote(run_id)}"
 
@@ -554,7 +652,11 @@ def follow_job(runner: TrainingRunner, job: int, request: gr.Request | None) -> 
     while (outcome := runner.outcome(job)) is None:
         snap = runner.snapshot()
         place = snap.place_of_job(job)  # this job's own place: a visitor may have several in a private lab
-        if snap.job_id == job and snap.state == "running":
+        if snap.job_id == job and snap.state == "running" and snap.race and snap.config is None:
+            methods = {e.method: {"state": e.state, "step": e.progress.get("step"),
+                                  "max_steps": e.progress.get("max_steps")} for e in snap.race}  # fmt: skip
+            yield {"state": "running", "methods": methods, "eta_s": round(snap.race_remaining_s, 1)}
+        elif snap.job_id == job and snap.state == "running":
             last = next((e for e in reversed(snap.events) if "step" in e), {})
             yield {"state": "running", "step": last.get("step"), "max_steps": last.get("max_steps")}
         elif place is not None:
@@ -562,6 +664,9 @@ def follow_job(runner: TrainingRunner, job: int, request: gr.Request | None) -> 
         time.sleep(1.0)
     if outcome.state != "complete" or not outcome.runs:
         raise user_error(f"training {outcome.state}: {outcome.reason}")
+    if len(outcome.runs) > 1:  # a race: every saved run
+        yield {"state": "complete", "runs": list(outcome.runs)}
+        return
     yield {"state": "complete", **outcome.runs[-1]}
 
 

@@ -303,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=os.environ.get("GLUE_DIR"))
     parser.add_argument("--model")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "sweeps")
+    parser.add_argument("--threads", type=int, help="torch threads of each run (default: torch's, all cores): a "
+                        "race's lane trains with 1 of 2 cores, and a run's outcome can depend on it")  # fmt: skip
     args = parser.parse_args(argv)
     if args.readme:
         print(write_readme(args.out))
@@ -316,6 +318,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / f"{args.task}-{args.method}.jsonl"
     done, machine = done_runs(log), machine_name()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)  # before the first run: the count is part of what a run's outcome is
+        machine += f", {args.threads} thread" + ("s" if args.threads > 1 else "")
     common = {k: v for k, v in (("data_dir", args.data_dir), ("model", args.model)) if v}
     for name, overrides in candidates.items():
         for seed in args.seeds:

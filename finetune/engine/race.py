@@ -67,7 +67,7 @@ class Entry:
             self.run_id = event.get("run_id", self.run_id)
         if event["type"] == "progress" and self.events and self.events[-1]["type"] == "progress":
             self.events[-1] = event
-        elif event["type"] in ("start", "progress", "eval", "end", "resume"):
+        elif event["type"] in ("start", "progress", "log", "eval", "end", "resume"):
             self.events.append(event)
 
     @property

@@ -179,8 +179,9 @@ class TrainingRunner:
             taken = {r for job in self._line for r in [job.resume, *job.resumes] if r}
             if taken & set(filter(None, resumes)):
                 raise ResumeError("a run of this race is already waiting in line to be resumed")
-        job = Job(0, owner, list(configs), estimates, max_seconds=max_seconds, context=context, lanes=lanes,
-                  resumes=resumes)  # fmt: skip
+        single = resumes[0] if len(configs) == 1 else None  # one method left of a race: a plain resume
+        job = Job(0, owner, list(configs), estimates, resume=single, max_seconds=max_seconds, context=context,
+                  lanes=lanes, resumes=resumes)  # fmt: skip
         return self._enqueue(job, one_per_owner)
 
     def resume_race(self, owner: str = "local", max_seconds: float | None = None, one_per_owner: bool = False,
@@ -503,7 +504,8 @@ class TrainingRunner:
             with self._lock:
                 entry.record(event)
                 if describe(event) is not None and event.get("status") != "failed":
-                    self._snap.log.append({"time": event.get("time", time.time()), "event": dict(event)})
+                    line = {"time": event.get("time", time.time()), "event": dict(event), "method": entry.method}
+                    self._snap.log.append(line)
                     del self._snap.log[:-MAX_LOG_LINES]
 
         listeners: list[Callable[[dict], None]] = [on_event]

@@ -1,0 +1,120 @@
+"""The race view: while "Train all" trains the methods side by side (engine/race.py), one chart of their dev metric
+and one of their loss against training examples seen, each in its method's colour; a card a method with its state,
+progress, ETA, score and trainable share; one ETA for the whole race and its lanes. Drawn into the live view's
+components (live_view.View) when the runner's current job is a race."""
+
+from __future__ import annotations
+
+import html
+
+import altair as alt
+import pandas as pd
+
+from finetune.core.methods import METHODS, method_title
+from finetune.core.tasks import TASKS
+from finetune.engine.race import LANE_SLOWDOWN, Entry
+from finetune.engine.runner import Snapshot
+
+from . import charts
+from .locales import duration, say, say_error
+
+NONE = "\u2013"  # an en dash: nothing to show yet
+STATE_WORDS = {
+    "waiting": "waiting for a lane",
+    "running": "training",
+    "complete": "saved",
+    "cancelled": "stopped",
+    "failed": "failed",
+    "withdrawn": "not started",
+}
+
+
+def is_race(snap: Snapshot) -> bool:
+    """The runner's current (or last) job is a race."""
+    return bool(snap.race) and snap.config is None
+
+
+def examples_seen(entry: Entry, step: int) -> int:
+    return step * (entry.config.batch_size or 16)
+
+
+def metric_frame(snap: Snapshot) -> pd.DataFrame:
+    headline = TASKS[snap.race[0].config.task].headline_metric
+    rows = [{"method": method_title(e.method), "examples seen": examples_seen(e, ev["step"]), "value": ev[headline]}
+            for e in snap.race for ev in e.events if ev["type"] == "eval"]  # fmt: skip
+    return pd.DataFrame(rows, columns=["method", "examples seen", "value"])
+
+
+def loss_frame(snap: Snapshot) -> pd.DataFrame:
+    rows = [{"method": method_title(e.method), "examples seen": examples_seen(e, ev["step"]), "value": ev["loss"]}
+            for e in snap.race for ev in e.events if ev["type"] == "log" and "loss" in ev]  # fmt: skip
+    return pd.DataFrame(rows, columns=["method", "examples seen", "value"])
+
+
+def colors() -> dict[str, str]:
+    return {m.title: m.color for m in METHODS.values()}
+
+
+def metric_chart(snap: Snapshot) -> alt.Chart:
+    title = TASKS[snap.race[0].config.task].headline_title
+    return charts.curves_chart(metric_frame(snap), say("dev {metric}", metric=title), colors())
+
+
+def loss_chart(snap: Snapshot) -> alt.Chart:
+    frame = loss_frame(snap)
+    if frame.empty:
+        return charts.empty_chart(say("Each method's training loss appears here as it trains."), 260, charts.WIDE)
+    return charts.curves_chart(frame, say("training loss"), colors())
+
+
+def status_html(snap: Snapshot) -> str:
+    """One bar for the whole race: its share of steps done, what is saved, the time left and how it shares the
+    machine."""
+    done = sum(e.progress.get("step", 0) for e in snap.race)
+    total = sum(e.progress.get("max_steps", 0) for e in snap.race) or 1
+    started = [e for e in snap.race if e.progress]
+    if len(started) < len(snap.race):  # a method not started yet: its steps count as the mean of the started ones'
+        total += (len(snap.race) - len(started)) * (total / max(1, len(started)))
+    saved = sum(e.state == "complete" for e in snap.race)
+    lanes = snap.lanes
+    label = say("Train all, side by side: {saved} of {count} saved", saved=saved, count=len(snap.race))
+    if snap.state == "running":
+        label += say(", about {eta} left", eta=duration(snap.race_remaining_s))
+        if lanes:
+            label += say(" · {lanes} lanes of {threads} threads", lanes=lanes.lanes, threads=lanes.threads)
+    elif snap.state == "cancelled":
+        label += say(" · stopped: Resume the race goes on with every method not saved")
+    elif snap.state == "failed":
+        label += " · " + say("a method failed: its card says why")
+    pct = 100.0 * min(1.0, done / total) if snap.state != "complete" else 100.0
+    return (
+        f"<div class='run-status {snap.state}' data-state='{snap.state}' data-race='1'>"
+        f"<div class='run-label'>{html.escape(label)}</div>"
+        f"<div class='bar'><div class='fill' style='width:{pct:.1f}%'></div></div></div>"
+    )
+
+
+def card_text(snap: Snapshot) -> str:
+    """A row a method: its state, step, ETA, latest dev score and trainable share."""
+    task = TASKS[snap.race[0].config.task]
+    slowdown = LANE_SLOWDOWN if snap.lanes and snap.lanes.lanes > 1 else 1.0
+    rows = [f"| {say('Method')} | {say('State')} | {say('Step')} | {say('Time left')} | {task.headline_title} | "
+            f"{say('Trainable')} |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for e in snap.race:
+        progress = e.progress
+        step = f"{progress['step']:,} / {progress['max_steps']:,}" if progress else NONE
+        if e.state == "running":
+            left = duration(progress.get("eta_s") or e.estimate_s * slowdown * snap.correction)
+        elif e.state == "waiting":
+            left = say("about {eta}", eta=duration(e.estimate_s * slowdown * snap.correction))
+        else:
+            left = NONE
+        evals = [ev for ev in e.events if ev["type"] == "eval"]
+        score = f"{evals[-1][task.headline_metric]:.4f}" if evals else NONE
+        start = next((ev for ev in e.events if ev["type"] == "start"), None)
+        share = f"{start['params']['trainable_percent']:.2f}%" if start else NONE
+        state = say(STATE_WORDS.get(e.state, e.state))
+        if e.state == "failed" and e.reason:
+            state += f": {html.escape(say_error(e.reason))}"
+        rows.append(f"| **{method_title(e.method)}** | {state} | {step} | {left} | {score} | {share} |")
+    return "\n".join(rows)
