@@ -89,11 +89,14 @@ def padded(values: pd.Series, least: float = 0.02) -> list[float]:
     return [round(low - margin, 3), round(high + margin, 3)]
 
 
-def curves_chart(frame: pd.DataFrame, y_title: str, colors: dict[str, str]) -> alt.Chart:
-    """Results: each method's curve against training examples seen, in the method's colour."""
+def curves_chart(
+    frame: pd.DataFrame, y_title: str, colors: dict[str, str], width: int = WIDE, height: int = 260
+) -> alt.Chart:
+    """Each method's curve against training examples seen, in the method's colour (Results, and a race's view at
+    the live view's `width`)."""
     data = frame.dropna(subset=["value"])
     if data.empty:
-        return empty_chart(say("Each method's curve appears here once it has a saved run on this task."), 260, WIDE)
+        return empty_chart(say("Each method's curve appears here once it has a saved run on this task."), height, width)
     methods = [m for m in colors if m in set(data["method"])]
     return (
         alt.Chart(data)
@@ -107,11 +110,11 @@ def curves_chart(frame: pd.DataFrame, y_title: str, colors: dict[str, str]) -> a
                 "method:N",
                 title=say("Method"),
                 scale=alt.Scale(domain=methods, range=[colors[m] for m in methods]),
-                legend=alt.Legend(orient="bottom", labelFontSize=13, symbolSize=120),
+                legend=alt.Legend(orient="bottom", labelFontSize=13, symbolSize=120, columns=2 if width < WIDE else 0),
             ),
             tooltip=["method:N", alt.Tooltip("examples seen:Q", format=","), alt.Tooltip("value:Q", format=".4f")],
         )
-        .properties(height=260, width=WIDE)
+        .properties(height=height, width=width)
     )
 
 

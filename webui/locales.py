@@ -393,8 +393,10 @@ KO: dict[str, str] = {
     "Train all, side by side: {saved} of {count} saved": "모두 학습 (나란히): {count}개 중 {saved}개 저장됨",
     "dev {metric}": "검증 {metric}",
     "training loss": "학습 손실",
-    "Each method's training loss appears here as it trains.": "각 방법의 학습 손실이 학습하는 동안 여기에 나타납니다.",
+    "Training loss appears as they train.": "학습 손실은 학습하는 동안 나타납니다.",
+    "Dev scores appear at each evaluation.": "검증 점수는 평가할 때마다 나타납니다.",
     " · {lanes} lanes of {threads} threads": " · 레인 {lanes}개, 레인마다 스레드 {threads}개",
+    " · {lanes} lanes of one thread each": " · 레인 {lanes}개, 레인마다 스레드 1개",
     " · stopped: Resume the race goes on with every method not saved": " · 중지됨: '경주 이어서 학습'은 저장되지 않은 모든 "
     "방법을 이어서 학습합니다",
     "State": "상태",

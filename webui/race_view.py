@@ -55,16 +55,24 @@ def colors() -> dict[str, str]:
     return {m.title: m.color for m in METHODS.values()}
 
 
+# Two race charts side by side in the live view's column, each with its legend under it.
+RACE_WIDTH = charts.WIDTH - 70
+
+
 def metric_chart(snap: Snapshot) -> alt.Chart:
     title = TASKS[snap.race[0].config.task].headline_title
-    return charts.curves_chart(metric_frame(snap), say("dev {metric}", metric=title), colors())
+    if metric_frame(snap).empty:
+        return charts.empty_chart(say("Dev scores appear at each evaluation."), charts.HEIGHT, charts.WIDTH)
+    shown = say("dev {metric}", metric=title)
+    return charts.curves_chart(metric_frame(snap), shown, colors(), RACE_WIDTH, charts.HEIGHT)
 
 
 def loss_chart(snap: Snapshot) -> alt.Chart:
     frame = loss_frame(snap)
     if frame.empty:
-        return charts.empty_chart(say("Each method's training loss appears here as it trains."), 260, charts.WIDE)
-    return charts.curves_chart(frame, say("training loss"), colors())
+        waiting = say("Training loss appears as they train.")
+        return charts.empty_chart(waiting, charts.HEIGHT, charts.WIDTH)
+    return charts.curves_chart(frame, say("training loss"), colors(), RACE_WIDTH, charts.HEIGHT)
 
 
 def status_html(snap: Snapshot) -> str:
@@ -81,7 +89,11 @@ def status_html(snap: Snapshot) -> str:
     if snap.state == "running":
         label += say(", about {eta} left", eta=duration(snap.race_remaining_s))
         if lanes:
-            label += say(" · {lanes} lanes of {threads} threads", lanes=lanes.lanes, threads=lanes.threads)
+            shared = {"lanes": lanes.lanes, "threads": lanes.threads}
+            if lanes.threads == 1:
+                label += say(" · {lanes} lanes of one thread each", **shared)
+            else:
+                label += say(" · {lanes} lanes of {threads} threads", **shared)
     elif snap.state == "cancelled":
         label += say(" · stopped: Resume the race goes on with every method not saved")
     elif snap.state == "failed":
