@@ -110,7 +110,7 @@ class Snapshot:
         if self.state != "running":
             return 0.0
         progress = next((e for e in reversed(self.events) if e.get("eta_s") is not None), None)
-        if self.race and any(e.state in ("running", "waiting") for e in self.race):
+        if self.race and self.config is None:  # a race runs (a later run's snapshot keeps the last race for its view)
             return self.race_remaining_s
         current = progress["eta_s"] if progress else 0.0  # the run's own pace
         return current + self.queue_estimate_s * self.correction
