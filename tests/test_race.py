@@ -3,8 +3,6 @@ train alone with the same seed, settings and thread count; Stop of one method or
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from safetensors.torch import load_file
 
@@ -14,7 +12,7 @@ from finetune.engine.race import Entry, Lanes, lanes_for, race_estimate_s, remai
 from finetune.engine.runner import TrainingRunner
 from finetune.engine.worker import WorkOrder, train_in_worker
 
-from .conftest import tiny_config
+from .conftest import never, tiny_config, wait_for
 
 
 def test_lanes_share_the_cores_two_lanes_of_one_thread_on_two(monkeypatch):
@@ -59,7 +57,7 @@ def test_a_race_trains_each_method_as_it_trains_alone_with_the_same_seed_and_thr
     raced = {run.method: run for run in checkpoints.list_runs(tmp_path / "race")}
     for config in configs:
         order = WorkOrder(config, checkpoints_dir=str(tmp_path / config.method), threads=lanes.threads)
-        alone = train_in_worker(order, lambda event: None, _never())
+        alone = train_in_worker(order, lambda event: None, never())
         (solo,) = checkpoints.list_runs(tmp_path / config.method)
         assert raced[config.method].info["hardware"]["threads"] == solo.info["hardware"]["threads"] == lanes.threads
         assert raced[config.method].info["hardware"]["lanes"] == lanes.lanes
@@ -86,10 +84,10 @@ def test_stopping_one_method_or_the_whole_race_loses_nothing_and_resume_goes_on_
         return any(e["type"] == "eval" for e in entry(method).events)
 
     first = wait_for(lambda: next((e.method for e in runner.snapshot().race if e.state == "running"
-                                   and evaluated(e.method)), None))  # fmt: skip
+                                   and evaluated(e.method)), None), timeout=300.0)  # fmt: skip
     assert not runner.stop("student", method=first)  # only the race's owner (or an instructor)
     assert runner.stop("teacher", method=first)
-    wait_for(lambda: entry(first).state == "cancelled")
+    wait_for(lambda: entry(first).state == "cancelled", timeout=300.0)
     others = [e.method for e in runner.snapshot().race if e.method != first]
     assert runner.snapshot().state == "running" and any(entry(m).state == "running" for m in others)
     assert runner.stop("teacher")  # the whole race, with a method still waiting for its lane
@@ -111,20 +109,6 @@ def test_stopping_one_method_or_the_whole_race_loses_nothing_and_resume_goes_on_
     assert sorted(r["method"] for r in outcome.runs) == sorted(unfinished)
     assert sorted(run.method for run in checkpoints.list_runs(tmp_path)) == sorted(METHODS)
     assert runner.unfinished_race("teacher") == []
-
-
-def wait_for(condition, timeout=300.0):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-    return value
-
-
-def _never():
-    import threading
-
-    return threading.Event()
 
 
 @pytest.mark.slow

@@ -17,21 +17,13 @@ from finetune.engine.runner import TrainingRunner
 from finetune.engine.train import train
 from finetune.engine.worker import WorkOrder, WorkOutcome, train_in_worker
 
-from .conftest import tiny_config
+from .conftest import never, tiny_config, wait_for
 
 pytestmark = pytest.mark.slow  # starts worker processes
 
 
 def worker_processes() -> list[psutil.Process]:
     return [p for p in psutil.Process().children(recursive=True) if "finetune.engine.worker" in " ".join(p.cmdline())]
-
-
-def wait_for(condition, timeout=180.0):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-    return value
 
 
 def test_a_run_trains_in_a_worker_process_streams_its_events_and_lands_in_the_store(tiny_bert, glue_dir,
@@ -44,7 +36,7 @@ def test_a_run_trains_in_a_worker_process_streams_its_events_and_lands_in_the_st
         seen_workers.update(p.pid for p in worker_processes())
 
     config = tiny_config(tiny_bert, glue_dir, "sst2", "lora")
-    outcome = train_in_worker(WorkOrder(config, checkpoints_dir=str(checkpoints_dir)), on_event, _never())
+    outcome = train_in_worker(WorkOrder(config, checkpoints_dir=str(checkpoints_dir)), on_event, never())
     assert isinstance(outcome, WorkOutcome) and outcome.status == "complete"
     assert seen_workers and os.getpid() not in seen_workers  # the events came while a worker process trained
     assert events[0]["type"] == "start" and events[-1]["type"] == "end"
@@ -106,9 +98,3 @@ def test_kill_9_of_a_training_worker_is_told_in_words_the_app_keeps_predicting_a
     assert runner.wait(300) and runner.snapshot().state == "complete"
     whole = train(config, checkpoints_dir=tmp_path / "whole").run
     assert runner.snapshot().last_run["metrics"] == whole.info["metrics"]
-
-
-def _never():
-    import threading
-
-    return threading.Event()

@@ -12,7 +12,7 @@ import pandas as pd
 
 from finetune.core.methods import METHODS, method_title
 from finetune.core.tasks import TASKS
-from finetune.engine.race import LANE_SLOWDOWN, Entry
+from finetune.engine.race import Entry
 from finetune.engine.runner import Snapshot
 
 from . import charts
@@ -61,10 +61,10 @@ RACE_WIDTH = charts.WIDTH - 70
 
 def metric_chart(snap: Snapshot) -> alt.Chart:
     title = TASKS[snap.race[0].config.task].headline_title
-    if metric_frame(snap).empty:
+    frame = metric_frame(snap)
+    if frame.empty:
         return charts.empty_chart(say("Dev scores appear at each evaluation."), charts.HEIGHT, charts.WIDTH)
-    shown = say("dev {metric}", metric=title)
-    return charts.curves_chart(metric_frame(snap), shown, colors(), RACE_WIDTH, charts.HEIGHT)
+    return charts.curves_chart(frame, say("dev {metric}", metric=title), colors(), RACE_WIDTH, charts.HEIGHT)
 
 
 def loss_chart(snap: Snapshot) -> alt.Chart:
@@ -109,18 +109,18 @@ def status_html(snap: Snapshot) -> str:
 def card_text(snap: Snapshot) -> str:
     """A row a method: its state, step, ETA, latest dev score and trainable share."""
     task = TASKS[snap.race[0].config.task]
-    slowdown = LANE_SLOWDOWN if snap.lanes and snap.lanes.lanes > 1 else 1.0
     rows = [f"| {say('Method')} | {say('State')} | {say('Step')} | {say('Time left')} | {task.headline_title} | "
             f"{say('Trainable')} |", "|---|---|---|---|---|---|"]  # fmt: skip
     for e in snap.race:
         progress = e.progress
         step = f"{progress['step']:,} / {progress['max_steps']:,}" if progress else NONE
-        if e.state == "running":
-            left = duration(progress.get("eta_s") or e.estimate_s * slowdown * snap.correction)
-        elif e.state == "waiting":
-            left = say("about {eta}", eta=duration(e.estimate_s * slowdown * snap.correction))
-        else:
+        seconds = e.left_s(snap.lanes, snap.correction) if snap.lanes else None
+        if seconds is None:
             left = NONE
+        elif e.state == "waiting":
+            left = say("about {eta}", eta=duration(seconds))
+        else:
+            left = duration(seconds)
         evals = [ev for ev in e.events if ev["type"] == "eval"]
         score = f"{evals[-1][task.headline_metric]:.4f}" if evals else NONE
         start = next((ev for ev in e.events if ev["type"] == "start"), None)

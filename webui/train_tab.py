@@ -15,7 +15,7 @@ import dataclasses
 import inspect
 import shlex
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -517,11 +517,16 @@ def resume_job(runner: TrainingRunner, deployment: Deployment, run_id: str | Non
         raise user_error("Pick a stopped run to resume.")
     if not isinstance(run_id, str) or len(run_id) > 64:  # a run id (or 'last'); nothing else is looked up or logged
         raise user_error("a stopped run is named by its run id (python -m finetune runs) or 'last'")
+    return go_on(deployment, token, lambda **line: runner.resume(run_id, owner=owner_of(request), **line))
+
+
+def go_on(deployment: Deployment, token, put: Callable[..., int]) -> int:
+    """Put a stopped run (or race) back in line for this visitor, as a new run's checks would: the instructor token,
+    this lab's run budget, one job at a time on a public lab, the request's context; refusals in words."""
     deployment.check_may_train(token)
     one_job = deployment.one_job_per_visitor and not deployment.is_instructor(token)
     try:
-        return runner.resume(run_id, owner=owner_of(request), max_seconds=deployment.run_budget(token),
-                             one_per_owner=one_job, context=contextvars.copy_context())  # fmt: skip
+        return put(max_seconds=deployment.run_budget(token), one_per_owner=one_job, context=contextvars.copy_context())
     except (RunnerBusy, ConfigError, ResumeError) as e:
         raise user_error(str(e)) from None
 
@@ -573,13 +578,7 @@ def build_race_controls() -> RaceControls:
 
 def resume_race_job(runner: TrainingRunner, deployment: Deployment, token, request) -> int:
     """Put this visitor's stopped race in line again: its stopped runs go on, its methods never started start."""
-    deployment.check_may_train(token)
-    one_job = deployment.one_job_per_visitor and not deployment.is_instructor(token)
-    try:
-        return runner.resume_race(owner_of(request), max_seconds=deployment.run_budget(token), one_per_owner=one_job,
-                                  context=contextvars.copy_context())  # fmt: skip
-    except (RunnerBusy, ConfigError, ResumeError) as e:
-        raise user_error(str(e)) from None
+    return go_on(deployment, token, lambda **line: runner.resume_race(owner_of(request), **line))
 
 
 def wire_race(runner: TrainingRunner, deployment: Deployment, race: RaceControls, token, action) -> None:

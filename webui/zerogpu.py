@@ -2,12 +2,8 @@
 own request, refusals caught as the gr.Error `spaces` raises. The mechanics — duration, launcher, refusals in words,
 the stand-in — are Gradio-free in engine/zerogpu.py (its docstring says what they rely on in `spaces` 0.51.3).
 
-The stand-in (LAB_ZEROGPU_EMULATE=1, core/hardware.py) runs every GPU call the way ZeroGPU does, on this machine:
-a forked worker, arguments and yields pickled through queues, the requested duration enforced by killing the worker,
-and a quota per visitor (LAB_ZEROGPU_QUOTA_S, default 120 s a day as for an anonymous visitor; visitors told apart
-as ZeroGPU does: a logged-in name, else the X-IP-Token header, else the address) that refuses with ZeroGPU's own
-messages. So the whole path — the call from the request, pickling, streaming, a cut run, a refusal — is tested
-without a GPU.
+The stand-in (LAB_ZEROGPU_EMULATE=1; engine/zerogpu.py says how it behaves) is `ZeroGpuStandIn` below: the engine's,
+with visitors told apart by their request and refusals raised as gr.Error.
 """
 
 from __future__ import annotations

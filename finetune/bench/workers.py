@@ -26,11 +26,12 @@ from pathlib import Path
 
 from ..core.checkpoints import list_runs
 from ..core.methods import METHODS
-from ..core.models import PACKAGED_MODEL, load_tokenizer, resolve_model
+from ..core.models import PACKAGED_MODEL, resolve_model
 from ..core.precision import machine_capabilities
 from ..engine.config import RunConfig
 from ..engine.train import train
 from . import inference, memory
+from .zerogpu_device import random_bert_base
 
 REPO = Path(__file__).resolve().parents[2]
 # The run timed in both places: SST-2 LoRA at its classroom settings on fewer examples (about half a minute).
@@ -139,16 +140,6 @@ def app_against_cli(data_dir: str, between: list[dict], scratch: Path) -> dict:
     return {"measured_run": MEASURED, "runs": rows, "app_memory": memory_after}
 
 
-def random_bert_base(folder: Path) -> str:
-    """An encoder of bert-base-uncased's shape (12 layers, 768 wide, 110M parameters) with random weights and the
-    packaged encoder's tokenizer (the same uncased WordPiece vocabulary of 30,522)."""
-    from transformers import BertConfig, BertForSequenceClassification
-
-    BertForSequenceClassification(BertConfig()).save_pretrained(folder)  # BertConfig's defaults are bert-base's
-    load_tokenizer(resolve_model(PACKAGED_MODEL)).save_pretrained(folder)
-    return str(folder)
-
-
 def four_way(model: str, data_dir: str, samples: int, scratch: Path) -> dict:
     """Four SST-2 runs of `model` (a few steps each: prediction time does not depend on how long they trained),
     then the Playground's four-way prediction and its resident memory with the four loaded."""
@@ -177,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                     "machine": machine_capabilities(), "torch_threads": torch.get_num_threads()}  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch:
         result["app_vs_cli"] = app_against_cli(args.data_dir, between, Path(scratch))
-        bert_base = random_bert_base(Path(scratch) / "bert-base-shape")
+        bert_base = random_bert_base(Path(scratch) / "bert-base-shape", resolve_model(PACKAGED_MODEL).path)
         encoders = {PACKAGED_MODEL: PACKAGED_MODEL, "bert-base-uncased shape (random weights)": bert_base}
         result["four_way_prediction"] = {
             name: four_way(model, args.data_dir, args.latency_samples, Path(scratch))

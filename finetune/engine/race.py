@@ -74,6 +74,15 @@ class Entry:
     def progress(self) -> dict:
         return next((e for e in reversed(self.events) if "step" in e and "max_steps" in e), {})
 
+    def left_s(self, lanes: Lanes, correction: float = 1.0) -> float | None:
+        """Seconds until this method is saved: its own pace while it trains, its estimate on a lane's share of the
+        cores while it waits, None once it ended."""
+        if self.state == "running" and self.progress.get("eta_s"):
+            return self.progress["eta_s"]
+        if self.state in ("running", "waiting"):
+            return self.estimate_s * lane_slowdown(lanes) * correction
+        return None
+
     @property
     def unfinished(self) -> bool:
         return self.state != "complete"
@@ -88,18 +97,23 @@ class Entry:
         return self.config, self.resume if self.state in ("waiting", "withdrawn") else None
 
 
+def lane_slowdown(lanes: Lanes) -> float:
+    return LANE_SLOWDOWN if lanes.lanes > 1 else 1.0
+
+
+def spread_s(seconds: list[float], lanes: Lanes) -> float:
+    """Runs of `seconds` each (on a lane's share) spread over the lanes: never less than the longest one."""
+    return max([*seconds, sum(seconds) / lanes.lanes, 0.0])
+
+
 def remaining_s(entries: list[Entry], lanes: Lanes, correction: float = 1.0) -> float:
-    """Seconds until the race ends: the work left spread over its lanes, and never less than its longest run."""
-    slowdown = LANE_SLOWDOWN if lanes.lanes > 1 else 1.0
-    running = [e.progress.get("eta_s") or e.estimate_s * slowdown * correction for e in entries if e.state == "running"]
-    waiting = [e.estimate_s * slowdown * correction for e in entries if e.state == "waiting"]
-    return max([*running, *waiting, sum(running + waiting) / lanes.lanes, 0.0])
+    """Seconds until the race ends."""
+    return spread_s([s for e in entries if (s := e.left_s(lanes, correction)) is not None], lanes)
 
 
 def race_estimate_s(estimates_s: list[float], lanes: Lanes) -> float:
-    """A race's seconds before it starts: its work spread over the lanes, never less than its longest run."""
-    slowdown = LANE_SLOWDOWN if lanes.lanes > 1 else 1.0
-    return max([*(s * slowdown for s in estimates_s), sum(estimates_s) * slowdown / lanes.lanes, 0.0])
+    """A race's seconds before it starts."""
+    return spread_s([s * lane_slowdown(lanes) for s in estimates_s], lanes)
 
 
 def longest_first(entries: list[Entry]) -> list[Entry]:

@@ -38,6 +38,11 @@ MAX_FINISHED = 200  # finished jobs whose outcome is kept for the callers still 
 log = logging.getLogger(__name__)
 
 
+def share_left(state: ResumableState) -> float:
+    """The share of a stopped run still to train."""
+    return 1 - state.step / max(state.max_steps, 1)
+
+
 class RunnerBusy(RuntimeError):
     """The waiting line is full."""
 
@@ -176,8 +181,7 @@ class TrainingRunner:
         estimates = [self._estimate(c) * self._left_of(r) for c, r in zip(configs, resumes, strict=True)]
         lanes = lanes_for(len(configs), self.hardware) if race and len(configs) > 1 else None
         with self._lock:
-            taken = {r for job in self._line for r in [job.resume, *job.resumes] if r}
-            if taken & set(filter(None, resumes)):
+            if self._resumes_in_line() & set(filter(None, resumes)):
                 raise ResumeError("a run of this race is already waiting in line to be resumed")
         single = resumes[0] if len(configs) == 1 else None  # one method left of a race: a plain resume
         job = Job(0, owner, list(configs), estimates, resume=single, max_seconds=max_seconds, context=context,
@@ -208,10 +212,9 @@ class TrainingRunner:
         if run_id is None:
             return 1.0
         try:
-            state = find_state(self.root, run_id)
+            return share_left(find_state(self.root, run_id))
         except ResumeError:
             return 1.0
-        return 1 - state.step / max(state.max_steps, 1)
 
     def resume(self, run_id: str, owner: str = "local", max_seconds: float | None = None,
                one_per_owner: bool = False, context: contextvars.Context | None = None) -> int:  # fmt: skip
@@ -220,18 +223,17 @@ class TrainingRunner:
         `one_per_owner` (a public lab), also when another visitor's job stopped it since the app started."""
         state = find_state(self.root, run_id)
         with self._lock:
-            if any(job.resume == state.run_id for job in self._line):
+            if state.run_id in self._resumes_in_line():  # alone, or as a method of a race
                 raise ResumeError(f"run {state.run_id} is already waiting in line to be resumed")
             stopped_by = self._stopped_by.get(state.run_id, owner)
             if one_per_owner and stopped_by != owner:
                 raise ResumeError("this stopped run is another visitor's: only they (or the instructor) can resume it")
         config = saved_settings(state)
-        remaining = 1 - state.step / state.max_steps
         job = Job(
             0,
             owner,
             [config],
-            [self._estimate(config) * remaining],
+            [self._estimate(config) * share_left(state)],
             resume=state.run_id,
             max_seconds=max_seconds,
             context=context,
@@ -241,7 +243,7 @@ class TrainingRunner:
     def stopped_runs(self) -> list[ResumableState]:
         """Runs that stopped after a dev evaluation and can be resumed, most recent first (none being resumed)."""
         with self._lock:
-            taken = {r for job in self._line for r in [job.resume, *job.resumes]} | {self._snap.resuming}
+            taken = self._resumes_in_line() | {self._snap.resuming}
             taken |= {e.run_id for e in self._snap.race if e.state == "running"}
             taken |= {r for left in self._unfinished_races.values() for _, r in left}
         return [s for s in reversed(list_states(self.root)) if s.run_id not in taken]
@@ -352,6 +354,27 @@ class TrainingRunner:
             self._stopped_by[start["run_id"]] = self._snap.owner
         return f"; it can be resumed from step {step}"
 
+    def _resumes_in_line(self) -> set[str]:
+        """The stopped runs the waiting jobs go on with (the caller holds the lock)."""
+        return {r for job in self._line for r in [job.resume, *job.resumes] if r}
+
+    def _log_event(self, event: dict, method: str | None = None) -> None:
+        """A line in the log for the events worth one (start, evaluations, resume, end; the caller holds the lock).
+        A failure is told once, by whoever ends the run, in words for visitors rather than as the exception's class
+        and text. `method`: the race's method the event is about."""
+        if describe(event) is None or event.get("status") == "failed":
+            return
+        line = {"time": event.get("time", time.time()), "event": dict(event)}
+        self._snap.log.append(line | ({"method": method} if method else {}))
+        del self._snap.log[:-MAX_LOG_LINES]
+
+    @staticmethod
+    def _stop_reason(job: Job, overtime: threading.Event, outcome: WorkOutcome) -> str:
+        """Why a run ended before its last step: this lab's limit, its GPU call's time, or its owner's Stop."""
+        if overtime.is_set():
+            return f"it trained past this lab's {duration_text(job.max_seconds or 0)} a run"
+        return OVERTIME if outcome.overtime else "stopped by the user"
+
     def _log(self, message: str, **values) -> None:
         self._snap.log.append({"time": time.time(), "message": message, "values": values})
         del self._snap.log[:-MAX_LOG_LINES]
@@ -362,11 +385,7 @@ class TrainingRunner:
             events.append(event)
             if len(events) > MAX_EVENTS:  # keep the story, thin the ticks
                 events[:] = [e for i, e in enumerate(events) if e["type"] not in ("progress", "log") or i % 2 == 0]
-            # The events worth a line (start, evaluations, resume, end); a failure is told once, by _run_job, in
-            # words for visitors rather than as the exception's class and text.
-            if describe(event) is not None and event.get("status") != "failed":
-                self._snap.log.append({"time": event.get("time", time.time()), "event": dict(event)})
-                del self._snap.log[:-MAX_LOG_LINES]
+            self._log_event(event)
 
     def _deadline(self, seconds: float, overtime: threading.Event, stop: threading.Event | None = None
                   ) -> Callable[[dict], None]:  # fmt: skip
@@ -445,11 +464,7 @@ class TrainingRunner:
             with self._lock:
                 self._snap.resuming = None
                 if outcome.status == "cancelled" or outcome.run is None:
-                    why = "stopped by the user"
-                    if overtime.is_set():
-                        why = f"it trained past this lab's {duration_text(job.max_seconds or 0)} a run"
-                    elif outcome.overtime:
-                        why = OVERTIME
+                    why = self._stop_reason(job, overtime, outcome)
                     self._snap.state, self._snap.reason = "cancelled", why + self._resumable_note()
                     return
                 self._snap.state = "complete"
@@ -503,10 +518,7 @@ class TrainingRunner:
         def on_event(event: dict) -> None:
             with self._lock:
                 entry.record(event)
-                if describe(event) is not None and event.get("status") != "failed":
-                    line = {"time": event.get("time", time.time()), "event": dict(event), "method": entry.method}
-                    self._snap.log.append(line)
-                    del self._snap.log[:-MAX_LOG_LINES]
+                self._log_event(event, entry.method)
 
         listeners: list[Callable[[dict], None]] = [on_event]
         overtime = threading.Event()
@@ -538,11 +550,7 @@ class TrainingRunner:
                 return
             entry.state = "cancelled"
             entry.resumable_from = outcome.resumable_from
-            entry.reason = "stopped by the user"
-            if overtime.is_set():
-                entry.reason = f"it trained past this lab's {duration_text(job.max_seconds or 0)} a run"
-            elif outcome.overtime:
-                entry.reason = OVERTIME
+            entry.reason = self._stop_reason(job, overtime, outcome)
             self._note_stopped(entry, job.owner)
 
     def _note_stopped(self, entry: Entry, owner: str) -> None:
