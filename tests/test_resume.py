@@ -294,3 +294,28 @@ def test_a_run_stopped_in_a_later_epoch_resumes_with_that_epochs_own_batch_order
     resumed = train(None, checkpoints_dir=tmp_path / "stopped", resume="last").run
     assert resumed.info["metrics"] == whole.info["metrics"]
     assert_same_weights(resumed, whole)
+
+
+def test_a_run_resumed_at_an_epochs_end_and_stopped_again_in_the_next_epoch_keeps_that_epochs_order(
+    tiny_bert, glue_dir, tmp_path
+):
+    """Resumed at an epoch's last step, the Trainer draws the next epoch's order from the checkpoint's own random
+    state; a stop inside that epoch must carry that state on, or the run resumed from it trains on another order
+    (found on ZeroGPU, whose calls cut a run anywhere: stopped mid-epoch, at the epoch's end, then inside the next)."""
+    config = tiny_config(tiny_bert, glue_dir, "sst2", "full", max_train_samples=64, epochs=3, evaluations=6,
+                         learning_rate=1e-3)  # 12 steps, 4 an epoch, a checkpoint every 2  # fmt: skip
+    whole = train(config, checkpoints_dir=tmp_path / "whole").run
+    root = tmp_path / "stopped"
+    for stop_at in (2, 4, 6):  # inside epoch 1, at its end, inside epoch 2
+        cancel = threading.Event()
+
+        def stop(event: dict, at: int = stop_at, cancel: threading.Event = cancel) -> None:
+            if event["type"] == "eval" and event["step"] >= at:
+                cancel.set()
+
+        stopped = train(None if stop_at > 2 else config, listeners=[stop], cancel=cancel, checkpoints_dir=root,
+                        resume="last" if stop_at > 2 else None)  # fmt: skip
+        assert stopped.status == "cancelled" and stopped.resumable_from == stop_at
+    resumed = train(None, checkpoints_dir=root, resume="last").run
+    assert resumed.info["metrics"] == whole.info["metrics"]
+    assert_same_weights(resumed, whole)

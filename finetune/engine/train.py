@@ -36,6 +36,7 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
+from transformers.trainer_pt_utils import safe_globals
 
 from ..core import checkpoints, dev_predictions, resumable
 from ..core.data import load_glue, tokenize
@@ -317,28 +318,37 @@ class ResumableCheckpoints(TrainerCallback):
 
 
 class EpochOrder(TrainerCallback):
-    """A resumed run draws its epoch's batch order as the run never stopped did. The Trainer shuffles each epoch from
-    the global random stream as the epoch begins, and restores a checkpoint's random state only after that; the
-    stream then stood where the stopped run's last steps had left it in an earlier epoch, but where a fresh process
-    leaves it in a later one, so a run resumed in its second epoch trained on another order. The state at each epoch's
-    beginning is saved with every checkpoint, and put back before the resumed epoch draws its order."""
+    """A resumed run draws each epoch's batch order as the run never stopped did. The Trainer shuffles an epoch from
+    torch's global random stream as its data starts. Resumed inside an epoch, it puts the checkpoint's random state
+    back only after that draw, when the stream stands where a fresh process leaves it; resumed at an epoch's end, it
+    puts it back before the next epoch's draw. So every checkpoint carries the state its epoch's order was drawn
+    from, and a run resumed inside an epoch draws from it; a run resumed at an epoch's end carries on the checkpoint's
+    own state, the one its next epoch's order is drawn from, in case it stops again inside that epoch."""
 
     FILE = "epoch_rng_state.bin"  # 8 bytes: the step the epoch began at; then torch's CPU random state
 
     def __init__(self, resume_from: Path | None):
-        saved = resume_from / self.FILE if resume_from else None
-        self.restore = saved.read_bytes() if saved is not None and saved.is_file() else None
+        self.resume_from = resume_from
         self.epoch_start, self.rng = 0, torch.get_rng_state()
 
     def on_epoch_begin(self, args, state, control, train_dataloader=None, **kwargs):
-        if self.restore is not None:
-            start, rng = int.from_bytes(self.restore[:8], "little"), self.restore[8:]
-            self.restore = None
-            # Only when the checkpoint lies in the epoch the state was saved at: a checkpoint at an epoch's last step
-            # resumes at the next one, whose order the Trainer's own restored state draws.
-            if train_dataloader is not None and start <= state.global_step < start + len(train_dataloader):
-                torch.set_rng_state(torch.frombuffer(bytearray(rng), dtype=torch.uint8))
-        self.epoch_start, self.rng = state.global_step, torch.get_rng_state()
+        step, checkpoint, self.resume_from = state.global_step, self.resume_from, None
+        self.epoch_start, self.rng = step, torch.get_rng_state()
+        if checkpoint is None or train_dataloader is None:
+            return
+        # The Trainer's own count of optimizer steps an epoch (trainer.py, set_initial_training_values).
+        per_epoch = max(math.ceil(len(train_dataloader) / args.gradient_accumulation_steps), 1)
+        if step % per_epoch == 0:
+            if (checkpoint / "rng_state.pth").is_file():  # what the Trainer restores (trainer.py, _load_rng_state)
+                with safe_globals():
+                    self.rng = torch.load(checkpoint / "rng_state.pth", weights_only=True)["cpu"]
+            return
+        saved = checkpoint / self.FILE
+        start = int.from_bytes(saved.read_bytes()[:8], "little") if saved.is_file() else -1
+        if step - step % per_epoch <= start <= step:  # saved in this very epoch
+            self.epoch_start = step - step % per_epoch
+            self.rng = torch.frombuffer(bytearray(saved.read_bytes()[8:]), dtype=torch.uint8)
+            torch.set_rng_state(self.rng)
 
     def on_save(self, args, state, control, **kwargs):
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
