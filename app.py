@@ -17,9 +17,10 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home, ever
 
-from finetune.core.checkpoints import default_checkpoints_dir, use_persistent_cache
+from finetune.core.environment import settle
+from finetune.core.storage import default_checkpoints_dir
 
-use_persistent_cache()  # the Hugging Face cache on persistent storage, when the Space has some
+settle()  # the Hugging Face cache on persistent storage when the Space has some; oneDNN's kernel cache
 
 # ZeroGPU asks for `spaces` before anything that may initialise CUDA (torch): it patches torch in this process and
 # forks GPU workers from it. Off ZeroGPU it changes nothing (webui/zerogpu.py).
@@ -38,7 +39,8 @@ from finetune.engine.train import saved_settings
 from finetune.engine.worker import Launcher, WorkOrder, train_in_worker
 from webui import differences, playground_tab, results_tab, sharing, train_tab, zerogpu
 from webui.deployment import Deployment
-from webui.locales import I18N, INTRO_KO, REPORT_LANGUAGE_JS, remember_language, t
+from webui.language import REPORT_LANGUAGE_JS, remember_language
+from webui.locales import I18N, INTRO_KO, t
 
 log = logging.getLogger("glue-tune-lab")
 
@@ -121,7 +123,7 @@ def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | Non
     # Uploaded bundles and made files in Gradio's cache are deleted after an hour (checked every hour).
     with gr.Blocks(title="glue-tune-lab", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(t(INTRO, INTRO_KO))
-        # The page's language, reported by REPORT_LANGUAGE_JS: messages computed here follow it (webui/locales.py).
+        # The page's language, reported by REPORT_LANGUAGE_JS: messages computed here follow it (webui/language.py).
         language = gr.Textbox(elem_id="visitor-language", container=False, show_label=False)
         heard = language.change(remember_language, language, None, api_visibility="private", queue=False)
         with gr.Tabs() as tabs:

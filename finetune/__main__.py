@@ -1,9 +1,9 @@
 # ruff: noqa: E402  -- the environment is settled before huggingface_hub is imported (it reads it then)
 import sys
 
-from .core.checkpoints import use_persistent_cache
+from .core.environment import settle
 
-use_persistent_cache()  # the Hugging Face cache on persistent storage, when there is some
+settle()  # before the libraries that read the environment start
 
 from .cli import main
 

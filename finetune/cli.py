@@ -16,12 +16,14 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from .core.checkpoints import default_checkpoints_dir, results_dir, runs_table, scan_runs, storage_problem
+from .core.checkpoints import scan_runs, storage_problem
 from .core.fields import Setting, SettingError, cli_flag, help_text, parse, setting_named, settings_of
 from .core.methods import METHODS
 from .core.models import default_model_name
 from .core.precision import PRECISIONS, PrecisionError
 from .core.resumable import ResumeError, find_state, list_states, sweep_stale_staging
+from .core.runs_table import runs_table
+from .core.storage import default_checkpoints_dir, results_dir
 from .core.tasks import METRIC_TITLES, TASKS
 from .engine.config import ConfigError, RunConfig, resolve_config
 

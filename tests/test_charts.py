@@ -8,7 +8,7 @@ import json
 import pandas as pd
 
 from webui import charts
-from webui.locales import speaking
+from webui.language import speaking
 
 COLORS = {"Full fine-tuning": "#111111", "LoRA": "#222222", "Selective layers": "#333333"}
 

@@ -13,7 +13,7 @@ from finetune.core.metrics import at_majority_baseline
 from finetune.engine.predict import Predictor
 from finetune.engine.train import train
 from webui.common import runs_frame
-from webui.locales import speaking
+from webui.language import speaking
 from webui.playground_tab import cards_html, error_html
 from webui.results_tab import shown_table
 

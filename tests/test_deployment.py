@@ -16,7 +16,7 @@ import pytest
 from gradio_client import Client
 
 import app as lab
-from finetune.core import checkpoints, resumable
+from finetune.core import checkpoints, resumable, storage
 from finetune.core.models import PACKAGED_MODEL, STUDY_MODEL
 from webui.deployment import Deployment
 
@@ -42,14 +42,14 @@ def test_persistent_storage_holds_the_runs_when_there_is_some(tmp_path, monkeypa
     monkeypatch.delenv("FINETUNE_CHECKPOINTS", raising=False)
     monkeypatch.delenv("HF_HOME", raising=False)
     monkeypatch.setenv("LAB_PERSISTENT_DIR", str(tmp_path / "data"))
-    assert checkpoints.default_checkpoints_dir() == REPO / "checkpoints"  # no /data: next to the code
+    assert storage.default_checkpoints_dir() == REPO / "checkpoints"  # no /data: next to the code
     (tmp_path / "data").mkdir()
-    assert checkpoints.default_checkpoints_dir() == tmp_path / "data" / "checkpoints"
-    assert checkpoints.results_dir() == tmp_path / "data" / "results"
-    checkpoints.use_persistent_cache()
+    assert storage.default_checkpoints_dir() == tmp_path / "data" / "checkpoints"
+    assert storage.results_dir() == tmp_path / "data" / "results"
+    storage.use_persistent_cache()
     assert os.environ["HF_HOME"] == str(tmp_path / "data" / "huggingface")
     monkeypatch.setenv("FINETUNE_CHECKPOINTS", str(tmp_path / "mine"))
-    assert checkpoints.default_checkpoints_dir() == tmp_path / "mine"
+    assert storage.default_checkpoints_dir() == tmp_path / "mine"
 
 
 def test_stale_staging_is_swept_by_owner_and_age(tmp_path):

@@ -14,6 +14,7 @@ import pytest
 from finetune.cli import main
 from finetune.core import checkpoints
 from finetune.core.checkpoints import scan_runs, storage_problem
+from finetune.core.runs_table import runs_table
 from finetune.engine import runner as runner_module
 from finetune.engine import worker as worker_module
 from finetune.engine.bundle import BundleError, export_runs, import_bundle
@@ -165,7 +166,7 @@ def test_damaged_weights_make_a_run_broken_everywhere(store, tmp_path, tiny_bert
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a copy cut short
     scan = scan_runs(copy)
     assert [b.where for b in scan.broken] == [newer.where] and "damaged" in scan.broken[0].reason
-    assert newer.run_id not in {r["run_id"] for r in checkpoints.runs_table(checkpoints.list_runs(copy))}
+    assert newer.run_id not in {r["run_id"] for r in runs_table(checkpoints.list_runs(copy))}
     shipped = export_runs(tmp_path / "out.zip", "sst2", ["full"], checkpoints_dir=copy)
     assert [r.run_id for r in shipped] == [older.run_id]  # the newest run that loads
 

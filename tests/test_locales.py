@@ -1,5 +1,6 @@
-"""Messages computed on the server, in the visitor's language (webui/locales.py): the catalogue is consistent,
-the error shapes translate the engine's real messages, and two visitors with different languages get theirs."""
+"""Messages computed on the server, in the visitor's language (webui/locales.py, language.py, error_words.py): the
+catalogue is consistent, the error shapes translate the engine's real messages, and two visitors with different
+languages get theirs."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ import app as lab
 from finetune.core.tasks import get_task
 from finetune.engine.config import ConfigError, config_from_values
 from finetune.engine.predict import InputError, validate_input
-from webui import locales
-from webui.locales import KO, accepted_language, localized, say, say_error, speaking
+from webui import language
+from webui.error_words import say_error
+from webui.language import accepted_language, localized, say, speaking
+from webui.locales import KO
 
 from .conftest import free_port
 
@@ -84,9 +87,9 @@ def test_unknown_messages_stay_english_and_say_fills_in_values():
     with speaking("ko"):
         assert say_error("something nobody translated") == "something nobody translated"
         assert say("Finished {task} / {method}", task="sst2", method="lora") == "sst2 / lora 학습 완료"
-        assert locales.duration(200) == "3분 20초"
+        assert language.duration(200) == "3분 20초"
     assert say("Finished {task} / {method}", task="sst2", method="lora") == "Finished sst2 / lora"
-    assert locales.duration(200) == "3 min 20 s"
+    assert language.duration(200) == "3 min 20 s"
 
 
 def test_a_localized_handler_gets_the_request_slot_gradio_fills_and_speaks_its_language():

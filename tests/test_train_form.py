@@ -84,7 +84,7 @@ def test_the_terminal_command_never_shows_the_servers_paths(form, monkeypatch, t
 
 
 def test_a_run_without_data_is_refused_naming_the_forms_field(form, monkeypatch, tmp_path, glue_dir):
-    from webui.locales import speaking
+    from webui.language import speaking
     from webui.train_tab import data_problem, preview
 
     monkeypatch.delenv("GLUE_DIR", raising=False)

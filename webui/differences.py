@@ -20,7 +20,9 @@ from finetune.engine.events import run_curves
 
 from . import charts
 from .deployment import user_error
-from .locales import localized, say, say_error, t
+from .error_words import say_error
+from .language import localized, say
+from .locales import t
 
 log = logging.getLogger(__name__)
 

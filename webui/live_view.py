@@ -19,7 +19,9 @@ from finetune.engine.runner import Snapshot, TrainingRunner
 
 from . import charts, race_view
 from .common import format_count
-from .locales import current_language, duration, localized, say, say_error, t
+from .error_words import say_error
+from .language import current_language, duration, localized, say
+from .locales import t
 
 LOG_LINES = 12  # the log box shows the current run's newest lines, with no scrolling to do
 

@@ -3,20 +3,15 @@
 Settings → Language switches). ``t("Learning rate")`` gives the component text in the visitor's language;
 the English text is the source, so a string without a Korean entry simply stays English. Numbers,
 metric names (Accuracy, F1, MCC), method names and commands stay as they are.
+
+This module is the catalogue only: which language a visitor speaks and the messages computed for them are
+``language.py``; the Korean of the engine's error messages is ``error_words.py``.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import inspect
 import re
-import threading
-import typing
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 
 import gradio as gr
 
@@ -465,6 +460,11 @@ def bounds_ko(text: str) -> str:
     return text.replace(" or ", " 또는 ")
 
 
+def duration_ko(text: str) -> str:
+    """'3 min 20 s' → '3분 20초' (duration_text's words)."""
+    return re.sub(r"(\d+) (h|min|s)\b", lambda m: m[1] + {"h": "시간", "min": "분", "s": "초"}[m[2]], text)
+
+
 def setting_help(item):
     """A setting's help with its accepted values (the form's info line) in the visitor's language."""
     from finetune.core.fields import help_text
@@ -490,272 +490,3 @@ _counted()
 # Every text of the catalogue, registered before the UI is built and handed to launch() by app.create_app: a
 # text that a handler shows later (a method's summary, a relabelled field) is already in the page's catalogue.
 I18N = gr.I18n(en={key(text): text for text in KO}, ko={key(text): korean for text, korean in KO.items()})
-
-
-# ---- Messages computed on the server ---------------------------------------------------------------------
-# The frontend translates only the fixed texts the UI was built with. What a handler computes (a run's status,
-# an estimate, a card, an error) is put into the visitor's language here: the page reports the language it
-# shows (the browser's, or the one picked in Settings → Language) on load and on every switch
-# (REPORT_LANGUAGE_JS); a visitor not yet heard from, and every API caller, gets their Accept-Language header's.
-
-LANGUAGES = ("en", "ko")
-MAX_VISITORS = 10_000  # session → language, oldest forgotten first (one class is a few dozen)
-_visitors: OrderedDict[str, str] = OrderedDict()
-_visitors_lock = threading.Lock()
-_language: ContextVar[str] = ContextVar("visitor_language", default="en")
-
-# Runs once the page is up: the page's language (svelte-i18n keeps <html lang> in step with the locale) goes
-# into a hidden textbox whose change tells the server; a MutationObserver catches the Settings switch.
-REPORT_LANGUAGE_JS = """
-() => {
-  const report = () => {
-    const box = document.querySelector('#visitor-language textarea, #visitor-language input');
-    if (!box) return false;
-    const lang = (document.documentElement.lang || navigator.language || 'en').slice(0, 2).toLowerCase();
-    if (box.value !== lang) {
-      box.value = lang;
-      box.dispatchEvent(new Event('input', { bubbles: true }));
-    }
-    return true;
-  };
-  new MutationObserver(report).observe(document.documentElement, { attributes: true, attributeFilter: ['lang'] });
-  const waiting = setInterval(() => { if (report()) clearInterval(waiting); }, 250);
-}
-"""
-
-
-def _supported(tag: str | None) -> str | None:
-    primary = (tag or "").strip().split("-")[0].split("_")[0].lower()
-    return primary if primary in LANGUAGES else None
-
-
-def accepted_language(header: str | None) -> str:
-    """The first supported language of an Accept-Language header ('ko-KR,ko;q=0.9,en;q=0.8' → 'ko')."""
-    weighted = []
-    for i, part in enumerate((header or "").split(",")):
-        tag, _, params = part.partition(";")
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        if (language := _supported(tag)) and quality > 0:
-            weighted.append((-quality, i, language))
-    return min(weighted)[2] if weighted else "en"
-
-
-def language_of(request: gr.Request | None) -> str:
-    """'ko' or 'en' for the visitor behind `request` (English without one)."""
-    if request is None:
-        return "en"
-    session = getattr(request, "session_hash", None)
-    with _visitors_lock:
-        reported = _visitors.get(session) if session else None
-    if reported:
-        return reported
-    headers = getattr(request, "headers", None) or {}
-    return accepted_language(headers.get("accept-language"))
-
-
-def remember_language(reported: str, request: gr.Request) -> None:
-    """The page says which language it shows; later messages to this visitor follow it."""
-    language, session = _supported(reported), getattr(request, "session_hash", None)
-    if not (language and session):
-        return
-    with _visitors_lock:
-        _visitors[session] = language
-        _visitors.move_to_end(session)
-        while len(_visitors) > MAX_VISITORS:
-            _visitors.popitem(last=False)
-
-
-@contextmanager
-def speaking(language: str) -> Iterator[None]:
-    """say() and say_error() answer in `language` inside the block (tests and direct callers)."""
-    token = _language.set(language if language in LANGUAGES else "en")
-    try:
-        yield
-    finally:
-        _language.reset(token)
-
-
-def current_language() -> str:
-    return _language.get()
-
-
-def localized(fn: Callable) -> Callable:
-    """An event handler whose say()/say_error() (its messages, errors and popups) answer in the visitor's
-    language. Gradio hands the wrapper the visitor's request as an extra first argument (added to the
-    signature when `fn` has none; a first argument that is None is taken for that slot too); a direct Python
-    call without one goes on in the caller's language (English at the top). A generator handler speaks the
-    language at every step (each step may run on another worker thread)."""
-    signature = inspect.signature(fn)
-    hints = typing.get_type_hints(fn)
-    takes_request = gr.Request in hints.values()
-
-    def split(args: tuple, kwargs: dict) -> tuple[str, tuple]:
-        """The language to answer in, and the handler's own arguments."""
-        if takes_request:
-            found = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
-            return (language_of(found) if found else current_language()), args
-        if args and isinstance(args[0], gr.Request):
-            return language_of(args[0]), args[1:]
-        if args and args[0] is None:  # Gradio had no request to give (an internal call)
-            return current_language(), args[1:]
-        return current_language(), args  # called from Python (another handler, a test): its language goes on
-
-    if inspect.isgeneratorfunction(fn):
-
-        @functools.wraps(fn)
-        def stepwise(*args, **kwargs):
-            language, args = split(args, kwargs)
-            with speaking(language):
-                steps = fn(*args, **kwargs)
-            try:
-                while True:
-                    with speaking(language):
-                        try:
-                            step = next(steps)
-                        except StopIteration:
-                            return
-                    yield step
-            finally:
-                steps.close()  # a visitor who left: the handler's own clean-up runs now, not at garbage collection
-
-        wrapper = stepwise
-    else:
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            language, args = split(args, kwargs)
-            with speaking(language):
-                return fn(*args, **kwargs)
-
-    if not takes_request:
-        visitor = inspect.Parameter("visitor", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
-        wrapper.__signature__ = signature.replace(parameters=[visitor, *signature.parameters.values()])  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {**hints, "visitor": gr.Request}
-    return wrapper
-
-
-def say(text: str, **values) -> str:
-    """`text` (an English message, maybe with {placeholders}) in the current visitor's language."""
-    template = KO.get(text, text) if _language.get() == "ko" else text
-    return template.format(**values) if values else template
-
-
-def say_error(message: str) -> str:
-    """An engine's or the lab's error message in the current visitor's language: a known message, else one of
-    the known shapes (a setting out of bounds, an empty input ...), else the English words."""
-    if _language.get() != "ko":
-        return message
-    head, resumable, step = message.partition("; it can be resumed from step ")
-    if resumable:  # any reason, then where its run resumes from
-        return say_error(head) + f"; {step} 스텝부터 이어서 학습할 수 있습니다"
-    if message in KO:
-        return KO[message]
-    for pattern, render in ERROR_SHAPES_KO:
-        if match := pattern.fullmatch(message):
-            return render(match)
-    return message
-
-
-def duration(seconds: float) -> str:
-    """engine.estimate.duration_text in the visitor's language ('3 min 20 s' → '3분 20초')."""
-    from finetune.engine.estimate import duration_text
-
-    text = duration_text(seconds)
-    return _duration_ko(text) if _language.get() == "ko" else text
-
-
-def _duration_ko(text: str) -> str:
-    """'3 min 20 s' → '3분 20초' (duration_text's words)."""
-    return re.sub(r"(\d+) (h|min|s)\b", lambda m: m[1] + {"h": "시간", "min": "분", "s": "초"}[m[2]], text)
-
-
-def _ko(text: str) -> str:
-    return KO.get(text, text)
-
-
-INPUT_NAMES_KO = {"text": "텍스트", "first sentence": "첫 번째 문장", "second sentence": "두 번째 문장"}
-SUBJECT_KO = {"text": "텍스트가", "first sentence": "첫 번째 문장이", "second sentence": "두 번째 문장이"}
-KINDS_KO = {"a number": "숫자", "a whole number": "정수", "a finite number": "유한한 숫자", "text": "텍스트",
-            "true or false": "참 또는 거짓", "the encoder's layers": "인코더의 레이어 수"}  # fmt: skip
-
-
-def _what_ko(text: str) -> str:
-    for english, korean in KINDS_KO.items():
-        text = text.replace(english, korean)
-    return bounds_ko(text)
-
-
-_NAME = "(?P<name>text|first sentence|second sentence)"
-# (the shape of an English message, its Korean); the named parts are translated where they are words.
-ERROR_SHAPES_KO: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
-    (re.compile(r"the " + _NAME + r" is empty: type something for (?P<task>.+) to classify"),
-     lambda m: f"{SUBJECT_KO[m['name']]} 비어 있습니다: {m['task']}에서 분류할 문장을 입력하세요"),
-    (re.compile(r"the second sentence is empty: (?P<task>.+) compares two sentences"),
-     lambda m: f"두 번째 문장이 비어 있습니다: {m['task']}는 두 문장을 비교하는 과제입니다"),
-    (re.compile(r"(?P<task>.+) classifies a single sentence; leave the second one empty"),
-     lambda m: f"{m['task']}는 한 문장만 분류하는 과제입니다. 두 번째 문장은 비워 두세요"),
-    (re.compile(r"the " + _NAME + r" has (?P<n>[\d,]+) characters; the limit is (?P<limit>[\d,]+)"),
-     lambda m: f"{SUBJECT_KO[m['name']]} {m['n']}자입니다. 최대 {m['limit']}자까지 입력할 수 있습니다"),
-    (re.compile(r"the " + _NAME + r" has no visible characters .*"),
-     lambda m: f"{INPUT_NAMES_KO[m['name']]}에 보이는 글자가 없습니다 (공백, 폭 없는 문자, 제어 문자뿐입니다)"),
-    (re.compile(r"the " + _NAME + r" contains a broken character .*"),
-     lambda m: f"{INPUT_NAMES_KO[m['name']]}에 깨진 문자(짝 없는 UTF-16 서로게이트)가 있습니다. 다시 입력하세요"),
-    (re.compile(r"the " + _NAME + r" must be text, got (?P<got>.+)"),
-     lambda m: f"{INPUT_NAMES_KO[m['name']]}에는 텍스트만 넣을 수 있습니다 (받은 것: {_what_ko(m['got'])})"),
-    (re.compile(r"(?P<label>[^:]+?) is empty: choose a value"), lambda m: f"{_ko(m['label'])} 값이 비어 있습니다: 값을 고르세요"),
-    (re.compile(r"(?P<label>[^:]+?) must be (?P<what>.+), got (?P<got>.+)"),
-     lambda m: f"{_ko(m['label'])}: {_what_ko(m['what'])}만 가능합니다 (입력: {m['got']})"),
-    (re.compile(r"(?P<label>[^:]+?) is (?P<n>[\d,]+) characters long; the limit is (?P<limit>[\d,]+)"),
-     lambda m: f"{_ko(m['label'])}: {m['n']}자입니다. 최대 {m['limit']}자까지 가능합니다"),
-    (re.compile(r"Max sequence length (?P<n>\d+) exceeds the model's limit (?P<limit>\d+)"),
-     lambda m: f"최대 시퀀스 길이 {m['n']}이 모델의 한도 {m['limit']}를 넘습니다"),
-    (re.compile(r"the waiting line is full \((?P<n>\d+) jobs\); try again when it is shorter"),
-     lambda m: f"대기열이 가득 찼습니다 (작업 {m['n']}개). 줄이 짧아지면 다시 시도하세요"),
-    (re.compile(r"this lab trains only these encoders: (?P<names>.+)"),
-     lambda m: f"이 실습실은 다음 인코더만 학습합니다: {m['names']}"),
-    (re.compile(r"(?P<title>.+) has not been trained on (?P<task>.+) yet: train it first(?P<note>.*)"),
-     lambda m: f"{m['title']}: 아직 {m['task']}로 학습하지 않았습니다. 먼저 학습하세요{m['note']}"),
-    (re.compile(r"input truncated to (?P<n>\d+) tokens"), lambda m: f"입력이 {m['n']} 토큰으로 잘렸습니다"),
-    (re.compile(r"The runs were evaluated on different dev samples: (?P<n>[\d,]+) examples are common to all of them\."),
-     lambda m: f"학습마다 평가한 dev 예제가 다릅니다: 모든 학습에 공통인 예제는 {m['n']}개입니다."),
-    (re.compile(r"(?P<method>[^:]+): dev_predictions\.json is damaged \((?P<error>\w+)\); score the run again"),
-     lambda m: f"{m['method']}: dev_predictions.json이 손상되었습니다 ({m['error']}). 다시 채점하세요"),
-    (re.compile(r"this run would take about (?P<run>.+) on this machine; this lab allows (?P<limit>.+) a run: fewer "
-                r"training examples or epochs are faster"),
-     lambda m: f"이 학습은 이 기계에서 약 {_duration_ko(m['run'])} 걸립니다. 이 실습실은 학습 하나에 {_duration_ko(m['limit'])}까지 "
-               "허용합니다: 학습 예제나 에폭을 줄이면 빨라집니다"),
-    (re.compile(r"it trained past this lab's (?P<limit>.+) a run"),
-     lambda m: f"이 실습실의 학습당 한도({_duration_ko(m['limit'])})를 넘어 멈췄습니다"),
-    (re.compile(r"ZeroGPU refused this run: (?:it asks for (?P<asked>\d+) s of GPU time and you have (?P<left>\d+) s left"
-                r"|your GPU time for today is used up)(?:; try again in (?P<wait>[\d:]+))?\. Visitors not logged in to "
-                r"Hugging Face share one quota per address; logging in gives you your own"),
-     lambda m: "ZeroGPU가 이 학습을 거절했습니다: "
-               + (f"GPU 시간 {m['asked']}초를 요청했지만 남은 시간은 {m['left']}초입니다" if m["asked"]
-                  else "오늘의 GPU 시간을 다 썼습니다")
-               + (f". {m['wait']} 뒤에 다시 시도하세요" if m["wait"] else "")
-               + ". Hugging Face에 로그인하지 않은 방문자는 주소마다 할당량 하나를 나눠 씁니다. 로그인하면 나만의 할당량을 받습니다"),
-    (re.compile(r"ZeroGPU refused this run: it asks for (?P<asked>\d+) s of GPU time, more than one call may have; "
-                r"fewer training examples or epochs make it shorter"),
-     lambda m: f"ZeroGPU가 이 학습을 거절했습니다: GPU 시간 {m['asked']}초는 호출 한 번에 허용되는 시간보다 깁니다. "
-               "학습 예제나 에폭을 줄이면 짧아집니다"),
-    (re.compile(r"the GPU call ended before the run did \(ZeroGPU ends a call after the (?P<asked>\d+) s asked\)"
-                r"(?P<nothing>; nothing was saved)?"),
-     lambda m: f"학습이 끝나기 전에 GPU 호출이 끝났습니다 (ZeroGPU는 요청한 {m['asked']}초가 지나면 호출을 끝냅니다)"
-               + (". 아무것도 저장되지 않았습니다" if m["nothing"] else "")),
-    (re.compile(r"the training process (?:ended unexpectedly \(exit code (?P<code>-?\d+|None)\)|was ended by "
-                r"(?P<signal>\w+))(?P<nothing>; nothing was saved)?"),
-     lambda m: "학습 프로세스가 예기치 않게 끝났습니다 ("
-               + (f"종료 코드 {m['code']}" if m["code"] else f"신호 {m['signal']}") + ")"
-               + (". 아무것도 저장되지 않았습니다" if m["nothing"] else "")),
-    (re.compile(r"run (?P<run>[\w-]+) is already waiting in line to be resumed"),
-     lambda m: f"학습 {m['run']}은 이미 이어서 학습하려고 대기열에서 기다리고 있습니다"),
-    (re.compile(r"ZeroGPU could not run this training \((?P<title>.+)\)"),
-     lambda m: f"ZeroGPU에서 이 학습을 실행하지 못했습니다 ({m['title']})"),
-    (re.compile(r"an internal error \((?P<name>\w+)\) stopped the run; nothing was saved"),
-     lambda m: f"내부 오류({m['name']})로 학습이 멈췄습니다. 아무것도 저장되지 않았습니다"),
-]  # fmt: skip

@@ -18,7 +18,9 @@ from finetune.engine.predict import InputError, MethodPrediction, Predictor, val
 
 from .common import TASK_CHOICES, method_color
 from .deployment import user_error
-from .locales import localized, say, say_error, t
+from .error_words import say_error
+from .language import localized, say
+from .locales import t
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from finetune.engine.race import Entry
 from finetune.engine.runner import Snapshot
 
 from . import charts
-from .locales import duration, say, say_error
+from .error_words import say_error
+from .language import duration, say
 
 NONE = "\u2013"  # an en dash: nothing to show yet
 STATE_WORDS = {

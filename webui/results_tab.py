@@ -10,15 +10,18 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from finetune.core.checkpoints import ZERO_SHOT, list_runs, results_dir, runs_table, scan_runs
+from finetune.core.checkpoints import ZERO_SHOT, list_runs, scan_runs
 from finetune.core.methods import METHODS, method_title
 from finetune.core.metrics import at_majority_baseline
+from finetune.core.runs_table import runs_table
+from finetune.core.storage import results_dir
 from finetune.core.tasks import TASKS
 
 from . import charts, differences, sharing
 from .common import TASK_CHOICES, ZERO_SHOT_COLOR, runs_frame
 from .deployment import Deployment
-from .locales import duration, localized, say, t
+from .language import duration, localized, say
+from .locales import t
 
 # Every category the chart can show, in its colour (the zero-shot LM's runs and the majority line included).
 CHART_COLORS = {

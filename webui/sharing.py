@@ -21,7 +21,8 @@ from finetune.engine.hub_sync import HubSyncError, push_run
 
 from .common import TASK_CHOICES
 from .deployment import Deployment, user_error
-from .locales import localized, say, t
+from .language import localized, say
+from .locales import t
 
 BUNDLE_TTL_S = 15 * 60  # a made bundle stays downloadable this long
 

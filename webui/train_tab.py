@@ -47,8 +47,10 @@ from finetune.engine.runner import RunnerBusy, TrainingRunner
 from . import live_view
 from .common import METHOD_CHOICES, TASK_CHOICES
 from .deployment import Deployment, user_error
+from .error_words import say_error
 from .forms import input_for
-from .locales import duration, localized, say, say_error, t
+from .language import duration, localized, say
+from .locales import t
 from .zerogpu import call_seconds, max_call_seconds
 
 FIRST_METHOD = next(iter(METHODS))

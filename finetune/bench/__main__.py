@@ -1,5 +1,9 @@
 import sys
 
-from .run import main
+from ..core.environment import settle
+
+settle()  # before the libraries that read the environment start
+
+from .run import main  # noqa: E402
 
 sys.exit(main())

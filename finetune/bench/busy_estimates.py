@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from ..core.environment import settle
 from ..core.models import PACKAGED_MODEL
 from ..core.precision import machine_capabilities
 from ..engine import estimate as estimating
@@ -152,6 +153,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    settle()  # an entry point: before the libraries that read the environment start
     parser = argparse.ArgumentParser(prog="python -m finetune.bench.busy_estimates", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("GLUE_DIR"), help="local GLUE directory ($GLUE_DIR)")
     parser.add_argument("--model", default=PACKAGED_MODEL)

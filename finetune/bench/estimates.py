@@ -15,6 +15,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from ..core.environment import settle
 from ..core.methods import METHODS
 from ..core.tasks import TASKS
 from ..engine import estimate as estimating
@@ -58,6 +59,7 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    settle()  # an entry point: before the libraries that read the environment start
     parser = argparse.ArgumentParser(prog="python -m finetune.bench.estimates", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=Path, default=REPO / "benchmarks" / "reproduce" / "runs.csv")
     parser.add_argument("--data-dir", default=os.environ.get("GLUE_DIR"))

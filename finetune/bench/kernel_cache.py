@@ -1,6 +1,6 @@
 """``python -m finetune.bench.kernel_cache``: how much slower short (CoLA-length) bf16 matmuls get in one process
 after it has computed many other shapes (MRPC lengths, dev and Playground batches), with oneDNN's default kernel
-cache and with the lab's (core/precision.KERNEL_CACHE_CAPACITY). Each capacity runs in a process of its own,
+cache and with the lab's (core/environment.KERNEL_CACHE_CAPACITY). Each capacity runs in a process of its own,
 since oneDNN reads it on first use."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import time
 
 import torch
 
-from ..core.precision import KERNEL_CACHE_CAPACITY, KERNEL_CACHE_VARIABLE, autocast
+from ..core.environment import KERNEL_CACHE_CAPACITY, KERNEL_CACHE_VARIABLE
+from ..core.precision import autocast
 
 HIDDEN, INTERMEDIATE = 384, 1536  # the packaged encoder's widths
 SHORT = range(5, 30)  # tokens per sentence of a CoLA batch

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from ..core.checkpoints import list_runs
+from ..core.environment import settle
 from ..core.methods import METHODS
 from ..core.precision import machine_capabilities
 from ..core.tasks import TASKS
@@ -83,6 +84,7 @@ def app_race(task: str, data_dir: str, seed: int, scratch: Path, model: str | No
 
 
 def main(argv: list[str] | None = None) -> int:
+    settle()  # an entry point: before the libraries that read the environment start
     parser = argparse.ArgumentParser(prog="python -m finetune.bench.race", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("GLUE_DIR"), help="local GLUE directory ($GLUE_DIR)")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..core import checkpoints
+from ..core.environment import settle
 from ..core.models import PACKAGED_MODEL
 from ..engine.bundle import BundleError, export_runs, import_bundle
 from ..engine.config import RunConfig
@@ -206,6 +207,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    settle()  # an entry point: before the libraries that read the environment start
     parser = argparse.ArgumentParser(prog="python -m finetune.bench.reliability", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("GLUE_DIR"), help="local GLUE directory ($GLUE_DIR)")
     parser.add_argument("--clients", type=int, default=4, help="visitors hammering /explain and /export_bundle")

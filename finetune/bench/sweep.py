@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..core.environment import settle
 from ..core.fields import settings_of
 from ..core.methods import METHODS
 from ..core.precision import machine_capabilities
@@ -291,6 +292,7 @@ def write_readme(folder: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    settle()  # an entry point: before the libraries that read the environment start
     parser = argparse.ArgumentParser(prog="python -m finetune.bench.sweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("--readme", action="store_true", help="only rewrite README.md from the sweep logs")
     parser.add_argument("--task", choices=list(TASKS))

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from ..core.checkpoints import list_runs
+from ..core.environment import settle
 from ..core.methods import METHODS
 from ..core.models import PACKAGED_MODEL, resolve_model
 from ..core.precision import machine_capabilities
@@ -153,6 +154,7 @@ def four_way(model: str, data_dir: str, samples: int, scratch: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    settle()  # an entry point: before the libraries that read the environment start
     import torch
 
     parser = argparse.ArgumentParser(prog="python -m finetune.bench.workers", description=__doc__.split("\n\n")[0])

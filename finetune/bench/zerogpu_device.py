@@ -34,6 +34,8 @@ import threading
 import time
 from pathlib import Path
 
+from ..core.environment import settle
+
 REPO = Path(__file__).resolve().parents[2]
 BERT_BASE_SAMPLES = 4000  # the bert-base-shaped runs: enough steps to time, short enough for the 8-minute budget
 
@@ -135,6 +137,7 @@ def check(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    settle()  # an entry point: before the libraries that read the environment start
     parser = argparse.ArgumentParser(prog="python -m finetune.bench.zerogpu_device", description=__doc__.split(
         "\n\n")[0])  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True)

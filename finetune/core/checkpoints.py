@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import json
-import math
 import os
 import shutil
 import time
@@ -22,41 +21,12 @@ from typing import Any
 
 import psutil
 
+from .storage import default_checkpoints_dir
+
 RUN_FILE = "run.json"
 EVENTS_FILE = "events.jsonl"
 MODEL_DIR = "model"
 STAGING = ".staging"
-
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def persistent_dir() -> Path | None:
-    """Storage that survives restarts, when there is some: Hugging Face Spaces mount paid persistent storage
-    at /data ($LAB_PERSISTENT_DIR names another folder, e.g. in tests). None when absent or not writable."""
-    folder = Path(os.environ.get("LAB_PERSISTENT_DIR") or "/data")
-    return folder if folder.is_dir() and os.access(folder, os.W_OK) else None
-
-
-def default_checkpoints_dir() -> Path:
-    """$FINETUNE_CHECKPOINTS, else <persistent storage>/checkpoints, else ./checkpoints next to the code."""
-    if os.environ.get("FINETUNE_CHECKPOINTS"):
-        return Path(os.environ["FINETUNE_CHECKPOINTS"])
-    persistent = persistent_dir()
-    return persistent / "checkpoints" if persistent else _REPO_ROOT / "checkpoints"
-
-
-def results_dir(checkpoints_dir: Path | None = None) -> Path:
-    """Where `reproduce` writes its table (and Results reads it): next to the checkpoints folder."""
-    return (checkpoints_dir or default_checkpoints_dir()).parent / "results"
-
-
-def use_persistent_cache() -> None:
-    """Keep downloaded models and datasets on persistent storage too (unless HF_HOME says otherwise), so a
-    restarted Space does not download bert-base-uncased and GLUE again. Call before huggingface_hub is
-    imported: it reads HF_HOME once, at import."""
-    persistent = persistent_dir()
-    if persistent is not None and not os.environ.get("HF_HOME"):
-        os.environ["HF_HOME"] = str(persistent / "huggingface")
 
 
 class CheckpointError(ValueError):
@@ -334,40 +304,3 @@ def list_runs(root: Path | None = None, task: str | None = None, method: str | N
 def latest_run(task: str, method: str, root: Path | None = None) -> RunRecord | None:
     runs = list_runs(root, task, method)
     return runs[-1] if runs else None
-
-
-# -- the runs table ------------------------------------------------------------------------------------
-RUN_COLUMNS = ("task", "method", "model", "accuracy", "f1", "mcc", "headline", "trainable_params", "trainable_percent",
-               "size_mb", "train_seconds", "train_samples", "created", "run_id")  # fmt: skip
-
-
-def _finite(value: float, digits: int) -> float | None:
-    """A number for a table and for JSON (NaN and infinities become None: strict JSON has no NaN)."""
-    return round(value, digits) if math.isfinite(value) else None
-
-
-def runs_table(records: list[RunRecord]) -> list[dict]:
-    """Flat rows (one per run) shared by the CLI, the app's Results tab, the API and CSV export.
-    A local encoder shows as its folder's name: server paths stay on the server."""
-    rows = []
-    for run in records:
-        info = run.info
-        rows.append(
-            {
-                "task": info["task"],
-                "method": info["method"],
-                "model": display_model(info),
-                "accuracy": _finite(info["metrics"]["accuracy"], 4),
-                "f1": _finite(info["metrics"]["f1"], 4),
-                "mcc": _finite(info["metrics"]["mcc"], 4),
-                "headline": _finite(info["metrics"]["headline"], 4),
-                "trainable_params": info["params"]["trainable"],
-                "trainable_percent": _finite(info["params"]["trainable_percent"], 3),
-                "size_mb": _finite(info["size_bytes"] / 1e6, 3),
-                "train_seconds": _finite(info["train_seconds"], 2),
-                "train_samples": info["train_samples"],
-                "created": info["created"],
-                "run_id": info["run_id"],
-            }
-        )
-    return rows

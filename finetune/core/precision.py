@@ -19,17 +19,6 @@ import torch
 
 from .hardware import cpu_model, on_zerogpu
 
-# oneDNN, which computes bf16 matmuls on a CPU, keeps 1,024 compiled kernels by default, one per matrix shape
-# and pass (forward, backward); batches of every length (length-grouped training, three tasks, dev evaluations,
-# the Playground's single sentences) outgrow that in one long-lived process such as the app. Past it, short bf16
-# batches ran 3.3x slower than in a fresh process, on every repeat, and MRPC LoRA's classroom run took 181 s
-# instead of 163 (python -m finetune.bench.kernel_cache; README's benchmark section). 16,384 holds 16 times as
-# many, for ~50 KB a kernel. Read by oneDNN on first use, so set when the lab is imported; a value already in the
-# environment wins.
-KERNEL_CACHE_VARIABLE = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
-KERNEL_CACHE_CAPACITY = 16_384
-os.environ.setdefault(KERNEL_CACHE_VARIABLE, str(KERNEL_CACHE_CAPACITY))
-
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 CPU flags of native bf16 arithmetic

@@ -23,8 +23,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..core import checkpoints
-from ..core.checkpoints import RunRecord, default_checkpoints_dir, list_runs
+from ..core.checkpoints import RunRecord, list_runs
 from ..core.run_files import MAX_FILES_PER_RUN, MAX_WEIGHTS_BYTES, entry_problem
+from ..core.storage import default_checkpoints_dir
 
 ALLOWED_SUFFIXES = {".safetensors", ".json", ".jsonl", ".md", ".txt"}  # what a pull downloads at most
 MAX_FILE_BYTES = MAX_WEIGHTS_BYTES  # the largest file a run has: a bert-base full fine-tuning run's weights, 0.44 GB

@@ -8,8 +8,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..core.checkpoints import RunRecord, default_checkpoints_dir, list_runs
+from ..core.checkpoints import RunRecord, list_runs
 from ..core.hub import hub_reachable
+from ..core.storage import default_checkpoints_dir
 from .bundle import ALLOWED_SUFFIXES, BundleError, ImportReport, import_folder, public_files
 
 OFFLINE_HINT = "offline, move runs with `python -m finetune export` and `python -m finetune import`"

@@ -20,11 +20,12 @@ import torch
 from torch import nn
 from transformers import AutoTokenizer
 
-from ..core.checkpoints import CheckpointError, RunRecord, default_checkpoints_dir, display_model, scan_runs
+from ..core.checkpoints import CheckpointError, RunRecord, display_model, scan_runs
 from ..core.methods import METHODS, get_method
 from ..core.metrics import at_majority_baseline
 from ..core.models import load_classifier, resolve_model, shared_clone
 from ..core.precision import autocast, autocast_dtype, serving_precision
+from ..core.storage import default_checkpoints_dir
 from ..core.tasks import Task, get_task
 
 if TYPE_CHECKING:

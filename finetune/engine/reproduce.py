@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.checkpoints import list_runs, runs_table
+from ..core.checkpoints import list_runs
 from ..core.methods import METHODS
 from ..core.models import STUDY_MODEL
+from ..core.runs_table import runs_table
 from ..core.tasks import TASKS
 from . import zeroshot
 from .config import ALL, RunConfig, resolve_config, settings_json

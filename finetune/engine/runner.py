@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.checkpoints import default_checkpoints_dir
 from ..core.resumable import ResumableState, ResumeError, find_state, list_states
+from ..core.storage import default_checkpoints_dir
 from .config import RunConfig, resolve_config
 from .estimate import duration_text
 from .events import describe, fan_out

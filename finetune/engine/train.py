@@ -38,7 +38,7 @@ from transformers import (
 )
 from transformers.trainer_pt_utils import safe_globals
 
-from ..core import checkpoints, dev_predictions, resumable
+from ..core import checkpoints, dev_predictions, resumable, storage
 from ..core.data import load_glue, tokenize
 from ..core.dev_predictions import DevPredictions
 from ..core.hardware import this_process_device, training_hardware
@@ -116,7 +116,7 @@ def train(
     `config` None (its saved settings) or the same settings (anything else raises ResumeError). `hardware`: where
     it trains, for run.json (default: this process's, core/hardware.py). `save_on_stop`, set before `cancel`: the
     run stops resumable at the step it reached rather than at its last dev evaluation (a GPU call running out)."""
-    checkpoints_dir = Path(checkpoints_dir or checkpoints.default_checkpoints_dir())
+    checkpoints_dir = Path(checkpoints_dir or storage.default_checkpoints_dir())
     main_process, processes = process_layout()
     if resume and processes > 1:
         raise resumable.ResumeError("a stopped run resumes in one process: run it without accelerate launch")

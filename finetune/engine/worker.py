@@ -32,9 +32,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core import checkpoints, resumable
+from ..core import resumable, storage
 from ..core.checkpoints import storage_problem
 from ..core.data import DataSourceError
+from ..core.environment import settle
 from ..core.models import ModelSourceError
 from .config import ConfigError, RunConfig
 from .events import Listener
@@ -171,6 +172,7 @@ def _watch_file(path: Path, stop: threading.Event, training: threading.Thread) -
 def main() -> None:
     """`python -m finetune.engine.worker --events-fd N`: the order on stdin's first line; events as JSON lines on
     file descriptor N; "stop" on stdin (or stdin closing) stops the run."""
+    settle()  # an entry point: before the libraries that read the environment start
     logging.basicConfig(level=logging.WARNING, format="worker %(process)d: %(levelname)s %(message)s")
     events_fd = int(sys.argv[sys.argv.index("--events-fd") + 1])
     order = WorkOrder.from_json(sys.stdin.readline())
@@ -289,7 +291,7 @@ def follow(items: Iterator[dict], on_event: Listener, order: WorkOrder, ended: C
 def recover(order: WorkOrder, run_id: str | None) -> int | None:
     """After a worker died: its staging folder becomes a resumable state (when it reached a dev evaluation);
     the step it resumes from, if any."""
-    root = Path(order.checkpoints_dir or checkpoints.default_checkpoints_dir())
+    root = Path(order.checkpoints_dir or storage.default_checkpoints_dir())
     resumable.sweep_stale_staging(root)
     if run_id is None:
         return None

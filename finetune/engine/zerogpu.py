@@ -12,7 +12,7 @@ What this relies on (the spaces-zerogpu documentation and the `spaces` package 0
 - Refusals are gr.Error with a title (spaces/zero/client.py): "ZeroGPU quota exceeded" (quota used up, or no GPU
   free within 60 s for a visitor without a token), "ZeroGPU illegal duration" (more than a call may ask),
   "ZeroGPU queue timeout" / "ZeroGPU client error" (no GPU free), "ZeroGPU worker error" ("GPU task aborted": the
-  worker died or outlived its duration). Each is said here in the lab's words (and Korean, webui/locales.py).
+  worker died or outlived its duration). Each is said here in the lab's words (and Korean, webui/error_words.py).
 - Without SPACES_ZERO_GPU the decorator returns the function unchanged (spaces/zero/decorator.py).
 
 The stand-in (LAB_ZEROGPU_EMULATE=1, core/hardware.py) runs every GPU call the way ZeroGPU does, on this machine:
