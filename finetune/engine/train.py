@@ -343,11 +343,11 @@ class EpochOrder(TrainerCallback):
                 with safe_globals():
                     self.rng = torch.load(checkpoint / "rng_state.pth", weights_only=True)["cpu"]
             return
-        saved = checkpoint / self.FILE
-        start = int.from_bytes(saved.read_bytes()[:8], "little") if saved.is_file() else -1
+        saved = (checkpoint / self.FILE).read_bytes() if (checkpoint / self.FILE).is_file() else b""
+        start = int.from_bytes(saved[:8], "little") if saved else -1
         if step - step % per_epoch <= start <= step:  # saved in this very epoch
             self.epoch_start = step - step % per_epoch
-            self.rng = torch.frombuffer(bytearray(saved.read_bytes()[8:]), dtype=torch.uint8)
+            self.rng = torch.frombuffer(bytearray(saved[8:]), dtype=torch.uint8)
             torch.set_rng_state(self.rng)
 
     def on_save(self, args, state, control, **kwargs):
