@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -432,13 +433,21 @@ def test_two_browsers_on_the_zerogpu_stand_in_train_stop_resume_and_run_out_of_q
             expect(page.locator("#estimate")).to_contain_text("GPU time" if name == "en" else "GPU 시간",
                                                               timeout=120_000)  # fmt: skip
             page.get_by_text("Model and data" if name == "en" else "모델과 데이터").click()
-            epochs = 2 if name == "en" else 8  # 200 steps, and 8,000 (longer than two 20 s calls)
-            for _ in range(10):  # the page's first events may fill the method's defaults in again: fill until kept
-                fill_run(page, tiny_bert, glue_dir, epochs, examples=800 if name == "en" else 8000)
-                page.wait_for_timeout(1000)
-                if f"--epochs {epochs}" in page.locator("#terminal-command").inner_text():
+            page.get_by_text("Advanced" if name == "en" else "고급 설정").click()
+            # 200 steps; and 8,000 (longer than two 20 s calls), evaluated every 160 steps so that even a call
+            # slowed by a loaded machine reaches an evaluation, the step a cut run resumes from.
+            epochs, evaluations = (2, 3) if name == "en" else (8, 50)
+            wanted = f"--epochs {epochs}"
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:  # the page's first events may fill the method's defaults in again
+                fill_run(page, tiny_bert, glue_dir, epochs, examples=800 if name == "en" else 8000,
+                         evaluations=evaluations)  # fmt: skip
+                page.wait_for_timeout(2000)
+                if wanted in page.locator("#terminal-command").inner_text():
                     break
-            expect(page.locator("#terminal-command")).to_contain_text(f"--epochs {epochs}", timeout=30_000)
+            expect(page.locator("#terminal-command")).to_contain_text(wanted, timeout=5_000)
+            if name == "ko":
+                expect(page.locator("#terminal-command")).to_contain_text("--evaluations 50", timeout=5_000)
             pages[name] = page
         en, ko = pages["en"], pages["ko"]
         try:
@@ -454,8 +463,9 @@ def test_two_browsers_on_the_zerogpu_stand_in_train_stop_resume_and_run_out_of_q
         app.wait(30)
 
 
-def fill_run(page, tiny_bert, glue_dir, epochs: int, examples: int) -> None:
+def fill_run(page, tiny_bert, glue_dir, epochs: int, examples: int, evaluations: int) -> None:
     page.locator("#in-model input, #in-model textarea").first.fill(str(tiny_bert))
+    page.locator("#in-evaluations input").first.fill(str(evaluations))
     page.locator("#in-data-dir input, #in-data-dir textarea").first.fill(str(glue_dir))
     page.locator("#in-max-train-samples input").first.fill(str(examples))
     page.locator("#in-epochs input").first.fill(str(epochs))
