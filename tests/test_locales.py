@@ -192,3 +192,17 @@ def test_a_fresh_process_has_the_whole_catalogue_before_any_page_is_built():
                           cwd=Path(__file__).parents[1])  # fmt: skip
     total, missing = map(int, done.stdout.split())
     assert total == len(KO) and missing == 0
+
+
+def test_every_registered_method_says_what_it_is_in_korean():
+    """A method owns its words: its summary and each option's label and help line, shown in the Train tab's form,
+    must have their Korean, or a Korean class sees English in the middle of its form. (Method titles, like metric
+    names, stay as they are.)"""
+    from finetune.core.fields import settings_of
+    from finetune.core.methods import METHODS
+
+    said = {method.name: [method.summary] for method in METHODS.values()}
+    for method in METHODS.values():
+        said[method.name] += [part for s in settings_of(method.Options) for part in (s.spec.label, s.spec.help)]
+    missing = [(name, text) for name, texts in said.items() for text in texts if text not in KO]
+    assert not missing, missing

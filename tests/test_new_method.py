@@ -1,6 +1,6 @@
 """A new method is one new file: a copy of the lab with LoRA-on-key/value dropped into the methods package,
 and nothing else changed, shows the method in `train --help`, trains it from the CLI, and serves it in
-the Train tab's choices and form, in `/train`, in the Playground and in Results."""
+the Train tab's choices and form, in `/train`, in the Playground and in Results, with its own model card."""
 
 from __future__ import annotations
 
@@ -79,6 +79,10 @@ def test_a_new_method_file_appears_everywhere(tmp_path, tiny_bert, glue_dir):
     info = json.loads(trained.stdout)
     assert info["method"] == NEW_METHOD and info["config"]["method_options"]["target_modules"] == "key,value"
     assert 0 < info["params"]["trainable"] < info["params"]["full_total"]
+    # Its model card: what the method says about itself (a peft adapter, loaded with peft), under its own name.
+    card = (checkpoints_dir / "sst2" / NEW_METHOD / info["run_id"] / "README.md").read_text()
+    assert "library_name: peft" in card and f"- {NEW_METHOD}" in card
+    assert "# LoRA (key, value) on SST-2" in card and 'PeftModel.from_pretrained(base, "model")' in card
 
     # The app, served from the copy.
     port = free_port()

@@ -1,7 +1,7 @@
 """Every run folder is a Hub-ready model repository: a README.md model card with Hugging Face metadata
 (base model, dataset nyu-mll/glue + config, task, metrics as model-index, library), the run's settings,
 parameter savings, training time, the command that reproduces it, and how to load it with plain
-transformers / peft — no glue-tune-lab needed for full, LoRA and prompt-tuning runs.
+transformers / peft where the method's saved form allows (each method says how: Method.loading_lines).
 """
 
 from __future__ import annotations
@@ -43,17 +43,8 @@ print(dict(zip({list(task.label_names)!r}, probabilities[0].tolist())))"""
         tail = f"""import torch
 with torch.autocast("{device}", dtype=torch.{dtype}):  # as trained and scored ({info["precision"]})
     {tail.replace(chr(10), chr(10) + "    ")}"""
-    if method == "full":
-        return f"""{head}
-model = AutoModelForSequenceClassification.from_pretrained("model").eval()
-{tail}"""
-    if method in ("lora", "prompt"):
-        return f"""{head}
-from peft import PeftModel
-base = AutoModelForSequenceClassification.from_pretrained({base!r}, num_labels={task.num_labels})
-model = PeftModel.from_pretrained(base, "model").eval()
-{tail}"""
-    return None
+    lines = METHODS[method].loading_lines(base, task.num_labels)
+    return f"{head}\n{lines}\n{tail}" if lines else None
 
 
 def model_card(info: dict, command: str) -> ModelCard:
@@ -77,7 +68,7 @@ def model_card(info: dict, command: str) -> ModelCard:
     data = ModelCardData(
         base_model=base_model_id(info),
         datasets=["nyu-mll/glue"],
-        library_name="peft" if method.name in ("lora", "prompt") else "transformers",
+        library_name=method.card_library,
         license="apache-2.0",
         pipeline_tag="text-classification",
         tags=["glue-tune-lab", "glue", task.name, method.name],

@@ -81,6 +81,8 @@ class Method(ABC):
     saved_files: ClassVar[tuple[str, ...]]
     #: True when `load` keeps `base`'s frozen tensors, so several runs can share one base in memory.
     shares_base: ClassVar[bool] = True
+    #: The library a run's saved model loads with, as its model card's metadata says (`library_name`).
+    card_library: ClassVar[str] = "transformers"
 
     def options(self, **values: Any) -> Any:
         """The method's options from raw values, each checked against its setting (None: the default).
@@ -129,6 +131,12 @@ class Method(ABC):
         """Why a saved model (in `folder`, of a run with `options`) may not be loaded, in words, or None: whatever
         its files say about the model's shape must agree with `options` and with the stored `weights` (each
         safetensors file's tensors: name -> dtype, shape), checked before anything is allocated (core/run_files)."""
+        return None
+
+    def loading_lines(self, base_model: str, num_labels: int) -> str | None:
+        """The model card's Python lines that set `model` from the run folder's `model/` with plain transformers or
+        peft (after `from transformers import AutoModelForSequenceClassification`), or None when the saved form
+        needs glue-tune-lab to load (the card then says so)."""
         return None
 
     @abstractmethod

@@ -40,6 +40,9 @@ class FullFineTuning(Method):
     shares_base = False
     saved_files = ("config.json", "model.safetensors")
 
+    def loading_lines(self, base_model: str, num_labels: int) -> str | None:
+        return 'model = AutoModelForSequenceClassification.from_pretrained("model").eval()'
+
     def validate(self, options: FullOptions, model_config, max_seq_length: int) -> None:
         check_layer_count("Re-initialised top layers", options.reinit_top_layers, model_config)
 

@@ -18,6 +18,12 @@ class PeftMethod(Method):
     + adapter_model.safetensors)."""
 
     saved_files = ("adapter_config.json", ADAPTER_WEIGHTS)
+    card_library = "peft"
+
+    def loading_lines(self, base_model: str, num_labels: int) -> str | None:
+        return f"""from peft import PeftModel
+base = AutoModelForSequenceClassification.from_pretrained({base_model!r}, num_labels={num_labels})
+model = PeftModel.from_pretrained(base, "model").eval()"""
 
     def compute_shape(self, options: Any, model_config: Any) -> ComputeShape:
         # The frozen encoder still passes gradients back to the adapter (one more forward's worth), but
