@@ -85,7 +85,16 @@ def _sample_count(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m finetune", description="Fine-tune BERT-style encoders on GLUE four ways.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    _add_train_command(commands)
+    _add_predict_command(commands)
+    _add_study_commands(commands)
+    _add_moving_commands(commands)
+    _add_runs_command(commands)
+    return parser
 
+
+def _add_train_command(commands) -> None:
+    """`train`: one method, or every method side by side, or a stopped run going on."""
     train = commands.add_parser("train", help="train one method on one task and save the run")
     _add_train_arguments(train)
     _add_checkpoints(train)
@@ -97,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(python -m finetune runs lists them) or 'last'; its own settings are used",
     )  # fmt: skip
 
+
+def _add_predict_command(commands) -> None:
+    """`predict`: every trained method's answer for a text."""
     predict = commands.add_parser("predict", help="classify text with every method trained for a task")
     predict.add_argument("--task", required=True, choices=list(TASKS))
     predict.add_argument("text")
@@ -104,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoints(predict)
     predict.add_argument("--json", action="store_true")
 
+
+def _add_study_commands(commands) -> None:
+    """`reproduce` and `zeroshot`: the study's table, and its baseline without training."""
     from .engine.reproduce import BUDGETS
 
     reproduce = commands.add_parser("reproduce", help="the study's table: every task x method over several seeds")
@@ -138,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoints(zeroshot)
     zeroshot.add_argument("--json", action="store_true")
 
+
+def _add_moving_commands(commands) -> None:
+    """`export`, `import`, `push`, `pull`: runs moved between machines and the Hub."""
     export = commands.add_parser(
         "export", help="zip the newest run of each method of a task, to move to another machine"
     )
@@ -164,11 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("repo", help="user/name of the model repository")
     _add_checkpoints(pull)
 
+
+def _add_runs_command(commands) -> None:
+    """`runs`: the saved runs (and the stopped ones)."""
     runs = commands.add_parser("runs", help="list saved runs")
     runs.add_argument("--task", choices=list(TASKS))
     _add_checkpoints(runs)
     runs.add_argument("--json", action="store_true")
-    return parser
 
 
 def _fail(parser: argparse.ArgumentParser, message: str) -> typing.NoReturn:

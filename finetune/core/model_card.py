@@ -48,10 +48,25 @@ with torch.autocast("{device}", dtype=torch.{dtype}):  # as trained and scored (
 
 
 def model_card(info: dict, command: str) -> ModelCard:
+    """The run's model card: Hub metadata (base model, dataset, metrics as model-index) and a page for people."""
+    task, method = get_task(info["task"]), METHODS[info["method"]]
+    data = ModelCardData(
+        base_model=base_model_id(info),
+        datasets=["nyu-mll/glue"],
+        library_name=method.card_library,
+        license="apache-2.0",
+        pipeline_tag="text-classification",
+        tags=["glue-tune-lab", "glue", task.name, method.name],
+        model_name=f"{method.title} on {task.title}",
+        eval_results=eval_results(info),
+    )
+    return ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + card_text(info, command))
+
+
+def eval_results(info: dict) -> list[EvalResult]:
+    """The run's dev metrics as the Hub's model-index reads them."""
     task = get_task(info["task"])
-    method = METHODS[info["method"]]
-    metrics, params = info["metrics"], info["params"]
-    results = [
+    return [
         EvalResult(
             task_type="text-classification",
             task_name=f"{task.title}",
@@ -61,20 +76,16 @@ def model_card(info: dict, command: str) -> ModelCard:
             dataset_split="validation",
             metric_type=_METRIC_TYPES[name],
             metric_name=METRIC_TITLES[name],
-            metric_value=round(float(metrics[name]), 4),
+            metric_value=round(float(info["metrics"][name]), 4),
         )
         for name in ("accuracy", "f1", "mcc")
     ]
-    data = ModelCardData(
-        base_model=base_model_id(info),
-        datasets=["nyu-mll/glue"],
-        library_name=method.card_library,
-        license="apache-2.0",
-        pipeline_tag="text-classification",
-        tags=["glue-tune-lab", "glue", task.name, method.name],
-        model_name=f"{method.title} on {task.title}",
-        eval_results=results,
-    )
+
+
+def card_text(info: dict, command: str) -> str:
+    """The card's page: what was trained and how well, how to load it, and how to train it again."""
+    task, method = get_task(info["task"]), METHODS[info["method"]]
+    metrics, params = info["metrics"], info["params"]
     code = loading_code(info)
     loading = (
         f"```python\n{code}\n```\n(from this folder; `model/` holds the {method.title} weights as safetensors)"
@@ -85,7 +96,7 @@ def model_card(info: dict, command: str) -> ModelCard:
     settings = "\n".join(
         f"| {name} | `{value}` |" for name, value in info["config"].items() if value not in (None, "", {})
     )
-    body = f"""
+    return f"""
 # {method.title} on {task.title}
 
 Trained with glue-tune-lab: {method.summary}
@@ -115,7 +126,6 @@ Trained with glue-tune-lab: {method.summary}
 |---|---|
 {settings}
 """
-    return ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body)
 
 
 def write_model_card(folder: Path, info: dict, command: str) -> Path:

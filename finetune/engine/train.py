@@ -117,15 +117,8 @@ def train(
     it trains, for run.json (default: this process's, core/hardware.py). `save_on_stop`, set before `cancel`: the
     run stops resumable at the step it reached rather than at its last dev evaluation (a GPU call running out)."""
     checkpoints_dir = Path(checkpoints_dir or storage.default_checkpoints_dir())
-    main_process, processes = process_layout()
-    if resume and processes > 1:
-        raise resumable.ResumeError("a stopped run resumes in one process: run it without accelerate launch")
-    if main_process:
-        resumable.sweep_stale_staging(checkpoints_dir)
-    state = resumable.find_state(checkpoints_dir, resume) if resume else None
-    if state is not None:
-        config = settings_to_resume(state, config)
-    assert config is not None, "train() needs a config or a run to resume"
+    main_process, _ = process_layout()
+    config, state = what_to_train(config, resume, checkpoints_dir)
     config, source = resolve_config(config)
     run_id = state.run_id if state else checkpoints.new_run_id()
     # Under `accelerate launch`, only the main process writes into the store; the others work in a folder
@@ -161,22 +154,37 @@ def train(
         return RunResult(status="complete", run=run, metrics=fitted.metrics, model=prepared.model)
     except BaseException as e:
         saved = resumable_step(staging) if main_process else None
+        end = {"type": "end", "status": "failed", "reason": f"{type(e).__name__}: {e}", "resumable_from": saved}
         if isinstance(e, RunCancelled):
-            emit({"type": "end", "status": "cancelled", "reason": str(e), "step": e.step, "resumable_from": saved})
-            result = RunResult(status="cancelled", run=None, metrics=None, resumable_from=saved)
-        else:
-            emit({"type": "end", "status": "failed", "reason": f"{type(e).__name__}: {e}", "resumable_from": saved})
+            end |= {"status": "cancelled", "reason": str(e), "step": e.step}
+        emit(end)
         event_log.close()
         if not main_process or (isinstance(e, resumable.ResumeError) and e.damaged):
             checkpoints.discard(staging)
         else:  # Stop, Ctrl-C and crashes keep the last evaluated step; resuming trains only the rest
             resumable.keep_for_resume(staging, checkpoints_dir, reason=str(e) or type(e).__name__)
         if isinstance(e, RunCancelled):
-            return result
+            return RunResult(status="cancelled", run=None, metrics=None, resumable_from=saved)
         raise
     finally:
         event_log.close()
         checkpoints.discard(staging)  # gone already once committed or kept for resuming
+
+
+def what_to_train(config: RunConfig | None, resume: str | None, checkpoints_dir: Path
+                  ) -> tuple[RunConfig, resumable.ResumableState | None]:  # fmt: skip
+    """The run's settings, and the stopped run's state it goes on from (None for a new run); sweeps the staging
+    folders that dead processes left (the main process only)."""
+    main_process, processes = process_layout()
+    if resume and processes > 1:
+        raise resumable.ResumeError("a stopped run resumes in one process: run it without accelerate launch")
+    if main_process:
+        resumable.sweep_stale_staging(checkpoints_dir)
+    state = resumable.find_state(checkpoints_dir, resume) if resume else None
+    if state is not None:
+        config = settings_to_resume(state, config)
+    assert config is not None, "train() needs a config or a run to resume"
+    return config, state
 
 
 def process_layout() -> tuple[bool, int]:
