@@ -206,3 +206,16 @@ def test_every_registered_method_says_what_it_is_in_korean():
         said[method.name] += [part for s in settings_of(method.Options) for part in (s.spec.label, s.spec.help)]
     missing = [(name, text) for name, texts in said.items() for text in texts if text not in KO]
     assert not missing, missing
+
+
+def test_the_log_says_why_a_run_stopped_in_the_visitors_language():
+    """A run its GPU call's time cut is not "stopped by the user": the log says which, in Korean too."""
+    from finetune.engine.worker import OVERTIME
+    from webui.live_view import log_line
+
+    cut = {"time": 0, "event": {"type": "end", "status": "cancelled", "reason": OVERTIME, "resumable_from": 293}}
+    stopped = {"time": 0, "event": {"type": "end", "status": "cancelled", "reason": "120", "resumable_from": 120}}
+    assert log_line(cut).endswith("it used up the GPU time it asked for (resumable from step 293)")
+    assert log_line(stopped).endswith("stopped by the user (resumable from step 120)")
+    with speaking("ko"):
+        assert "요청한 GPU 시간을 다 써서 멈췄습니다" in log_line(cut) and "사용자가 중지함" in log_line(stopped)

@@ -16,6 +16,7 @@ from finetune.core.metrics import at_majority_baseline
 from finetune.core.resumable import SUMMARY as STOPPED_SUMMARY
 from finetune.core.tasks import TASKS
 from finetune.engine.runner import Snapshot, TrainingRunner
+from finetune.engine.worker import OVERTIME
 
 from . import charts, race_view
 from .common import format_count
@@ -234,11 +235,10 @@ def log_line(entry: dict) -> str:
     elif event.get("status") == "complete":
         text = say("run complete")
     else:
-        text = (
-            say("stopped by the user")
-            if event.get("status") == "cancelled"
-            else say("run {status}", status=event.get("status"))
-        )
+        if event.get("status") == "cancelled":  # by its owner, or by its GPU call's time running out (ZeroGPU)
+            text = say(OVERTIME if event.get("reason") == OVERTIME else "stopped by the user")
+        else:
+            text = say("run {status}", status=event.get("status"))
         if event.get("resumable_from") is not None:
             text += say(" (resumable from step {step})", step=f"{event['resumable_from']:,}")
     if entry.get("method") and kind != "start":  # a race's line: which method it is about
