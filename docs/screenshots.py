@@ -12,44 +12,19 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script: the lab's packages
 OUT = REPO / "docs" / "img"
 WIDTH = 1366  # a classroom projector's
 SENTENCE = "an utterly charming and funny film, though the ending drags"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_lab(store: Path, port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "FINETUNE_CHECKPOINTS"}
-    env |= {"FINETUNE_CHECKPOINTS": str(store), "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
-    lab = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if lab.poll() is not None:
-            raise SystemExit("the lab exited while starting")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5).close()
-            return lab
-        except OSError:
-            time.sleep(1)
-    lab.terminate()
-    raise SystemExit("the lab did not start within 3 min")
 
 
 def save(page, name: str, height: int) -> None:
@@ -87,16 +62,18 @@ def take(page, korean: bool) -> None:
 def main() -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    from finetune.bench.workers import App
+
     chromium = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+    data_dir = os.environ.get("GLUE_DIR") or sys.exit("set GLUE_DIR to a local GLUE directory")
     with tempfile.TemporaryDirectory() as store, sync_playwright() as playwright:
-        port = free_port()
-        lab = start_lab(Path(store), port)
+        lab = App(data_dir, Path(store))  # `python app.py`, freshly started on a store of its own
         try:
             browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
             pages = {}
             for locale in ("en-US", "ko-KR"):
                 page = browser.new_page(viewport={"width": WIDTH, "height": 768}, locale=locale)
-                page.goto(f"http://127.0.0.1:{port}/")
+                page.goto(lab.url)
                 page.wait_for_selector("#start-btn", timeout=60_000)
                 pages[locale] = page
             english = pages["en-US"]
@@ -110,8 +87,7 @@ def main() -> None:
             take(pages["ko-KR"], korean=True)
             browser.close()
         finally:
-            lab.terminate()
-            lab.wait(30)
+            lab.close()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import app as lab
 from finetune.core import checkpoints
 from finetune.core.methods import METHODS
 
-from .conftest import REPO, free_port
+from .conftest import REPO, free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -218,8 +218,7 @@ def test_train_all_races_in_the_browser_and_a_stopped_method_goes_on_with_resume
             running = [e for e in snap.race if e.state == "running" and any(v["type"] == "eval" for v in e.events)]
             return running[0].method if snap.state == "running" and running else None
 
-        wait_for(evaluated, timeout=300)
-        method = evaluated()
+        method = wait_for(evaluated, timeout=300)  # the method it found, not a second look that may find none
         page.locator(f"#stop-{method}").click()
         expect(status).to_have_attribute("data-state", "cancelled", timeout=300_000)
         for name in METHODS:
@@ -478,15 +477,6 @@ def english_runs(runs: Path) -> int:
     import json
 
     return sum(json.loads(path.read_text())["train_samples"] == 800 for path in runs.glob("*/*/*/run.json"))
-
-
-def wait_for(condition, timeout: float) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.5)
 
 
 def check_zerogpu_pages(en, ko, runs: Path) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ from ..core.tasks import TASKS
 from ..engine.config import classroom_configs
 from ..engine.race import lanes_for
 from ..engine.runner import TrainingRunner
-from .workers import REPO, App, child_env
+from .workers import REPO, App, cli_train, flags
 
 # #31's targets on a 2-core CPU with native bf16, classroom defaults, side by side.
 TARGET_S = {"sst2": 150, "mrpc": 420, "cola": 420}
@@ -61,14 +60,8 @@ def one_after_another(task: str, data_dir: str, seed: int, scratch: Path, **smal
 
 
 def cli_race(task: str, data_dir: str, seed: int, scratch: Path, **smaller: str | int) -> dict:
-    store = Path(tempfile.mkdtemp(dir=scratch))
-    flags = [f"--{k.replace('_', '-')}={v}" for k, v in smaller.items()]
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "finetune", "train", "--task", task, "--all", "--seed", str(seed), *flags,
-                    "--data-dir", data_dir, "--checkpoints-dir", str(store)], check=True, cwd=REPO,
-                   env=child_env(store, data_dir), capture_output=True)  # fmt: skip
-    wall = time.perf_counter() - started
-    return {"how": "side by side (CLI --all)", "wall_seconds": round(wall, 1), "methods": runs_of(store)}
+    wall, store = cli_train(["--task", task, "--all", "--seed", str(seed), *flags(smaller)], data_dir, scratch)
+    return {"how": "side by side (CLI --all)", "wall_seconds": wall, "methods": runs_of(store)}
 
 
 def app_race(task: str, data_dir: str, seed: int, scratch: Path, model: str | None = None) -> dict:

@@ -61,17 +61,27 @@ def child_env(store: Path, data_dir: str, **extra: str) -> dict[str, str]:
             "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", **extra}  # fmt: skip
 
 
-def cli_run(data_dir: str, scratch: Path) -> dict:
-    """The measured run from the terminal, in a fresh process: its wall time and the run's own training seconds."""
+def cli_train(args: list[str], data_dir: str, scratch: Path) -> tuple[float, Path]:
+    """`python -m finetune train ARGS` from the terminal, in a fresh process on a store of its own under `scratch`:
+    (its wall seconds, the store)."""
     store = Path(tempfile.mkdtemp(dir=scratch))
-    flags = [f"--{k.replace('_', '-')}={v}" for k, v in MEASURED.items()]
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "finetune", "train", *flags, "--data-dir", data_dir,
+    subprocess.run([sys.executable, "-m", "finetune", "train", *args, "--data-dir", data_dir,
                     "--checkpoints-dir", str(store)], check=True, cwd=REPO, env=child_env(store, data_dir),
                    capture_output=True)  # fmt: skip
-    wall = time.perf_counter() - started
+    return round(time.perf_counter() - started, 1), store
+
+
+def flags(settings: dict) -> list[str]:
+    """Run settings as the CLI's flags (`max_train_samples` -> `--max-train-samples=...`)."""
+    return [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
+
+
+def cli_run(data_dir: str, scratch: Path) -> dict:
+    """The measured run from the terminal, in a fresh process: its wall time and the run's own training seconds."""
+    wall, store = cli_train(flags(MEASURED), data_dir, scratch)
     [run] = list_runs(store)
-    return {"where": "CLI", "wall_seconds": round(wall, 1), "train_seconds": run.info["train_seconds"],
+    return {"where": "CLI", "wall_seconds": wall, "train_seconds": run.info["train_seconds"],
             "accuracy": round(run.info["metrics"]["accuracy"], 4)}  # fmt: skip
 
 
@@ -87,7 +97,7 @@ class App:
         self.process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)  # fmt: skip
         self.store = store
-        url = f"http://127.0.0.1:{port}/"
+        self.url = url = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + 300
         while True:
             try:
