@@ -19,6 +19,7 @@ def test_bench_writes_json_and_markdown(tiny_bert, glue_dir, tmp_path):
     bench_main([
         "--data-dir", str(glue_dir), "--model", str(tiny_bert), "--methods", "full", "selective",
         "--repeats", "1", "--throughput-samples", "32", "--classroom-tasks", "sst2", "--precisions", "auto", "fp32",
+        "--classroom-samples", "128",
         "--latency-samples", "3", "--out", str(out), "--markdown", str(md),
     ])  # fmt: skip
     report = json.loads(out.read_text())
@@ -36,12 +37,14 @@ def test_bench_writes_json_and_markdown(tiny_bert, glue_dir, tmp_path):
     # "Train all" side by side in both precisions, with dev metrics; predictions timed on the auto runs.
     assert [(c["task"], c["precision"]) for c in report["classroom"]] == [("sst2", "auto"), ("sst2", "fp32")]
     assert all(set(c["methods"]) == set(METHODS) and c["total_wall_seconds"] > 0 for c in report["classroom"])
+    assert all(r["train_samples"] == 128 for c in report["classroom"] for r in c["methods"].values())
     assert all(0 <= r["accuracy"] <= 1 for c in report["classroom"] for r in c["methods"].values())
     assert all(r["estimated_seconds"] > 0 for c in report["classroom"] for r in c["methods"].values())
     assert report["inference"]["four_way_latency_p50_ms"] > 0 and report["inference"]["four_way_explain_p50_ms"] > 0
     assert dict(os.environ) == environment  # the benchmark passes options, it never edits the environment
     text = md.read_text()
     assert "frozen layers cached vs recomputed" in text and "auto vs fp32" in text and "estimated s" in text
+    assert "Capped at 128 training and dev examples" in text
     assert "| full |" in text and "run_glue-style baseline" in text and "| sst2 | fp32 (fp32) | full |" in text
 
 

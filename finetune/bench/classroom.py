@@ -12,8 +12,17 @@ from ..engine.estimate import estimate
 from ..engine.train import train
 
 
-def train_all(checkpoints_dir: Path, model: str, data_dir: str, task: str = "sst2", precision: str = "auto") -> dict:
-    configs = classroom_configs(task, model=model, data_dir=data_dir, precision=precision)
+def train_all(
+    checkpoints_dir: Path,
+    model: str,
+    data_dir: str,
+    task: str = "sst2",
+    precision: str = "auto",
+    samples: int | None = None,  # at most this many training and dev examples; None: the recipes', all the dev set
+) -> dict:
+    configs = classroom_configs(
+        task, model=model, data_dir=data_dir, precision=precision, max_train_samples=samples, max_eval_samples=samples
+    )
     # What the Train tab says before each run starts, measured before any of them so that it is what a class sees.
     estimates = {config.method: round(estimate(config, corrected=False).seconds, 1) for config in configs}
     started = time.perf_counter()
@@ -39,5 +48,6 @@ def train_all(checkpoints_dir: Path, model: str, data_dir: str, task: str = "sst
         "precision": precision,
         "resolved_precision": resolve_precision(precision),
         "total_wall_seconds": round(time.perf_counter() - started, 1),
+        "dev_samples_cap": samples,
         "methods": per_method,
     }

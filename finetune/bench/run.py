@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-classroom", action="store_true", help="throughput and efficiency only")
     parser.add_argument("--classroom-tasks", nargs="+", default=list(TASKS), choices=list(TASKS),
                         help="tasks whose 'Train all' runs are timed (each in every --precisions)")  # fmt: skip
+    parser.add_argument("--classroom-samples", type=int, default=None, metavar="N",
+                        help="cap each classroom run at N training and N dev examples: a quick check of the "
+                        "benchmark itself, not the classroom's figures (default: each recipe's own, the whole dev "
+                        "set)")  # fmt: skip
     parser.add_argument("--precisions", nargs="+", default=["auto", "fp32"], choices=list(PRECISIONS),
                         help="precisions of the classroom runs, side by side")  # fmt: skip
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "latest.json")
@@ -72,10 +76,11 @@ def main(argv: list[str] | None = None) -> int:
                 for precision in args.precisions:
                     with tempfile.TemporaryDirectory() as other:
                         folder = checkpoints_dir if (task, precision) == ("sst2", "auto") else Path(other)
-                        result["classroom"].append(classroom.train_all(folder, args.model, args.data_dir, task,
-                                                                       precision))  # fmt: skip
+                        result["classroom"].append(classroom.train_all(
+                            folder, args.model, args.data_dir, task, precision, args.classroom_samples
+                        ))  # fmt: skip
             if not list_runs(checkpoints_dir):
-                classroom.train_all(checkpoints_dir, args.model, args.data_dir, "sst2")
+                classroom.train_all(checkpoints_dir, args.model, args.data_dir, "sst2", samples=args.classroom_samples)
             result["inference"] = inference.four_way_latency(checkpoints_dir, args.data_dir, args.latency_samples)
             result["memory"] = {**memory.resident_memory(checkpoints_dir), **memory.tensor_memory(checkpoints_dir)}
             result["evaluation"] = inference.evaluation_pass(checkpoints_dir, args.data_dir)

@@ -95,6 +95,12 @@ class FullFineTuning(Method):
         described = small_json(Path(folder) / "config.json")
         if not isinstance(described, dict) or not isinstance(described.get("model_type"), str):
             return "config.json does not describe a classifier"
+        stored = {name: t["shape"] for name, t in weights["model.safetensors"].items()}
+        # Even on the meta device, building a layer costs time: a config of 100,000 layers took two minutes to
+        # refuse. Each layer holds at least one stored tensor, so more layers than tensors cannot be these weights.
+        layer_counts = [v for k, v in described.items() if k in LAYER_COUNT_KEYS and isinstance(v, int)]
+        if any(count > len(stored) for count in layer_counts):
+            return "model.safetensors does not hold the weights config.json describes"
         try:
             config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
             with torch.device("meta"):
@@ -102,7 +108,6 @@ class FullFineTuning(Method):
         except (ValueError, TypeError, KeyError, OSError) as e:
             return f"config.json cannot describe a classifier ({type(e).__name__})"
         expected = {name: list(p.shape) for name, p in model.state_dict().items()}
-        stored = {name: t["shape"] for name, t in weights["model.safetensors"].items()}
         missing = [n for n, shape in expected.items() if stored.get(n) != shape and not n.endswith("position_ids")]
         if missing or len(stored) > len(expected):
             return "model.safetensors does not hold the weights config.json describes"
@@ -110,6 +115,10 @@ class FullFineTuning(Method):
 
     def load(self, base, folder: Path, options):
         return AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=False, use_safetensors=True)
+
+
+# The names transformers' configs give their depth (BERT-likes, DistilBERT, GPT-2, T5, ALBERT).
+LAYER_COUNT_KEYS = frozenset({"num_hidden_layers", "n_layers", "n_layer", "num_layers", "num_hidden_groups"})
 
 
 @torch.no_grad()
