@@ -496,6 +496,8 @@ def check_zerogpu_pages(en, ko, runs: Path) -> None:
     # The Korean visitor's run is cut by its call's duration, and stays resumable from the step it reached.
     cut = "요청한 GPU 시간을 다 써서 멈췄습니다"
     expect(ko.locator("#run-status")).to_contain_text(cut, timeout=120_000)
+    # Its "in line" answer spoke of a wait long over: gone (webui/action_line.py).
+    expect(ko.locator("#action-status")).not_to_contain_text("대기열", timeout=15_000)
     shot(ko, "zerogpu-cut-ko")
     ko.locator("#resume-pick input").click()
     ko.get_by_role("option", name=re.compile("8,?000")).click()

@@ -149,3 +149,18 @@ def test_every_swept_candidate_reruns_what_its_logged_runs_trained():
                 assert logged == {now}, f"{task} / {method} candidate {name!r} would now train {now}"
                 checked += 1
     assert checked >= 20  # the committed sweeps are read, not skipped
+
+
+def test_every_recipe_names_the_swept_candidate_that_trained_it():
+    """A recipe's provenance is one reference, "<sweep file>: <candidate>": that candidate's logged runs trained
+    exactly what the recipe trains now, and benchmarks/sweeps/HISTORY.md tells its story."""
+    sweeps = Path(__file__).resolve().parents[1] / "benchmarks" / "sweeps"
+    history = (sweeps / "HISTORY.md").read_text()
+    for (task, method), recipe in RECIPES.items():
+        file, _, candidate = recipe.chosen_by.partition(": ")
+        assert file == f"{task}-{method}.jsonl", recipe.chosen_by
+        records = [json.loads(line) for line in (sweeps / file).read_text().splitlines()]
+        logged = {settings_key(r["config"]) for r in records if r["candidate"] == candidate}
+        now = settings_key(as_record(resolve_config(config_for(task, method, {}, 0, "auto"))[0]))
+        assert logged and now in logged, f"{task} / {method}: {candidate!r} did not train the recipe"
+        assert f"### {task} / {method}: `{candidate}` in `{file}`" in history

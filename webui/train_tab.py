@@ -44,7 +44,7 @@ from finetune.engine.config import (
 from finetune.engine.estimate import duration_text, estimate, layer_speed, speed_correction
 from finetune.engine.runner import RunnerBusy, TrainingRunner
 
-from . import live_view
+from . import action_line, live_view
 from .common import METHOD_CHOICES, TASK_CHOICES
 from .deployment import Deployment, user_error
 from .error_words import say_error
@@ -276,6 +276,7 @@ def build(runner: TrainingRunner, deployment: Deployment, language_heard) -> gr.
                 stop_btn = gr.Button(t("Stop my run"), variant="stop", elem_id="stop-btn", min_width=90)
                 leave_btn = gr.Button(t("Leave the line"), elem_id="leave-btn", min_width=90)
             action = gr.Markdown(elem_id="action-status")
+            said = gr.State(None)  # what the action line speaks of (webui/action_line.py)
             estimate_md = gr.Markdown(first_estimate, elem_id="estimate")
             where = gr.Markdown(hardware_text(), elem_id="hardware")
             with gr.Row(visible=bool(runner.stopped_runs()), equal_height=True) as stopped_row:
@@ -294,7 +295,12 @@ def build(runner: TrainingRunner, deployment: Deployment, language_heard) -> gr.
     language_heard.then(localized(hardware_text), None, where, api_visibility="private")
     wire_controls(runner, deployment, form, token, (start_btn, all_btn, stop_btn, leave_btn), command, action)
     wire_resume(runner, deployment, stopped, resume_btn, token, command, action)
-    wire_race(runner, deployment, race, token, action)
+
+    def remember_what_the_line_says(text: str, request: gr.Request) -> dict | None:
+        return action_line.spoken(text, runner.snapshot(), owner_of(request))
+
+    action.change(remember_what_the_line_says, action, said, api_visibility="private")
+    wire_race(runner, deployment, race, token, (action, said))
     completed = live_view.follow(runner, view, line, stopped, stopped_row, owner_of)
     add_train_api(runner, deployment)
     return completed
@@ -583,19 +589,23 @@ def resume_race_job(runner: TrainingRunner, deployment: Deployment, token, reque
     return go_on(deployment, token, lambda **line: runner.resume_race(owner_of(request), **line))
 
 
-def wire_race(runner: TrainingRunner, deployment: Deployment, race: RaceControls, token, action) -> None:
+def wire_race(runner: TrainingRunner, deployment: Deployment, race: RaceControls, token, action_line_parts) -> None:
+    """The race's Stop and Resume buttons; their timer also takes away an action line that speaks of a job gone by."""
+    action, said = action_line_parts
+
     @localized
-    def controls(request: gr.Request):
+    def controls(said_value: dict | None, request: gr.Request):
         snap, owner = runner.snapshot(), owner_of(request)
         mine = snap.state == "running" and snap.race_owner == owner and snap.config is None
         live = {e.method for e in snap.race if e.state in ("waiting", "running")} if mine else set()
         left = bool(runner.unfinished_race(owner)) and not mine
         stops = [gr.update(visible=name in live, value=say("Stop {method}", method=method_title(name)))
                  for name in race.stops]  # fmt: skip
-        return [gr.Row(visible=bool(live) or left), *stops, gr.update(visible=left, value=say("Resume the race"))]
+        line = "" if action_line.outdated(said_value, snap, owner) else gr.skip()
+        return [gr.Row(visible=bool(live) or left), *stops, gr.update(visible=left, value=say("Resume the race")), line]
 
-    gr.Timer(1.0).tick(controls, None, [race.row, *race.stops.values(), race.resume], show_progress="hidden",
-                       api_visibility="private")  # fmt: skip
+    gr.Timer(1.0).tick(controls, said, [race.row, *race.stops.values(), race.resume, action],
+                       show_progress="hidden", api_visibility="private")  # fmt: skip
 
     for name, button in race.stops.items():
 

@@ -40,27 +40,26 @@ REPO = Path(__file__).resolve().parents[2]
 # overrides the current recipe, so each names every setting it was swept with that a later recipe changed (a
 # rerun then trains what its rows in benchmarks/sweeps/ trained).
 EVERY_LINEAR = {"lora_target_modules": "query,key,value,dense"}
-LINEAR_3EP = {**EVERY_LINEAR, "epochs": 3}  # every linear layer, CoLA's three passes (its LoRA recipe now has four)
-AS_PRETRAINED = {"full_reinit_top_layers": 0}  # full fine-tuning from every pretrained layer (CoLA's recipe before)
+LINEAR_3EP = {**EVERY_LINEAR, "epochs": 3}  # every linear layer, three passes (CoLA's LoRA recipe has four)
+AS_PRETRAINED = {"full_reinit_top_layers": 0}  # full fine-tuning from every pretrained layer
 CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
-    # Fewer examples would shorten SST-2's "train all four": with a fresh top layer 8,000 left seeds 1 and 3 under 0.85.
-    ("sst2", "full"): {"reinit1-8000": {"full_reinit_top_layers": 1, "max_train_samples": 8000}},
-    ("sst2", "prompt"): {  # "current" is lr 0.1 on 12,000 examples (benchmarks/sweeps/README.md)
+    # Fewer examples would shorten SST-2's "Train all" (benchmarks/sweeps/HISTORY.md says how each fared).
+    ("sst2", "full"): {
+        "reinit1-8000": {"full_reinit_top_layers": 1, "max_train_samples": 8000},
+        "10000-examples": {"max_train_samples": 10000},
+    },
+    ("sst2", "prompt"): {
         "lr3e-2-4000-examples": {"learning_rate": 3e-2, "max_train_samples": 4000},
         "12000-examples": {"max_train_samples": 12000},
         "50-tokens": {"prompt_num_virtual_tokens": 50},
         "task-words": {"prompt_init_text": "Is this movie review positive or negative?"},
-        # Half the prompt: SST-2's sentences are short, so 20 virtual tokens more than double what each step
-        # encodes. 17% less time a run (63-69 s on the Intel Xeon), but seeds 0-4 end at 0.726-0.789 (mean 0.759)
-        # where the recipe's end at 0.752-0.796 (mean 0.774) on the same machine: not adopted.
+        # Half the prompt: SST-2's sentences are short, so 20 virtual tokens more than double what each step encodes.
         "10-tokens": {"prompt_num_virtual_tokens": 10},
     },
-    # LoRA on every linear layer at half the default lr: the collapses to the majority class on some seeds come
-    # from adapting query/value only (benchmarks/sweeps/README.md); lr 1e-3 on every layer still lost one seed.
+    # LoRA on every linear layer at a lower rate: adapting query/value only collapses some seeds to the majority class.
     ("mrpc", "lora"): {
-        "all-lr5e-4": {**EVERY_LINEAR, "learning_rate": 5e-4, "lora_dropout": 0.1},  # the recipe before
-        # Dropout on 37 LoRA paths copies every layer's input each step: without it a run takes ~30% less time (CoLA's
-        # LoRA recipe trains without it); at lr 5e-4 seed 0 then fell under the floors, at 3e-4 (the recipe) none.
+        "all-lr5e-4": {**EVERY_LINEAR, "learning_rate": 5e-4, "lora_dropout": 0.1},
+        # Dropout on 37 LoRA paths copies every layer's input each step: without it a run takes ~30% less time.
         "all-lr5e-4-drop0": {**EVERY_LINEAR, "learning_rate": 5e-4, "lora_dropout": 0},
         "all-lr3e-4-drop0": {**EVERY_LINEAR, "learning_rate": 3e-4, "lora_dropout": 0},
     },
@@ -78,23 +77,22 @@ CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
             "lora_alpha": 32,
             "max_train_samples": "all",
         },
-        "all-lr5e-4-drop0": {**LINEAR_3EP, "learning_rate": 5e-4, "lora_dropout": 0},  # the recipe before
-        # the recipe now:
+        "all-lr5e-4-drop0": {**LINEAR_3EP, "learning_rate": 5e-4, "lora_dropout": 0},
         "all-lr5e-4-drop0-4ep": {**EVERY_LINEAR, "learning_rate": 5e-4, "lora_dropout": 0, "epochs": 4},
     },
-    ("cola", "selective"): {  # the recipe now is the top 4 at lr 1e-4, four passes; every three-pass one lost a seed
+    ("cola", "selective"): {
         "top3-lr1e-4": {"selective_top_k": 3, "epochs": 3},
         "top3-lr7e-5": {"selective_top_k": 3, "learning_rate": 7e-5, "epochs": 3},
         "top3-lr1e-4-4ep": {"selective_top_k": 3, "epochs": 4},
         "top3-lr1.5e-4": {"selective_top_k": 3, "learning_rate": 1.5e-4, "epochs": 3},
         "top3-lr1.5e-4-4ep": {"selective_top_k": 3, "learning_rate": 1.5e-4, "epochs": 4},
         "top3-lr2e-4": {"selective_top_k": 3, "learning_rate": 2e-4, "epochs": 3},
-        "top4-lr1e-4": {"selective_top_k": 4, "learning_rate": 1e-4, "epochs": 3},  # the recipe before
+        "top4-lr1e-4": {"selective_top_k": 4, "learning_rate": 1e-4, "epochs": 3},
         "top4-lr1.5e-4": {"selective_top_k": 4, "learning_rate": 1.5e-4, "epochs": 3},
-        "top4-4ep": {"selective_top_k": 4, "learning_rate": 1e-4, "epochs": 4},  # the recipe now
+        "top4-4ep": {"selective_top_k": 4, "learning_rate": 1e-4, "epochs": 4},
     },
-    ("mrpc", "selective"): {"top3-lr1e-4": {"selective_top_k": 3}},  # left seed 4's F1 at 0.836-0.837
-    ("cola", "full"): {  # the recipe now re-initialises the top layer; the candidates before it name that they did not
+    ("mrpc", "selective"): {"top3-lr1e-4": {"selective_top_k": 3}},
+    ("cola", "full"): {  # candidates from every pretrained layer name it: the recipe re-initialises the top one
         "4ep": {**AS_PRETRAINED, "epochs": 4},
         "lr1e-4": {**AS_PRETRAINED, "learning_rate": 1e-4},
         # Layer-wise learning-rate decay: selective, which freezes the embeddings and the two lowest layers, holds
@@ -102,15 +100,14 @@ CANDIDATES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         "llrd0.9": {**AS_PRETRAINED, "full_layer_decay": 0.9},
         "llrd0.8": {**AS_PRETRAINED, "full_layer_decay": 0.8},
         "llrd0.8-lr1e-4": {**AS_PRETRAINED, "full_layer_decay": 0.8, "learning_rate": 1e-4},
-        # The worst seeds end a few hundredths under the floor whatever the rate: average over the tail instead
-        # (it lifted seeds 0-4 and lowered seeds 5-7: benchmarks/sweeps/README.md).
+        # The worst seeds end a few hundredths under the floor whatever the rate: average over the tail instead.
         "tail0.25": {**AS_PRETRAINED, "average_tail": 0.25},
         # The packaged encoder's top layer was shaped for sentence similarity: start it (and the pooler) afresh.
-        "reinit1": {"full_reinit_top_layers": 1},  # the recipe now
-        "reinit0": AS_PRETRAINED,  # the recipe before: lr 7e-5, every layer as pretrained
+        "reinit1": {"full_reinit_top_layers": 1},
+        "reinit0": AS_PRETRAINED,
     },
-    ("mrpc", "full"): {"3ep": {"epochs": 3}},  # the recipe before two passes
-    ("mrpc", "prompt"): {  # the recipe now starts the prompt as the task's question, at lr 0.1
+    ("mrpc", "full"): {"3ep": {"epochs": 3}},
+    ("mrpc", "prompt"): {
         "words": {"prompt_init_text": "Do these two sentences mean the same thing?", "learning_rate": 0.03},
         "4ep": {"prompt_init_text": "random", "learning_rate": 0.03, "epochs": 4},
         "tokens50": {"prompt_num_virtual_tokens": 50},
@@ -249,35 +246,14 @@ Every (task, method): each candidate recipe's worst and mean seed against the fl
 `finetune/core/recipes.py`, per machine and precision (every run is in the `.jsonl` beside this file:
 candidate, overrides, seed, precision, wall seconds, dev metrics, the resolved settings, the machine).
 "current" is the recipe in `recipes.py` now; a "current (an earlier recipe: …)" row trained with what it was
-before, and names the settings that differed (one row per earlier recipe). The NVIDIA H200 rows (bf16, 15
-runs sharing the GPU at once) chose among candidates fast; the packaged encoder's weights travelled to it in
-fp16 (45 MB instead of 91) and were widened back to fp32 there. Their wall seconds are not classroom times.
-The CPU rows' are only where the run had the machine to itself: the second CPU round (MRPC/CoLA LoRA on
-every linear layer, CoLA selective) shared the two cores with other work, so its seconds are up to ten times
-a lone run's. The third round (2026-11-26: CoLA full, LoRA, selective and prompt, MRPC prompt) ran 95 runs
-on the H200, 15 at a time, then checked each new recipe's worst seed alone on the 2-core AMD EPYC. The fourth
-(CoLA selective over four passes) ran alone on a 2-core AMD EPYC that trained about a quarter slower than the
-third round's (three passes of CoLA selective: 136 s against 106-112 s). The fifth (2026-11-26, late) tried
-layer-wise learning-rate decay for CoLA full and more virtual tokens or bigger batches for MRPC prompt on the
-H200 (seeds 0-7, 15 at a time, stopped at a time budget: some candidates lack seed 7 or more), then checked on
-a 2-core Intel Xeon with AMX-BF16, where the current recipes' worst seeds were rerun too, each alone but CoLA
-full's seed 0 (205 s: it shared the cores with installing the lab). Its layer-decay rows stepped a plain AdamW
-over the layers' groups; the lab now steps the Trainer's fused AdamW over them (the same update up to rounding,
-five times faster on a CPU). The sixth (2026-11-27, each run alone on the 2-core Intel Xeon) tried averaging the
-weights over the last quarter of the steps (`tail0.25`) for CoLA full on seeds 0-7 (and the current recipe on
-seeds 5-7 beside it) and MRPC prompt on seeds 0-4, and MRPC LoRA without dropout: at lr 5e-4 stopped once seed 0
-missed, at 3e-4 (now the recipe) seeds 0-4 in one process, whose later runs took longer (185 s for the first, 269
-s for the last). The seventh (2026-11-27, the 2-core Intel Xeon, each run alone but `reinit1`'s seed 5,
-which shared the cores with a short test: 203 s against 155-178 s) started CoLA full's top layer and pooler afresh
-(`reinit1`, now the recipe) on seeds 0-9, and trained the recipe before (`reinit0`) on seeds 8 and 9; SST-2 full
-with a fresh top layer on 8,000 examples instead of 12,000 (`reinit1-8000`, 53-59 s a run) missed the floor twice.
-Then every present recipe trained seed 0 in fp32 (`--precision fp32`, each alone but CoLA full's, which shared the
-cores with a test for about 95 s): all eleven hold their floors, in 35-259 s a run.
-A "[training revision 1]" row trained before 2026-11-26's fix to the training loop: until then each dev
-evaluation drew from the random stream that dropout and the batch order use, so the same seed trained other
-weights with three evaluations (the Train tab, and these sweeps) than with one (`reproduce`). Its seeds are
-other draws from the same recipe, not other recipes; `reproduce`'s runs (one evaluation, at the end) trained
-exactly what the loop trains now.
+before, and names the settings that differed (one row per earlier recipe). A machine named with "1 thread" ran
+its runs with `--threads 1`, as a lane of "Train all" trains on two cores. The NVIDIA H200 rows (bf16, 15 runs
+sharing the GPU at once) chose among candidates fast: their wall seconds are not classroom times, and neither
+are a CPU row's where its run shared the cores. A "[training revision 1]" row trained before 2026-11-26's fix to
+the training loop: until then each dev evaluation drew from the random stream that dropout and the batch order
+use, so the same seed trained other weights with three evaluations (the Train tab, and these sweeps) than with
+one (`reproduce`). Its seeds are other draws from the same recipe, not other recipes.
+Which round ran what, on which machine, and how each recipe was chosen: [HISTORY.md](HISTORY.md).
 Regenerate with `python -m finetune.bench.sweep --readme`.
 """
 

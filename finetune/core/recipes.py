@@ -3,10 +3,11 @@ quality each must reach on every seed.
 
 A method's own ``defaults`` (its file in ``methods/``) with the task's ``classroom_epochs`` are the
 starting point; ``RECIPES`` overrides them where a sweep over seeds found something better for the
-time. Each entry names the sweep that chose it: ``python -m finetune.bench.sweep`` writes every run
-(candidate, seed, time, metrics) to ``benchmarks/sweeps/<task>-<method>.jsonl`` and the summary to
-``benchmarks/sweeps/README.md``. ``FLOORS`` are the targets every seed 0-4 must reach with the classroom
-defaults; the sweep reports each candidate's worst seed against them.
+time. Each entry names the sweep file and the candidate that became it (``chosen_by``):
+``python -m finetune.bench.sweep`` writes every run (candidate, seed, time, metrics) to
+``benchmarks/sweeps/<task>-<method>.jsonl`` and the summary to ``benchmarks/sweeps/README.md``; what the sweeps
+found on the way to each recipe is in ``benchmarks/sweeps/HISTORY.md``. ``FLOORS`` are the targets every seed 0-4
+must reach with the classroom defaults; the sweep reports each candidate's worst seed against them.
 """
 
 from __future__ import annotations
@@ -27,106 +28,50 @@ class Recipe:
     max_train_samples: int | None = None
     average_tail: float | None = None  # mean of the weights over this last fraction of the steps (engine/averaging.py)
     options: dict[str, Any] = field(default_factory=dict)  # the method's options, e.g. prompt init text
-    chosen_by: str = ""  # which sweep chose it, and why
+    chosen_by: str = ""  # "<sweep file>: <candidate>" in benchmarks/sweeps/, or the literature it comes from
 
-
-GPU_SWEEP = "swept on an NVIDIA H200 in bf16 (seeds 0-4; benchmarks/sweeps/README.md), checked on the 2-core CPU"
 
 RECIPES: dict[tuple[str, str], Recipe] = {
     ("sst2", "prompt"): Recipe(
         learning_rate=0.1,
         max_train_samples=12000,
-        chosen_by="benchmarks/sweeps/sst2-prompt.jsonl: lr 0.1 on 12,000 examples ends at 0.729-0.798 on the "
-        "2-core CPU's seeds 0-4 (the training loop's revision 2), where 8,000 examples leave seed 2 at 0.67 (CPU) "
-        "and seed 4 at 0.71 (GPU); a slower head "
-        "learning rate, bigger batches or lr 0.3 were worse. On a 2-core Intel Xeon with AMX-BF16 seeds 0-4 end at "
-        "0.752-0.796 (76-81 s a run). " + GPU_SWEEP,
+        chosen_by="sst2-prompt.jsonl: 12000-examples",
     ),
     ("mrpc", "full"): Recipe(
         epochs=3.0,
-        chosen_by="benchmarks/sweeps/mrpc-full.jsonl: three passes (the task's classroom default) end at accuracy "
-        "0.784-0.797, F1 0.855-0.858 on the 2-core CPU's seeds 0-4 under the training loop's revision 2 "
-        "(228-239 s a run; worst on the H200 0.792). Two passes held them under revision 1 (worst 0.770, F1 "
-        "0.847) in two thirds of the time, but under revision 2 left the CPU's seed 4 at accuracy 0.728, F1 "
-        "0.826; batch 32 at lr 1e-4 falls under them. On a 2-core Intel Xeon with AMX-BF16 seed 4 ends at accuracy "
-        "0.779, F1 0.849 in 161 s. " + GPU_SWEEP,
+        chosen_by="mrpc-full.jsonl: 3ep",
     ),
     ("mrpc", "lora"): Recipe(
         learning_rate=3e-4,
         options={"target_modules": "query,key,value,dense", "dropout": 0.0},
-        chosen_by="benchmarks/sweeps/mrpc-lora.jsonl: LoRA on every linear layer at lr 3e-4 without LoRA's dropout "
-        "ends at accuracy 0.784-0.821, F1 0.850-0.874 on a 2-core Intel Xeon with AMX-BF16's seeds 0-4, the first "
-        "run of a sweep process in 185 s where the recipe before (lr 5e-4, dropout 0.1: the dropout copies the input "
-        "of 37 adapted layers every step) took 255 s; at lr 5e-4 without dropout seed 0 fell to accuracy 0.694. "
-        "Later seeds in one sweep process ran slower (195-269 s), which the CoLA and prompt sweeps did not show. The "
-        "recipe before held the floors on seeds 0-4 on the AMD EPYC (accuracy 0.787-0.809, F1 0.851-0.864; 314-393 s "
-        "a run) and on the Xeon's seeds 3 and 1 (0.814, 0.787); query/value only at 1e-3 fell to the majority class "
-        "on seeds 0 and 3. It trains 339K parameters, 1.5% of the encoder; not yet rerun on the EPYC. `reproduce`'s "
-        "seed 43 ends at accuracy 0.752, F1 0.834 on the Xeon (benchmarks/reproduce/): the floors are not held "
-        "beyond seeds 0-4.",
+        chosen_by="mrpc-lora.jsonl: all-lr3e-4-drop0",
     ),
     ("mrpc", "prompt"): Recipe(
         learning_rate=0.1,
         options={"init_text": "Do these two sentences mean the same thing?"},
-        chosen_by="benchmarks/sweeps/mrpc-prompt.jsonl: the prompt started as the task's question at lr 0.1 "
-        "ends at accuracy >= 0.703 on seeds 0-4 (H200; its worst, seed 3, ends at 0.708 on the 2-core CPU in "
-        "241 s) where a random start at lr 0.03 left seed 1 at 0.699; the question at lr 0.03 or four passes "
-        "left a seed at 0.691-0.696. Under the training loop's revision 2 the CPU's seeds 0-4 end at 0.689-0.716 "
-        "(seed 1 under the floor), seeds 42 (the Train tab's default) and 43 at 0.696; on a 2-core Intel Xeon with "
-        "AMX-BF16 `reproduce`'s seeds 42-44 end at 0.716, 0.723, 0.689 (benchmarks/reproduce/): "
-        "the floor, 1.6 points above the majority class, sits inside the spread between seeds; on that Xeon the "
-        "sweep's seeds 0-4 end at 0.701-0.718 (150-164 s a run). 50 virtual tokens, or batch 32 "
-        "at lr 0.2, were no surer on the H200 (worst 0.694, 0.654); averaging the weights over the last quarter of "
-        "the steps ends the Intel CPU's seeds 0-4 at 0.703-0.721, within the same spread. " + GPU_SWEEP,
+        chosen_by="mrpc-prompt.jsonl: words-lr1e-1",
     ),
     ("mrpc", "selective"): Recipe(
         learning_rate=1e-4,
         options={"top_k": 4},
-        chosen_by="benchmarks/sweeps/mrpc-selective.jsonl: the top 4 of 6 layers at lr 1e-4 hold the floors on "
-        "the 2-core CPU's seeds 0-4 (accuracy 0.806-0.836, F1 0.862-0.885; 155-175 s a run) where the top 3 "
-        "left seed 4's F1 at 0.836 (CPU) and 0.837 (H200), and the top 2 at 3e-4 seed 0 at accuracy 0.70 "
-        "(H200). 32% of the encoder trains instead of 24%. Under the training loop's revision 2 the CPU's seeds "
-        "0-4 end at accuracy 0.804-0.831, F1 0.861-0.880 (147-159 s a run).",
+        chosen_by="mrpc-selective.jsonl: top4-lr1e-4",
     ),
     ("cola", "full"): Recipe(
         learning_rate=7e-5,
         options={"reinit_top_layers": 1},
-        chosen_by="benchmarks/sweeps/cola-full.jsonl: with its top layer and pooler started afresh (Zhang et al. "
-        "2021) full fine-tuning at lr 7e-5 ends at MCC 0.244-0.318 (mean 0.282) on a 2-core Intel Xeon with "
-        "AMX-BF16's seeds 0-9, 155-178 s a run alone, where every layer as pretrained ended at 0.203-0.296 (mean "
-        "0.259), four seeds of ten under the 0.25 floor (0: 0.245, 4: 0.239, 5: 0.242, 9: 0.203). Seeds 0-4 now end "
-        "at 0.262-0.318; seed 5 stays under the floor (0.244) as it does with every recipe tried. The packaged "
-        "encoder's top layer was shaped for sentence similarity through mean pooling; a linear probe on its [CLS] "
-        "features scores MCC 0.05. Before, as pretrained: lr 5e-5 left the H200's seed 3 at 0.249; four passes left "
-        "the CPU's seed 0 at 0.246 in 281 s; lr 1e-4 left seed 2 at 0.192; two passes at batch 32 fell to 0.15; "
-        "layer-wise learning-rate decay (0.8 or 0.9) raised the H200's mean over seeds 0-7 to 0.277-0.289 but left "
-        "its seed 4 at 0.240-0.244; averaging the weights over the last quarter of the steps raised the Intel CPU's "
-        "mean over seeds 0-7 from 0.262 to 0.266 and left seed 5 at 0.233. " + GPU_SWEEP,
+        chosen_by="cola-full.jsonl: reinit1",
     ),
     ("cola", "lora"): Recipe(
         learning_rate=5e-4,
         epochs=4.0,
         options={"target_modules": "query,key,value,dense", "dropout": 0.0},
-        chosen_by="benchmarks/sweeps/cola-lora.jsonl: LoRA on every linear layer at lr 5e-4 without dropout over "
-        "four passes ends at MCC 0.224-0.285 (mean 0.252) on the 2-core CPU's seeds 0-4 under the training loop's "
-        "revision 2, 181-204 s a run, where three passes ended at 0.187-0.230 (mean 0.209; seeds 1 and 3 under "
-        "the floor; 0.215-0.258 under revision 1). With LoRA's dropout 0.1 seed 4 stayed at 0.168 (CPU) and "
-        "0.198 (H200), even over four passes (0.191, H200); lr 7e-4, rank 16, or rank 16 on every training "
-        "example each left a seed at 0.169-0.194 (H200); query/value only at 1e-3 ended at 0.000-0.189 (H200). On a "
-        "2-core Intel Xeon with AMX-BF16 seeds 0-4 end at 0.225-0.252 (139-170 s a run).",
+        chosen_by="cola-lora.jsonl: all-lr5e-4-drop0-4ep",
     ),
     ("cola", "selective"): Recipe(
         learning_rate=1e-4,
         epochs=4.0,
         options={"top_k": 4},
-        chosen_by="benchmarks/sweeps/cola-selective.jsonl: the top 4 of 6 layers at lr 1e-4 over four passes end at "
-        "MCC 0.276-0.304 (mean 0.287) on the 2-core CPU's seeds 0-4, 143-191 s a run, where three passes left seed "
-        "0 at 0.245 (0.244 at lr 1.5e-4); every top-3 recipe tried (lr 7e-5 to 2e-4, three or four passes) left a "
-        "seed at 0.20-0.234. 32% of the encoder trains instead of 24%, as on MRPC. Seed 43 ends at 0.238 on an AMD "
-        "EPYC and 0.248 on an Intel Xeon (benchmarks/reproduce/): the floor is not yet held beyond seeds 0-4. "
-        "Under the training loop's revision 2 "
-        "the CPU's seeds 0-4 end at 0.266-0.311 (mean 0.292; 138-158 s a run); on a 2-core Intel Xeon with AMX-BF16 "
-        "seeds 0 and 4 end at 0.309 and 0.295 (104-106 s a run).",
+        chosen_by="cola-selective.jsonl: top4-4ep",
     ),
 }
 

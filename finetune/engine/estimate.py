@@ -31,12 +31,10 @@ from ..core.tasks import TASKS, get_task
 from .config import RunConfig, classroom_configs, resolve_config, steps_for
 
 # A run takes longer than its layers alone: the embeddings (full fine-tuning updates their 11.7M weights every
-# step), the head, batches of uneven length, the Trainer's bookkeeping per step. The median of (measured /
-# layers alone) over the classroom runs of every task and method (benchmarks/reproduce/: 2-core Intel Xeon with
-# AMX-BF16, bf16), 1.33-1.53 over three measuring processes. Estimated / measured then runs from about 0.7 (CoLA
-# full and LoRA: 1,600-2,000 short steps, where per-step costs weigh most) to 1.35 (SST-2 selective), where the
-# n = 1,024 matmul peak's estimates were 0.28-0.47 of SST-2's runs on that machine. Refit with
-# `python -m finetune.bench.estimates` on a quiet machine.
+# step), the head, batches of uneven length, the Trainer's bookkeeping per step. REST is the median of (measured /
+# layers alone) over the classroom runs of every task and method; short steps weigh per-step costs most, so the
+# estimate reads a little short for CoLA's 1,600-2,000 short steps and long for SST-2 selective. Refit with
+# `python -m finetune.bench.estimates` on a quiet machine (docs/benchmarks.md has its last figures).
 REST = 1.4
 RUN_OVERHEAD_S = 6.0  # loading data, tokenizing, building the model and the Trainer, saving
 LONG_S = 10 * 60  # longer than this is flagged as long for a class

@@ -67,7 +67,7 @@ class FullFineTuning(Method):
         # raised full fine-tuning's mean MCC but not its worst seed (benchmarks/sweeps/README.md), so no recipe
         # uses it; it is here for people to try against selective's frozen lower layers.
         if options.layer_decay == 1.0:
-            return None  # the Trainer's own optimizer, exactly as before the option existed
+            return None  # the Trainer's own optimizer: one group, one rate
         _, embeddings, layers = encoder_parts(model)
         depth = {id(p): 0 for p in embeddings.parameters()}
         for index, layer in enumerate(layers):
