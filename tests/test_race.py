@@ -3,11 +3,14 @@ train alone with the same seed, settings and thread count; Stop of one method or
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from safetensors.torch import load_file
 
 from finetune.core import checkpoints
 from finetune.core.methods import METHODS
+from finetune.core.resumable import ResumeError
 from finetune.engine.race import Entry, Lanes, lanes_for, race_estimate_s, remaining_s
 from finetune.engine.runner import TrainingRunner
 from finetune.engine.worker import WorkOrder, train_in_worker
@@ -102,13 +105,21 @@ def test_stopping_one_method_or_the_whole_race_loses_nothing_and_resume_goes_on_
     assert resumed[first] == entry(first).run_id  # the stopped one goes on where it was
     assert {s.run_id for s in runner.stopped_runs()}.isdisjoint(filter(None, resumed.values()))  # listed once: here
 
-    job = runner.resume_race("teacher")
+    # The lab restarts: the race is still there for its owner, and for anyone on a private lab (a new browser session
+    # is a new owner), while its stopped run is listed on its own too, for a public lab's visitor who is not back.
+    runner = TrainingRunner(tmp_path)
+    assert [(c, r) for c, r in runner.unfinished_race("teacher")] == left
+    assert runner.unfinished_race("new session") == [] and runner.unfinished_race("new session", anyone=True) == left
+    assert resumed[first] in {s.run_id for s in runner.stopped_runs()}
+
+    job = runner.resume_race("new session", anyone=True)
+    assert runner.unfinished_race("teacher") == [] and TrainingRunner(tmp_path).unfinished_race("x", anyone=True) == []
     assert runner.wait(600)
     outcome = runner.outcome(job)
     assert outcome is not None and outcome.state == "complete"
     assert sorted(r["method"] for r in outcome.runs) == sorted(unfinished)
     assert sorted(run.method for run in checkpoints.list_runs(tmp_path)) == sorted(METHODS)
-    assert runner.unfinished_race("teacher") == []
+    assert runner.unfinished_race("teacher") == [] and not (tmp_path / "unfinished-races.json").exists()
 
 
 @pytest.mark.slow
@@ -123,3 +134,21 @@ def test_the_clis_train_all_races_every_method_and_reports_them(tiny_bert, glue_
     assert sorted(run.method for run in checkpoints.list_runs(tmp_path)) == sorted(METHODS)
     assert all(f"sst2 / {m}: Accuracy" in out for m in METHODS) and "all 4 methods in" in out
     assert {run.info["hardware"]["lanes"] for run in checkpoints.list_runs(tmp_path)} == {lanes_for(4).lanes}
+
+
+def test_a_damaged_record_of_unfinished_races_loses_no_run(tmp_path, tiny_bert, glue_dir):
+    """A race's record that cannot be read, or that another version of the lab wrote, is left out, not a crash."""
+    from finetune.engine import unfinished
+
+    config = tiny_config(tiny_bert, glue_dir, "sst2", "lora")
+    unfinished.save(tmp_path, {"teacher": [(config, None)], "student": [(config, "run-1")]})
+    assert TrainingRunner(tmp_path).unfinished_race("student") == [(config, "run-1")]
+    record = json.loads((tmp_path / unfinished.FILE).read_text())
+    record["student"][0]["config"]["from_the_future"] = 1
+    (tmp_path / unfinished.FILE).write_text(json.dumps(record))
+    runner = TrainingRunner(tmp_path)
+    assert runner.unfinished_race("teacher") == [(config, None)] and runner.unfinished_race("student") == []
+    (tmp_path / unfinished.FILE).write_text("{not json")
+    assert TrainingRunner(tmp_path).unfinished_race("teacher", anyone=True) == []
+    with pytest.raises(ResumeError, match="no stopped race"):
+        TrainingRunner(tmp_path).resume_race("teacher")

@@ -586,7 +586,8 @@ def build_race_controls() -> RaceControls:
 
 def resume_race_job(runner: TrainingRunner, deployment: Deployment, token, request) -> int:
     """Put this visitor's stopped race in line again: its stopped runs go on, its methods never started start."""
-    return go_on(deployment, token, lambda **line: runner.resume_race(owner_of(request), **line))
+    anyone = not deployment.one_job_per_visitor or deployment.is_instructor(token)  # a private lab's races are all's
+    return go_on(deployment, token, lambda **line: runner.resume_race(owner_of(request), anyone=anyone, **line))
 
 
 def wire_race(runner: TrainingRunner, deployment: Deployment, race: RaceControls, token, action_line_parts) -> None:
@@ -598,7 +599,7 @@ def wire_race(runner: TrainingRunner, deployment: Deployment, race: RaceControls
         snap, owner = runner.snapshot(), owner_of(request)
         mine = snap.state == "running" and snap.race_owner == owner and snap.config is None
         live = {e.method for e in snap.race if e.state in ("waiting", "running")} if mine else set()
-        left = bool(runner.unfinished_race(owner)) and not mine
+        left = bool(runner.unfinished_race(owner, anyone=not deployment.one_job_per_visitor)) and not mine
         stops = [gr.update(visible=name in live, value=say("Stop {method}", method=method_title(name)))
                  for name in race.stops]  # fmt: skip
         line = "" if action_line.outdated(said_value, snap, owner) else gr.skip()

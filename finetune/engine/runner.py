@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..core.resumable import ResumableState, ResumeError, find_state, list_states
 from ..core.storage import default_checkpoints_dir
+from . import unfinished
 from .config import RunConfig, resolve_config
 from .estimate import duration_text
 from .events import describe, fan_out
@@ -162,7 +163,9 @@ class TrainingRunner:
         self._snap = Snapshot(state="idle")
         self._finished: dict[int, JobOutcome] = {}
         self._stopped_by: dict[str, str] = {}  # run id -> the owner whose job stopped it (since the app started)
-        self._unfinished_races: dict[str, list[tuple[RunConfig, str | None]]] = {}  # owner -> what their race left
+        # owner -> what their race left, newest last; kept on disk (engine/unfinished.py), so a restart keeps it
+        self._unfinished_races = unfinished.load(self.root)
+        self._restored = set(self._unfinished_races)  # owners whose race an earlier start of the lab stopped
         self._race_stops: dict[str, threading.Event] = {}  # method -> its Stop, in the race now running
 
     # -- control ---------------------------------------------------------------------------
@@ -189,23 +192,47 @@ class TrainingRunner:
         return self._enqueue(job, one_per_owner)
 
     def resume_race(self, owner: str = "local", max_seconds: float | None = None, one_per_owner: bool = False,
-                    context: contextvars.Context | None = None) -> int:  # fmt: skip
+                    context: contextvars.Context | None = None, anyone: bool = False) -> int:  # fmt: skip
         """Put `owner`'s last stopped race back in line: its stopped runs go on where they were, the methods it never
-        started start. Raises ResumeError when `owner` has no unfinished race."""
+        started start; with `anyone` (a private lab), the lab's last stopped race if `owner` has none. A method whose
+        stopped run has since been resumed alone (or cleaned away) is left out. Raises ResumeError when there is no
+        unfinished race."""
         with self._lock:
-            left = self._unfinished_races.get(owner, [])
+            whose = self._race_of(owner, anyone)
+            left = self._unfinished_races.get(whose, []) if whose else []
+        stopped = {s.run_id for s in list_states(self.root)}
+        left = [(config, run) for config, run in left if run is None or run in stopped]
         if not left:
             raise ResumeError("there is no stopped race of yours to resume")
         configs, resumes = [c for c, _ in left], [r for _, r in left]
         job_id = self.submit(configs, owner, max_seconds, one_per_owner, context, race=True, resumes=resumes)
         with self._lock:
-            self._unfinished_races.pop(owner, None)
+            self._forget_race(whose)
         return job_id
 
-    def unfinished_race(self, owner: str) -> list[tuple[RunConfig, str | None]]:
-        """`owner`'s last race's methods still to train: (config, the stopped run it goes on with, or None)."""
+    def unfinished_race(self, owner: str, anyone: bool = False) -> list[tuple[RunConfig, str | None]]:
+        """`owner`'s last race's methods still to train: (config, the stopped run it goes on with, or None); with
+        `anyone`, the lab's last stopped race if `owner` has none."""
         with self._lock:
-            return list(self._unfinished_races.get(owner, []))
+            whose = self._race_of(owner, anyone)
+            return list(self._unfinished_races.get(whose, [])) if whose else []
+
+    def _race_of(self, owner: str, anyone: bool) -> str | None:
+        if owner in self._unfinished_races:
+            return owner
+        return next(reversed(self._unfinished_races), None) if anyone else None
+
+    def _keep_race(self, owner: str, left: list[tuple[RunConfig, str | None]]) -> None:
+        self._forget_race(owner, write=False)
+        if left:
+            self._unfinished_races[owner] = left  # newest last
+        unfinished.save(self.root, self._unfinished_races)
+
+    def _forget_race(self, owner: str | None, write: bool = True) -> None:
+        self._unfinished_races.pop(owner or "", None)
+        self._restored.discard(owner or "")
+        if write:
+            unfinished.save(self.root, self._unfinished_races)
 
     def _left_of(self, run_id: str | None) -> float:
         """The share of a run still to train: all of a new one, the rest of a stopped one."""
@@ -245,7 +272,10 @@ class TrainingRunner:
         with self._lock:
             taken = self._resumes_in_line() | {self._snap.resuming}
             taken |= {e.run_id for e in self._snap.race if e.state == "running"}
-            taken |= {r for left in self._unfinished_races.values() for _, r in left}
+            # A race this start of the lab stopped offers its runs through "Resume the race"; one an earlier start
+            # stopped belongs to a visitor who may not be back (a new browser session), so its runs stay listed too.
+            ours = [left for owner, left in self._unfinished_races.items() if owner not in self._restored]
+            taken |= {r for left in ours for _, r in left}
         return [s for s in reversed(list_states(self.root)) if s.run_id not in taken]
 
     @property
@@ -494,11 +524,7 @@ class TrainingRunner:
 
         run_lanes(entries, lanes, train_one, self._cancel, self._lock)
         with self._lock:
-            left = [pair for e in entries if (pair := e.to_resume()) is not None]
-            if left:
-                self._unfinished_races[job.owner] = left
-            else:
-                self._unfinished_races.pop(job.owner, None)
+            self._keep_race(job.owner, [pair for e in entries if (pair := e.to_resume()) is not None])
             done = [e for e in entries if e.state == "complete"]
             failed = [e for e in entries if e.state == "failed"]
             if len(done) == len(entries):

@@ -1,0 +1,56 @@
+"""A stopped race's methods still to train, kept beside the runs so that a restart of the lab keeps them: each
+method's settings and the stopped run it goes on with (None: it starts afresh). The runs themselves live in the
+store; this file only says which of them make up an owner's race, newest race last."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from pathlib import Path
+
+from .config import RunConfig
+
+FILE = "unfinished-races.json"
+MAX_RACES = 200  # one per visitor whose race stopped; the oldest go first
+
+Race = list[tuple[RunConfig, str | None]]
+log = logging.getLogger(__name__)
+
+
+def load(root: Path) -> dict[str, Race]:
+    """The races `save` kept in `root`, oldest first; a damaged file, or a race another version of the lab wrote,
+    is left out (its stopped runs stay in the store, resumable one by one)."""
+    path = Path(root) / FILE
+    if not path.is_file():
+        return {}
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        names = {f.name for f in dataclasses.fields(RunConfig)}
+        races = {}
+        for owner, methods in kept.items():
+            if all(isinstance(m, dict) and set(m.get("config", {})) <= names for m in methods):
+                races[str(owner)] = [(RunConfig(**m["config"]), m.get("resume")) for m in methods]
+        return races
+    except (OSError, ValueError, TypeError, AttributeError) as e:
+        log.warning("the unfinished races in %s could not be read (%s); their runs stay resumable one by one",
+                    FILE, type(e).__name__)  # fmt: skip
+        return {}
+
+
+def save(root: Path, races: dict[str, Race]) -> None:
+    """Write `races` (oldest first) atomically; no file when there is none."""
+    path = Path(root) / FILE
+    if not races:
+        path.unlink(missing_ok=True)
+        return
+    newest = dict(list(races.items())[-MAX_RACES:])
+    record = {
+        owner: [{"config": dataclasses.asdict(config), "resume": run} for config, run in race]
+        for owner, race in newest.items()
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(FILE + ".partial")
+    partial.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    os.replace(partial, path)
