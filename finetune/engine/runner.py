@@ -203,6 +203,8 @@ class TrainingRunner:
         stopped = {s.run_id for s in list_states(self.root)}
         left = [(config, run) for config, run in left if run is None or run in stopped]
         if not left:
+            with self._lock:
+                self._forget_race(whose)  # every run of it went on alone: nothing to offer any more
             raise ResumeError("there is no stopped race of yours to resume")
         configs, resumes = [c for c, _ in left], [r for _, r in left]
         job_id = self.submit(configs, owner, max_seconds, one_per_owner, context, race=True, resumes=resumes)
