@@ -20,7 +20,7 @@ def visitor_job(snap: Snapshot, owner: str) -> tuple[str, int | None] | None:
     does not go a moment later."""
     if snap.state == "running" and snap.owner == owner:
         return ("running", snap.job_id)
-    waiting = next((job for job in snap.waiting if job.owner == owner), None)
+    waiting = snap.first_waiting(owner)
     if waiting is None:
         return None
     return ("waiting" if snap.state == "running" else "running", waiting.id)

@@ -48,6 +48,6 @@ def train_all(
         "precision": precision,
         "resolved_precision": resolve_precision(precision),
         "total_wall_seconds": round(time.perf_counter() - started, 1),
-        "dev_samples_cap": samples,
+        "samples_cap": samples,
         "methods": per_method,
     }

@@ -132,7 +132,7 @@ def _classroom(report: dict) -> list[str]:
         lines.append(f"| {c['task']} | {precision} | **all four** | | **{c['total_wall_seconds']}** | "
                      f"{round(estimated, 1) or ''} | | | | |")  # fmt: skip
     lines += ["", "Estimated: what the Train tab says before a run starts (finetune/engine/estimate.py)."]
-    caps = {c["dev_samples_cap"] for c in report["classroom"] if c.get("dev_samples_cap")}
+    caps = {c["samples_cap"] for c in report["classroom"] if c.get("samples_cap")}
     if caps:
         lines.append(f"Capped at {min(caps)} training and dev examples a run (`--classroom-samples`): a check of the "
                      "benchmark itself, not the classroom's figures.")  # fmt: skip

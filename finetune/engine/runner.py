@@ -97,9 +97,13 @@ class Snapshot:
     def race_remaining_s(self) -> float:
         return remaining_s(self.race, self.lanes, self.correction) if self.race and self.lanes else 0.0
 
+    def first_waiting(self, owner: str) -> Job | None:
+        """`owner`'s first job in line, if any."""
+        return next((job for job in self.waiting if job.owner == owner), None)
+
     def place_of(self, owner: str) -> tuple[int, float] | None:
         """(place in line counting from 1, estimated seconds until it starts) of `owner`'s first waiting job."""
-        first = next((job for job in self.waiting if job.owner == owner), None)
+        first = self.first_waiting(owner)
         return None if first is None else self.place_of_job(first.id)
 
     def place_of_job(self, job_id: int) -> tuple[int, float] | None:
