@@ -59,10 +59,11 @@ def test_the_estimate_measures_this_machine_once_per_shape(tiny_bert, glue_dir):
     assert len(layer_speed) == 2 and again.seconds > first.seconds  # same shapes: measured once
     estimate(tiny_config(tiny_bert, glue_dir, max_train_samples=2000, batch_size=32))
     assert len(layer_speed) == 3  # wider training batches: measured at their own shape
-    for mode, adapted in (("train", ()), ("backprop", ()), ("backprop", ("query", "dense")), ("forward", ())):
-        assert layer_speed(32, 64, 2, 8, 13, "fp32", mode, adapted, 4 if adapted else 0) > 0
+    lora = (("r", 4), ("target_modules", "query,dense"))
+    for method, options in ((None, ()), ("full", ()), ("prompt", ()), ("selective", ()), ("lora", lora)):
+        assert layer_speed(32, 64, 2, 8, 13, "fp32", method, options) > 0  # each method's layer, or forward only
     # An absurd batch is measured at a few thousand tokens a step (a million would take gigabytes and minutes).
-    assert layer_speed(32, 64, 2, 10**6, 13, "fp32", "train") > 0
+    assert layer_speed(32, 64, 2, 10**6, 13, "fp32", "full") > 0
 
 
 def test_a_config_that_cannot_run_says_why(tiny_bert, glue_dir):
@@ -95,7 +96,7 @@ def test_a_busy_spell_during_a_measurement_is_forgotten_when_the_machine_is_meas
     measured = iter([2e8, 1e9, 3e8])  # FLOP/s: busy at start-up, quiet when idle, busy again
     monkeypatch.setattr(estimate_module, "_measure_layer", lambda *shape: next(measured))
     speeds = estimate_module.MeasuredSpeeds()
-    shape = (32, 64, 2, 8, 13, "fp32", "train")
+    shape = (32, 64, 2, 8, 13, "fp32", "full")
     assert speeds(*shape) == 2e8 and speeds(*shape) == 2e8  # measured once, then kept
     speeds.remeasure()
     assert speeds(*shape) == 1e9
@@ -155,7 +156,7 @@ def test_a_measurement_taken_while_another_process_spins_is_taken_again_once_it_
     monkeypatch.setattr(estimate_module, "_measure_layer", measured)
     monkeypatch.setattr(estimate_module, "layer_speed", estimate_module.MeasuredSpeeds())
     monkeypatch.setattr(estimate_module, "speed_correction", estimate_module.SpeedCorrection())
-    shape = (32, 64, 2, 8, 13, "fp32", "train")
+    shape = (32, 64, 2, 8, 13, "fp32", "full")
     spinning = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.5)

@@ -201,3 +201,23 @@ def test_full_fine_tuning_can_start_its_top_layers_afresh(tiny_bert):
     fresh = afresh["bert.encoder.layer.1.intermediate.dense.weight"]
     assert fresh.std().item() == pytest.approx(0.02, rel=0.1)  # the tiny config's initializer_range
     assert not afresh["bert.pooler.dense.bias"].any()
+
+
+@pytest.mark.parametrize("method_name", list(METHODS))
+def test_the_layer_the_estimate_times_trains_as_the_method_trains_the_encoders_top_layer(tiny_bert, method_name):
+    """The estimate times one layer made to train by the method itself (Method.train_layer): its trainable weights
+    are those the method trains in the encoder's top layer (every method trains there, if anywhere), so a new
+    method's estimate times its own work, adapters included."""
+    from transformers.models.bert.modeling_bert import BertLayer
+
+    from .conftest import TINY_OPTIONS
+
+    method = get_method(method_name)
+    options = TINY_OPTIONS.get(method_name, {})
+    model = prepared(tiny_bert, method_name, **options)
+    top = f"encoder.layer.{L - 1}."
+    trained = {name for name, param in model.named_parameters() if param.requires_grad}
+    timed = method.train_layer(BertLayer(model.config), method.options(**options))
+    assert {name for name, param in timed.named_parameters() if param.requires_grad} == {
+        name.split(top, 1)[1] for name in trained if top in name
+    }

@@ -1,6 +1,7 @@
 """A new method is one new file: a copy of the lab with LoRA-on-key/value dropped into the methods package,
 and nothing else changed, shows the method in `train --help`, trains it from the CLI, and serves it in
-the Train tab's choices and form, in `/train`, in the Playground and in Results, with its own model card."""
+the Train tab's choices and form, in `/train`, in the Playground and in Results, with its own model card and an
+estimate that times its own layer."""
 
 from __future__ import annotations
 
@@ -26,9 +27,10 @@ NEW_METHOD = "lora_kv"
 def lab_with_a_new_method(folder: Path) -> Path:
     """A copy of the lab's code plus finetune/core/methods/lora_kv.py made from lora.py by renaming."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for part in ("finetune", "webui"):
+    for part in ("finetune", "webui", "tests"):
         shutil.copytree(REPO / part, folder / part, ignore=ignore)
-    shutil.copy(REPO / "app.py", folder / "app.py")
+    for name in ("app.py", "pyproject.toml"):
+        shutil.copy(REPO / name, folder / name)
     source = (REPO / "finetune" / "core" / "methods" / "lora.py").read_text()
     replacements = {
         "class LoRA(PeftMethod):": "class LoRAKeyValue(PeftMethod):",
@@ -83,6 +85,21 @@ def test_a_new_method_file_appears_everywhere(tmp_path, tiny_bert, glue_dir):
     card = (checkpoints_dir / "sst2" / NEW_METHOD / info["run_id"] / "README.md").read_text()
     assert "library_name: peft" in card and f"- {NEW_METHOD}" in card
     assert "# LoRA (key, value) on SST-2" in card and 'PeftModel.from_pretrained(base, "model")' in card
+    # Its estimate: the layer timed before a run trains as the method trains the encoder (its adapters on key and
+    # value), by the same test that holds every method to it; and the Train tab's estimate is made from it.
+    contract = run(lab, "-m", "pytest", "-p", "no:cacheprovider", "-v", "tests/test_methods_params.py", "-k",
+                   "estimate_times", env=env).stdout  # fmt: skip
+    assert f"top_layer[{NEW_METHOD}] PASSED" in contract and "failed" not in contract
+    estimated = run(lab, "-c", f"""
+from finetune.engine.estimate import RUN_OVERHEAD_S, estimate, layer_speed
+from finetune.engine.config import RunConfig
+config = RunConfig(task="sst2", method="{NEW_METHOD}", model={str(tiny_bert)!r}, data_dir={str(glue_dir)!r},
+                   max_train_samples=64, max_eval_samples=32, max_seq_length=64, method_options={{"r": 2}})
+seconds = estimate(config).seconds
+timed = sorted(shape[6] if len(shape) > 6 else "forward-only" for shape in layer_speed._speeds)
+print(seconds > RUN_OVERHEAD_S, *timed)
+""", env=env).stdout  # fmt: skip
+    assert estimated.split() == ["True", "forward-only", NEW_METHOD]  # its own layer timed, and the dev pass
 
     # The app, served from the copy.
     port = free_port()

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import psutil
 import torch
 import transformers
-from peft import LoraConfig, inject_adapter_in_model
 from transformers.models.bert.modeling_bert import BertLayer
 
 from ..core.hardware import gpu_name, training_hardware
@@ -40,7 +39,6 @@ RUN_OVERHEAD_S = 6.0  # loading data, tokenizing, building the model and the Tra
 LONG_S = 10 * 60  # longer than this is flagged as long for a class
 
 
-LAYER_MODES = {"train": 3, "backprop": 2, "forward": 1}  # forward passes' worth of FLOPs a step of each mode does
 # Tokens a measured step holds at most: beyond a few thousand a layer's FLOP/s no longer grow, and a visitor typing
 # an absurd batch size must not make the form wait on a huge measurement.
 MEASURED_TOKENS = 2048
@@ -129,29 +127,29 @@ def other_processes_load(interval: float = 0.2) -> float:
     return others.cores
 
 
-def _measure_layer(hidden: int, intermediate: int, heads: int, batch: int, tokens: int, precision: str, mode: str,
-                   adapted: tuple[str, ...] = (), rank: int = 0) -> float:  # fmt: skip
+def _measure_layer(hidden: int, intermediate: int, heads: int, batch: int, tokens: int, precision: str,
+                   method: str | None = None, method_options: tuple = ()) -> float:  # fmt: skip
     """The FLOP/s one encoder layer of this width achieves on this machine at batches of `batch` x `tokens` (at most
     MEASURED_TOKENS a step) in `precision`: the fastest of a few timed steps after warm-ups (step_seconds), about
-    0.3 s for the packaged encoder. `mode`: 'train' (forward, backward, gradient clipping and the fused AdamW step
-    the Trainer takes), 'backprop' (frozen weights, gradients passing through to what trains: prompt tuning, LoRA,
-    with rank-`rank` adapters on the `adapted` linear layers) or 'forward' (dev evaluations, cached layers)."""
+    0.3 s for the packaged encoder. With a `method` (and its options, as sorted (name, value) pairs) the layer trains
+    as that method trains the encoder's (Method.train_layer): forward, backward, gradient clipping and the fused AdamW
+    step the Trainer takes. Without one it runs forward only (dev evaluations, cached layers)."""
     batch = max(1, min(batch, MEASURED_TOKENS // tokens))
     config = transformers.BertConfig(hidden_size=hidden, intermediate_size=intermediate, num_attention_heads=heads)
     config._attn_implementation = "sdpa"  # what the encoders load with
     device = device_type()
     layer: torch.nn.Module = BertLayer(config)
-    if adapted:
-        layer = inject_adapter_in_model(LoraConfig(r=rank, target_modules=list(adapted)), layer)
-    layer = layer.to(device).train(mode != "forward")
-    for name, param in layer.named_parameters():
-        param.requires_grad_(mode == "train" or "lora_" in name)
+    own_weights = {name for name, _ in layer.named_parameters()}
+    if method is not None:
+        trainer = get_method(method)
+        layer = trainer.train_layer(layer, trainer.options(**dict(method_options)))
+    layer = layer.to(device).train(method is not None)
     parameters = [p for p in layer.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(parameters, lr=1e-5, fused=True) if parameters else None
-    inputs = torch.randn(batch, tokens, hidden, device=device, requires_grad=mode != "forward")  # gradients flow on
+    optimizer = torch.optim.AdamW(parameters, lr=1e-5, fused=True) if parameters and method else None
+    inputs = torch.randn(batch, tokens, hidden, device=device, requires_grad=method is not None)  # gradients flow on
 
     def step() -> None:
-        if mode == "forward":
+        if method is None:
             with torch.no_grad(), autocast(precision):
                 layer(inputs)
             return
@@ -165,8 +163,11 @@ def _measure_layer(hidden: int, intermediate: int, heads: int, batch: int, token
             optimizer.zero_grad(set_to_none=True)
 
     times = step_seconds(step, repeats=5, min_seconds=0.25)  # a quarter of a second at least: tiny steps are noisy
-    forward_flops = layer_flops_per_token(config, tokens) * batch * tokens
-    return LAYER_MODES[mode] * forward_flops / SPEED_STATISTIC(times)
+    # Forward passes' worth of FLOPs a step does: a backward pass to the inputs costs one more, the layer's own
+    # weight gradients one more again (adapters' few FLOPs are left out: their cost shows in the time).
+    weights_train = any(p.requires_grad for name, p in layer.named_parameters() if name in own_weights)
+    passes = 1 if method is None else 3 if weights_train else 2
+    return passes * layer_flops_per_token(config, tokens) * batch * tokens / SPEED_STATISTIC(times)
 
 
 # Which of the timed steps stands for the machine: the fastest, since another process only ever slows a step (the
@@ -273,11 +274,10 @@ def measured_estimate(config: RunConfig, corrected: bool = True) -> Estimate:
     precision = resolve_precision(config.precision)
     dims = (model_config.hidden_size, model_config.intermediate_size, model_config.num_attention_heads)
     assert config.batch_size is not None  # resolve_config fills it in
-    train_speed = layer_speed(*dims, config.batch_size, max(1, round(train_len)), precision,
-                              "train" if shape.layer_weights_train else "backprop", shape.adapted_layers,
-                              shape.adapter_rank)  # fmt: skip
+    train_speed = layer_speed(*dims, config.batch_size, max(1, round(train_len)), precision, config.method,
+                              tuple(sorted(config.method_options.items())))  # fmt: skip
     dev_batch = max(64, config.batch_size)  # train.py's evaluation batch
-    dev_speed = layer_speed(*dims, dev_batch, max(1, round(dev_len)), precision, "forward")
+    dev_speed = layer_speed(*dims, dev_batch, max(1, round(dev_len)), precision)
     seconds = (training / train_speed + forward_only / dev_speed) * REST
     if corrected:
         seconds *= speed_correction.factor

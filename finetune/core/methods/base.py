@@ -49,11 +49,6 @@ class ComputeShape:
     evaluate: float = 1.0  # per dev token, per evaluation
     once: float = 0.0  # per train and dev token, once per run (e.g. a cache of frozen layers)
     extra_tokens: int = 0  # tokens the method adds to every example (e.g. a soft prompt)
-    # How a layer that trains is timed (engine/estimate.py): its own weights updated, or frozen with gradients
-    # passing through; low-rank adapters on these linear layers cost more on a CPU than their few FLOPs say.
-    layer_weights_train: bool = True
-    adapted_layers: tuple[str, ...] = ()
-    adapter_rank: int = 0
 
 
 @dataclass(frozen=True)
@@ -107,6 +102,12 @@ class Method(ABC):
     def compute_shape(self, options: Any, model_config: Any) -> ComputeShape:
         """How much compute a run costs relative to full fine-tuning (see ComputeShape)."""
         return ComputeShape()
+
+    def train_layer(self, layer: nn.Module, options: Any) -> nn.Module:
+        """A fresh encoder layer made to train the way this method trains the encoder's layers (frozen, adapted,
+        or by default every weight updated). The estimate (engine/estimate.py) times it before a run starts, since
+        what a layer costs on a CPU is more than its FLOPs say when adapters or frozen weights change its work."""
+        return layer
 
     def learning_rates(self, model: nn.Module, options: Any, learning_rate: float) -> list[dict] | None:
         """Optimizer parameter groups with their own learning rates (torch's `{"params", "lr"}` dicts), or

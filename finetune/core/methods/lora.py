@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
-from peft import LoraConfig, TaskType, get_peft_model
+from peft import LoraConfig, TaskType, get_peft_model, inject_adapter_in_model
 from transformers import AutoModelForSequenceClassification
 
 from ..fields import setting
-from .base import ComputeShape, TrainingDefaults
+from .base import TrainingDefaults
 from .peft_common import PeftMethod
 from .registry import register_method
 
@@ -52,9 +51,12 @@ class LoRA(PeftMethod):
         if missing:
             raise ValueError(f"LoRA target module {missing[0]!r} is not in this encoder (try query, key, value, dense)")
 
-    def compute_shape(self, options: LoraOptions, model_config) -> ComputeShape:
-        shape = super().compute_shape(options, model_config)
-        return dataclasses.replace(shape, adapted_layers=tuple(_targets(options)), adapter_rank=options.r)
+    def train_layer(self, layer, options: LoraOptions):
+        # Low-rank adapters cost more on a CPU than their few FLOPs say (small matmuls, an extra path per target).
+        layer = inject_adapter_in_model(self._lora_config(options), super().train_layer(layer, options))
+        for name, param in layer.named_parameters():
+            param.requires_grad_("lora_" in name)
+        return layer
 
     def adapter_problem(self, config: dict, options: LoraOptions, tensors: dict[str, dict]) -> str | None:
         # peft builds every adapted layer's matrices from these numbers: they must be the run's own (its options
@@ -74,14 +76,18 @@ class LoRA(PeftMethod):
         return None
 
     def prepare(self, model, options: LoraOptions, source):
-        config = LoraConfig(
-            task_type=TaskType.SEQ_CLS,  # keeps the classifier head trainable (modules_to_save)
+        # TaskType.SEQ_CLS keeps the classifier head trainable (modules_to_save).
+        return get_peft_model(model, self._lora_config(options, task_type=TaskType.SEQ_CLS))
+
+    @staticmethod
+    def _lora_config(options: LoraOptions, **more) -> LoraConfig:
+        return LoraConfig(
             r=options.r,
             lora_alpha=options.alpha,  # type: ignore[arg-type]  # peft annotates int; a float scale works
             lora_dropout=options.dropout,
             target_modules=_targets(options),
+            **more,
         )
-        return get_peft_model(model, config)
 
 
 def _targets(options: LoraOptions) -> list[str]:

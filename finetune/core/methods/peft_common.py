@@ -28,7 +28,10 @@ model = PeftModel.from_pretrained(base, "model").eval()"""
     def compute_shape(self, options: Any, model_config: Any) -> ComputeShape:
         # The frozen encoder still passes gradients back to the adapter (one more forward's worth), but
         # computes no weight gradients of its own.
-        return ComputeShape(train=2.0, layer_weights_train=False)
+        return ComputeShape(train=2.0)
+
+    def train_layer(self, layer: nn.Module, options: Any) -> nn.Module:
+        return layer.requires_grad_(False)  # the encoder's own weights stay as they are; gradients pass through
 
     def save(self, model: nn.Module, folder: Path) -> None:
         model.save_pretrained(folder, safe_serialization=True)  # type: ignore[operator]  # a PeftModel
