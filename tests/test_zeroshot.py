@@ -185,3 +185,30 @@ def test_packaged_lm_scores_real_dev_examples_and_lands_in_results(glue_dir, che
     table_rows = zeroshot_rows(checkpoints_dir, ["sst2"])["sst2"]
     assert len(table_rows) == 2 and any("calibrated" in label for label in table_rows)
     assert all(f", {report.precision}, 24 dev examples" in label for label in table_rows)
+
+
+def test_the_zero_shot_lm_is_a_baseline_run_that_travels_and_is_checked_like_a_methods(tiny_lm, glue_dir, tmp_path):
+    """Its scores are stored as a baseline's run (finetune/core/baselines.py), not as a method's: the store lists it
+    with its title and colour, a bundle carries it to another lab, and its folder is held to the files a run is made
+    of (a stray file marks it broken), with no model asked of it."""
+    from finetune.core.baselines import ZERO_SHOT_LM, run_kind, run_title
+    from finetune.core.methods import METHODS
+    from finetune.engine.bundle import export_runs, import_bundle
+    from webui.common import run_color
+    from webui.results_tab import CHART_COLORS
+
+    store, other_lab = tmp_path / "store", tmp_path / "other-lab"
+    report = zeroshot.evaluate(tiny_lm, TASKS["sst2"], glue_dir, max_eval_samples=8)
+    run = zeroshot.save_report(report, tiny_lm, store)
+    assert run.method == ZERO_SHOT_LM.name not in METHODS and run_kind(run.method) is ZERO_SHOT_LM
+    assert run_title(run.method) == "Zero-shot LM" and run_color(run.method) == CHART_COLORS["Zero-shot LM"]
+    assert [r.run_id for r in checkpoints.list_runs(store, "sst2")] == [run.run_id]
+
+    export_runs(tmp_path / "bundle.zip", "sst2", checkpoints_dir=store)
+    import_bundle(tmp_path / "bundle.zip", other_lab)
+    assert [r.info["metrics"] for r in checkpoints.list_runs(other_lab)] == [run.info["metrics"]]
+
+    (run.path / "model").mkdir()
+    (run.path / "model" / "weights.bin").write_bytes(b"\0" * 16)
+    scan = checkpoints.scan_runs(store)
+    assert not scan.runs and "'model/weights.bin' is not a file a run is made of" in scan.broken[0].reason

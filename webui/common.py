@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import pandas as pd
 
+from finetune.core.baselines import run_kind
 from finetune.core.methods import METHODS
 from finetune.core.runs_table import RUN_COLUMNS, runs_table
 from finetune.core.tasks import TASKS
 
 TASK_CHOICES = [(task.title, task.name) for task in TASKS.values()]
 METHOD_CHOICES = [(method.title, method.name) for method in METHODS.values()]
-ZERO_SHOT_COLOR = "#7c3aed"
+UNKNOWN_COLOR = "#888888"
 
 
-def method_color(name: str) -> str:
-    """A method's own colour (the zero-shot LM, which is no method, has one too)."""
-    return METHODS[name].color if name in METHODS else ZERO_SHOT_COLOR
+def run_color(name: str) -> str:
+    """The colour of a method or a baseline in every chart and card (grey for a name neither is)."""
+    kind = run_kind(name)
+    return kind.color if kind is not None else UNKNOWN_COLOR
 
 
 def runs_frame(records) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from finetune.core.methods import method_title
+from finetune.core.baselines import run_title
 from finetune.core.metrics import at_majority_baseline
 from finetune.core.resumable import SUMMARY as STOPPED_SUMMARY
 from finetune.core.tasks import TASKS
@@ -30,7 +30,7 @@ LOG_LINES = 12  # the log box shows the current run's newest lines, with no scro
 def run_names(task_name: str, method_name: str) -> dict[str, str]:
     """A run's task and method as people read them: 'SST-2 (sentiment)', 'LoRA'."""
     task = TASKS.get(task_name)
-    return {"task": task.title if task else task_name, "method": method_title(method_name)}
+    return {"task": task.title if task else task_name, "method": run_title(method_name)}
 
 
 def progress_html(snap: Snapshot) -> str:
@@ -57,7 +57,7 @@ def progress_html(snap: Snapshot) -> str:
     else:
         label = snap.state
     queued = (
-        say(" · then {methods}", methods=", ".join(method_title(c.method) for c in snap.queue))
+        say(" · then {methods}", methods=", ".join(run_title(c.method) for c in snap.queue))
         if snap.queue and snap.state == "running"
         else ""
     )
@@ -242,7 +242,7 @@ def log_line(entry: dict) -> str:
         if event.get("resumable_from") is not None:
             text += say(" (resumable from step {step})", step=f"{event['resumable_from']:,}")
     if entry.get("method") and kind != "start":  # a race's line: which method it is about
-        text = f"{method_title(entry['method'])}: {text}"
+        text = f"{run_title(entry['method'])}: {text}"
     return f"{when} {text}"
 
 

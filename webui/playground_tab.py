@@ -11,12 +11,13 @@ from dataclasses import asdict, dataclass
 
 import gradio as gr
 
-from finetune.core.methods import METHODS, method_title
+from finetune.core.baselines import ZERO_SHOT_LM
+from finetune.core.methods import METHODS
 from finetune.core.tasks import TASKS, get_task
 from finetune.engine import zeroshot
 from finetune.engine.predict import InputError, MethodPrediction, Predictor, validate_input
 
-from .common import TASK_CHOICES, method_color
+from .common import TASK_CHOICES, run_color
 from .deployment import user_error
 from .error_words import say_error
 from .language import localized, say
@@ -89,7 +90,7 @@ def cards_html(task_name: str, results: list[MethodPrediction], explanations: di
         run = html.escape(say("run {run_id}", run_id=r.run_id or ""))
         model = f" · {html.escape(r.model)}" if r.model else ""
         details = f"<details class='run'><summary>{say('Details')}</summary>{run}{model}</details>"
-        color = method_color(r.method)
+        color = run_color(r.method)
         why = why_html(explanations[r.method]) if explanations and r.method in explanations else ""
         cards.append(
             f"<div class='card ok{odd}' data-method='{r.method}' data-status='ok' data-label='{html.escape(r.label)}' "
@@ -139,19 +140,19 @@ class ZeroShotColumn:
             self._loading.start()
 
     def predict(self, task_name: str, text: str, text_pair: str | None, wait: float = 5.0) -> MethodPrediction:
-        title = method_title(zeroshot.METHOD_NAME)
+        title = ZERO_SHOT_LM.title
         if self._failed:
-            return MethodPrediction(zeroshot.METHOD_NAME, title, "not_trained", message=self._failed)
+            return MethodPrediction(ZERO_SHOT_LM.name, title, "not_trained", message=self._failed)
         if task_name not in self._ready:
             self._start_loading(task_name)
             if self._loading is not None:
                 self._loading.join(wait)
             if task_name not in self._ready:
                 message = self._failed or say("the zero-shot LM is loading (about 30 s the first time); ask again soon")
-                return MethodPrediction(zeroshot.METHOD_NAME, title, "not_trained", message=message)
+                return MethodPrediction(ZERO_SHOT_LM.name, title, "not_trained", message=message)
         if not self._lock.acquire(timeout=wait):
             busy = say("the zero-shot LM is answering someone else; ask again soon")
-            return MethodPrediction(zeroshot.METHOD_NAME, title, "not_trained", message=busy)
+            return MethodPrediction(ZERO_SHOT_LM.name, title, "not_trained", message=busy)
         try:
             assert self._classifier is not None
             task = get_task(task_name)
@@ -166,7 +167,7 @@ class ZeroShotColumn:
         how = say("no training; answers {words}, calibrated scoring (raw log-prob says {raw})", words=words,
                   raw=raw["label"])  # fmt: skip
         return MethodPrediction(
-            zeroshot.METHOD_NAME,
+            ZERO_SHOT_LM.name,
             title,
             "ok",
             label=calibrated["label"],
@@ -255,7 +256,7 @@ def build(predictor: Predictor) -> PlaygroundTab:
             return error_html(str(e.message))
         if ask_zero_shot is True:
             waiting = say("asking the zero-shot LM…")
-            results.append(MethodPrediction(zeroshot.METHOD_NAME, method_title(zeroshot.METHOD_NAME), "pending",
+            results.append(MethodPrediction(ZERO_SHOT_LM.name, ZERO_SHOT_LM.title, "pending",
                                             message=waiting))  # fmt: skip
         return cards_html(task_name, results)
 

@@ -10,7 +10,8 @@ import html
 import altair as alt
 import pandas as pd
 
-from finetune.core.methods import METHODS, method_title
+from finetune.core.baselines import run_title
+from finetune.core.methods import METHODS
 from finetune.core.tasks import TASKS
 from finetune.engine.race import Entry
 from finetune.engine.runner import Snapshot
@@ -41,13 +42,13 @@ def examples_seen(entry: Entry, step: int) -> int:
 
 def metric_frame(snap: Snapshot) -> pd.DataFrame:
     headline = TASKS[snap.race[0].config.task].headline_metric
-    rows = [{"method": method_title(e.method), "examples seen": examples_seen(e, ev["step"]), "value": ev[headline]}
+    rows = [{"method": run_title(e.method), "examples seen": examples_seen(e, ev["step"]), "value": ev[headline]}
             for e in snap.race for ev in e.events if ev["type"] == "eval"]  # fmt: skip
     return pd.DataFrame(rows, columns=["method", "examples seen", "value"])
 
 
 def loss_frame(snap: Snapshot) -> pd.DataFrame:
-    rows = [{"method": method_title(e.method), "examples seen": examples_seen(e, ev["step"]), "value": ev["loss"]}
+    rows = [{"method": run_title(e.method), "examples seen": examples_seen(e, ev["step"]), "value": ev["loss"]}
             for e in snap.race for ev in e.events if ev["type"] == "log" and "loss" in ev]  # fmt: skip
     return pd.DataFrame(rows, columns=["method", "examples seen", "value"])
 
@@ -129,5 +130,5 @@ def card_text(snap: Snapshot) -> str:
         state = say(STATE_WORDS.get(e.state, e.state))
         if e.state == "failed" and e.reason:
             state += f": {html.escape(say_error(e.reason))}"
-        rows.append(f"| **{method_title(e.method)}** | {state} | {step} | {left} | {score} | {share} |")
+        rows.append(f"| **{run_title(e.method)}** | {state} | {step} | {left} | {score} | {share} |")
     return "\n".join(rows)

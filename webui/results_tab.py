@@ -10,15 +10,16 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from finetune.core.checkpoints import ZERO_SHOT, list_runs, scan_runs
-from finetune.core.methods import METHODS, method_title
+from finetune.core.baselines import BASELINES, run_title
+from finetune.core.checkpoints import list_runs, scan_runs
+from finetune.core.methods import METHODS
 from finetune.core.metrics import at_majority_baseline
 from finetune.core.runs_table import runs_table
 from finetune.core.storage import results_dir
 from finetune.core.tasks import TASKS
 
 from . import charts, differences, sharing
-from .common import TASK_CHOICES, ZERO_SHOT_COLOR, runs_frame
+from .common import TASK_CHOICES, runs_frame
 from .deployment import Deployment
 from .language import duration, localized, say
 from .locales import t
@@ -26,7 +27,7 @@ from .locales import t
 # Every category the chart can show, in its colour (the zero-shot LM's runs and the majority line included).
 CHART_COLORS = {
     **{m.title: m.color for m in METHODS.values()},
-    method_title(ZERO_SHOT): ZERO_SHOT_COLOR,
+    **{b.title: b.color for b in BASELINES.values()},
 }
 
 TABLE_COLUMNS = [
@@ -55,7 +56,7 @@ def shown_table(frame: pd.DataFrame, records) -> pd.DataFrame:
     shown = pd.DataFrame(
         {
             "task": frame["task"].map(lambda n: tasks.get(n, n)),
-            "method": frame["method"].map(method_title),
+            "method": frame["method"].map(run_title),
             "model": frame["model"],
             "accuracy": frame["accuracy"].map(lambda v: number(v, 4)),
             "f1": frame["f1"].map(lambda v: number(v, 4)),
@@ -119,7 +120,7 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
         metric = TASKS[task_name].headline_title
         newest = next((r for r in reversed(scan.runs) if r.task == task_name), None)
         majority = newest.info["majority_baseline"]["headline"] if newest else None
-        points = frame[frame["task"] == task_name].assign(method=lambda f: f["method"].map(method_title))
+        points = frame[frame["task"] == task_name].assign(method=lambda f: f["method"].map(run_title))
         study_table = (
             study_file.read_text()
             if study_file.is_file()

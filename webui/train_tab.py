@@ -22,11 +22,12 @@ from typing import Any
 
 import gradio as gr
 
+from finetune.core.baselines import run_title
 from finetune.core.data import DataSourceError, glue_dir_from_env, task_files
 from finetune.core.fields import Setting, settings_of
 from finetune.core.hardware import training_hardware
 from finetune.core.hub import hub_reachable
-from finetune.core.methods import METHODS, method_title
+from finetune.core.methods import METHODS
 from finetune.core.models import default_model_name
 from finetune.core.resumable import ResumeError
 from finetune.core.tasks import TASKS
@@ -600,7 +601,7 @@ def wire_race(runner: TrainingRunner, deployment: Deployment, race: RaceControls
         mine = snap.state == "running" and snap.race_owner == owner and snap.config is None
         live = {e.method for e in snap.race if e.state in ("waiting", "running")} if mine else set()
         left = bool(runner.unfinished_race(owner, anyone=not deployment.one_job_per_visitor)) and not mine
-        stops = [gr.update(visible=name in live, value=say("Stop {method}", method=method_title(name)))
+        stops = [gr.update(visible=name in live, value=say("Stop {method}", method=run_title(name)))
                  for name in race.stops]  # fmt: skip
         line = "" if action_line.outdated(said_value, snap, owner) else gr.skip()
         return [gr.Row(visible=bool(live) or left), *stops, gr.update(visible=left, value=say("Resume the race")), line]
@@ -614,8 +615,8 @@ def wire_race(runner: TrainingRunner, deployment: Deployment, race: RaceControls
         def stop_one(token_value: str | None, request: gr.Request, name: str = name) -> str:
             if runner.stop(owner_of(request), override=deployment.is_instructor(token_value), method=name):
                 return say("**Stopping {method}** at its next step; the other methods train on.",
-                           method=method_title(name))  # fmt: skip
-            return say("**Not stopped:** {method} is not training in your race.", method=method_title(name))
+                           method=run_title(name))  # fmt: skip
+            return say("**Not stopped:** {method} is not training in your race.", method=run_title(name))
 
         button.click(stop_one, [token], action, api_visibility="private")
 

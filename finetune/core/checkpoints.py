@@ -258,21 +258,19 @@ def read_run(path: Path) -> RunRecord:
     return RunRecord(path=Path(path), info=info)
 
 
-ZERO_SHOT = "zeroshot"  # scores of an untrained LM, stored as runs without a model
 MAX_RUN_FILE_BYTES = 1 << 20
 
 
 def files_problem(info: dict, folder: Path) -> str | None:
     """Why a run's saved model is incomplete (a file its method needs is missing), or None."""
-    from .methods import METHODS
+    from .baselines import run_kind
 
-    if info["method"] == ZERO_SHOT:
-        return None
-    method = METHODS.get(info["method"])
-    if method is None:
+    kind = run_kind(info["method"])
+    if kind is None:
         return f"method {info['method']!r} is not part of this lab"
     model_dir = folder / MODEL_DIR
-    for name in (*method.saved_files, "tokenizer/tokenizer_config.json"):
+    model_files = (*kind.saved_files, "tokenizer/tokenizer_config.json") if kind.saved_files else ()  # else scores
+    for name in model_files:
         if not (model_dir / name).is_file():
             return f"its saved model lacks {name}"
     from .run_files import folder_problem

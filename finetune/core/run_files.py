@@ -121,15 +121,19 @@ def small_json(path: Path) -> Any:
 def folder_problem(info: dict, folder: Path) -> str | None:
     """Why a run folder's files cannot serve its run.json (unknown or oversized files, damaged weights, a model
     description that disagrees with its weights or leaves the method's bounds), or None."""
-    from .methods import METHODS
+    from .baselines import run_kind
 
-    method = METHODS[info["method"]]
+    kind = run_kind(info["method"])
+    if kind is None:
+        return f"method {info['method']!r} is not part of this lab"
     files = [p for p in folder.rglob("*") if p.is_file()]
     if len(files) > MAX_FILES_PER_RUN:
         return f"it holds {len(files):,} files; a run is made of at most {MAX_FILES_PER_RUN}"
     for path in files:
-        if problem := entry_problem(path.relative_to(folder).as_posix(), path.stat().st_size, method.saved_files):
+        if problem := entry_problem(path.relative_to(folder).as_posix(), path.stat().st_size, kind.saved_files):
             return problem
+    if not kind.saved_files:
+        return None  # a baseline's scores: no model to check
     options = json.dumps(info["config"].get("method_options", {}), sort_keys=True, default=str)
     stamps = tuple(sorted((p.relative_to(folder).as_posix(), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
     return _model_problem(info["method"], str(folder / "model"), options, stamps)

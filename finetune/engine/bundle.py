@@ -153,20 +153,20 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
 def _check_layout(entries: list[tuple[str, int]]) -> dict[str, list[str]]:
     """Files (name, size) grouped by run folder (task/method/run_id): each folder name checked, and each file one a
     run of that method is made of, within its size (core/run_files.py), so nothing else is ever written."""
-    from ..core.methods import METHODS
+    from ..core.baselines import run_kind
     from ..core.tasks import TASKS
 
     runs: dict[str, list[str]] = {}
     for name, size in entries:
         task, method, run_id, *rest = PurePosixPath(name).parts
         where = f"{task}/{method}/{run_id}"
-        if task not in TASKS or (method not in METHODS and method != checkpoints.ZERO_SHOT):
+        kind = run_kind(method)
+        if task not in TASKS or kind is None:
             raise BundleError(f"{where} is not a run of this lab (unknown task or method)")
         if not _RUN_ID.match(run_id):
             raise BundleError(f"{where}: {run_id!r} is not a run id")
         relative = "/".join(rest)
-        saved = METHODS[method].saved_files if method in METHODS else ()
-        if problem := entry_problem(relative, size, saved):
+        if problem := entry_problem(relative, size, kind.saved_files):
             raise BundleError(f"{where}: {problem}")
         runs.setdefault(where, []).append(relative)
         if len(runs[where]) > MAX_FILES_PER_RUN:

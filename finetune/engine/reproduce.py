@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.baselines import ZERO_SHOT_LM
 from ..core.checkpoints import list_runs
 from ..core.methods import METHODS
 from ..core.models import STUDY_MODEL
@@ -173,7 +174,7 @@ def claims(summary: dict) -> list[str]:
 
 def ensure_zeroshot(tasks, data_dir: str | None, checkpoints_dir: Path, log: Callable[[str], None]) -> None:
     """Score the zero-shot column for tasks that have no zero-shot record yet (resumable like the rest)."""
-    missing = [t for t in tasks if not list_runs(checkpoints_dir, t, zeroshot.METHOD_NAME)]
+    missing = [t for t in tasks if not list_runs(checkpoints_dir, t, ZERO_SHOT_LM.name)]
     if not missing:
         return
     try:
@@ -191,7 +192,7 @@ def zeroshot_rows(checkpoints_dir: Path | None, tasks) -> dict:
     """Table rows for the latest zero-shot record of each task (raw and calibrated scoring)."""
     rows: dict = {}
     for task in tasks:
-        runs = list_runs(checkpoints_dir, task, zeroshot.METHOD_NAME)
+        runs = list_runs(checkpoints_dir, task, ZERO_SHOT_LM.name)
         if not runs:
             continue
         info = runs[-1].info

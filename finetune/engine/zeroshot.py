@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from ..core import checkpoints
+from ..core.baselines import ZERO_SHOT_LM
 from ..core.data import load_glue
 from ..core.hub import hub_reachable
 from ..core.metrics import classification_metrics, majority_baseline, with_headline
@@ -376,19 +377,16 @@ def report_dict(report: ZeroShotReport) -> dict:
     return dataclasses.asdict(report)
 
 
-METHOD_NAME = checkpoints.ZERO_SHOT
-
-
 def save_report(report: ZeroShotReport, classifier: ZeroShotClassifier, checkpoints_dir: Path):
-    """Store the scores as a run (checkpoints/<task>/zeroshot/<id>/run.json), so the Results table and
-    `reproduce` show the zero-shot column next to the trained methods. Headline: calibrated scoring."""
+    """Store the scores as the zero-shot LM baseline's run (checkpoints/<task>/zeroshot/<id>/run.json), so the
+    Results table and `reproduce` show its column next to the trained methods. Headline: calibrated scoring."""
     run_id = checkpoints.new_run_id()
     staging = checkpoints.staging_dir(checkpoints_dir, run_id)
     total = sum(p.numel() for p in classifier.model.parameters())
     info = checkpoints.run_info(
         run_id=run_id,
         task=report.task,
-        method=METHOD_NAME,
+        method=ZERO_SHOT_LM.name,
         model=report.model,
         model_kind="zeroshot",
         config={

@@ -26,12 +26,6 @@ def get_method(name: str) -> Method:
         raise ValueError(f"unknown method {name!r}; choose one of: {', '.join(METHODS)}") from None
 
 
-def method_title(name: str) -> str:
-    """Display name of a method, or of the untrained zero-shot baseline that sits next to them."""
-    return METHODS[name].title if name in METHODS else {"zeroshot": "Zero-shot LM"}.get(name, name)
-
-
 __all__ = [
-    "METHODS", "DuplicateMethodError", "Method", "TrainingDefaults", "get_method", "method_title",
-    "register_method",
+    "METHODS", "DuplicateMethodError", "Method", "TrainingDefaults", "get_method", "register_method",
 ]  # fmt: skip
