@@ -435,18 +435,18 @@ def test_two_browsers_on_the_zerogpu_stand_in_train_stop_resume_and_run_out_of_q
             page.get_by_text("Advanced" if name == "en" else "고급 설정").click()
             # 200 steps; and 8,000 (longer than two 20 s calls), evaluated every 160 steps so that even a call
             # slowed by a loaded machine reaches an evaluation, the step a cut run resumes from.
-            epochs, evaluations = (2, 3) if name == "en" else (8, 50)
-            wanted = f"--epochs {epochs}"
+            epochs, examples, evaluations = (2, 800, 3) if name == "en" else (8, 8000, 50)
+            # Every value filled, seen in the command (3 evaluations, the default, is not written there).
+            wanted = [f"--epochs {epochs}", f"--max-train-samples {examples}", "--batch-size 8", str(tiny_bert)]
+            wanted += [f"--evaluations {evaluations}"] if evaluations != 3 else []
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:  # the page's first events may fill the method's defaults in again
-                fill_run(page, tiny_bert, glue_dir, epochs, examples=800 if name == "en" else 8000,
-                         evaluations=evaluations)  # fmt: skip
+                fill_run(page, tiny_bert, glue_dir, epochs, examples, evaluations)
                 page.wait_for_timeout(2000)
-                if wanted in page.locator("#terminal-command").inner_text():
+                if all(flag in page.locator("#terminal-command").inner_text() for flag in wanted):
                     break
-            expect(page.locator("#terminal-command")).to_contain_text(wanted, timeout=5_000)
-            if name == "ko":
-                expect(page.locator("#terminal-command")).to_contain_text("--evaluations 50", timeout=5_000)
+            for flag in wanted:
+                expect(page.locator("#terminal-command")).to_contain_text(flag, timeout=5_000)
             pages[name] = page
         en, ko = pages["en"], pages["ko"]
         try:

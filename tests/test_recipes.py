@@ -64,7 +64,9 @@ def test_the_sweep_trains_each_candidate_on_each_seed_and_continues(tiny_bert, g
         (1, TRAINING_REVISION),
         (0, TRAINING_REVISION),
     ]
-    assert (tmp_path / "README.md").read_text().count("### sst2 / lora") == 1  # rewritten, not appended
+    readme = (tmp_path / "README.md").read_text()
+    assert readme.count("### sst2 / lora") == 1  # rewritten, not appended
+    assert f"### sst2 / lora (newest run {records[1]['date']})\n" in readme  # dated by its runs, not by the rewrite
 
 
 def test_the_summary_tells_the_present_recipe_from_an_earlier_one(tmp_path):
@@ -82,6 +84,7 @@ def test_the_summary_tells_the_present_recipe_from_an_earlier_one(tmp_path):
     del rows[-1]["training_revision"]
     log.write_text("".join(json.dumps(row) + "\n" for row in rows))
     table = summary(log, "sst2", "prompt")
+    assert table.startswith("### sst2 / prompt\n")  # runs logged before they carried a date: no date made up
     assert (
         "| current [training revision 1] | m | auto | 4 | 0.710 | 0.710 | 1 | seed 4: accuracy 0.710 < 0.72 |" in table
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ RIGHT_BG, WRONG_BG = "#dbeafe", "#fed7aa"
 
 @dataclass
 class DifferencesView:
-    refresh: callable
+    refresh: Callable
     inputs: list
     outputs: list
     table: gr.Dataframe
@@ -163,9 +164,42 @@ def curve_choices(task_name: str) -> list[tuple[str, str]]:
 
 
 def build(checkpoints_dir: Path | None, task: gr.Radio) -> DifferencesView:
+    curve, curves, refresh_curves = build_curves(checkpoints_dir, task)
+    filters, shown, refresh_differences = build_differences(checkpoints_dir, task)
+    right, wrong = filters[1], filters[2]
+
+    def refresh(task_name: str, curve_name: str, right_name: str, wrong_name: str, only_disagreements: bool):
+        """Everything this view shows, the filters' choices included (in the visitor's language)."""
+        choices = method_choices()
+        return (*refresh_curves(task_name, curve_name), *refresh_differences(task_name, right_name, wrong_name,
+                only_disagreements), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices))  # fmt: skip
+
+    return DifferencesView(refresh, [task, curve, *filters[1:]], [curve, curves, *shown, right, wrong], shown[2])
+
+
+def build_curves(checkpoints_dir: Path | None, task: gr.Radio) -> tuple[gr.Radio, gr.Plot, Callable]:
+    """The chosen curve of each method's newest run, on one chart; returns its controls and its refresh."""
     with gr.Accordion(t("Curves side by side (newest run of each method)"), open=True):
         curve = gr.Radio(curve_choices("sst2"), value="headline", label=t("Curve"), elem_id="curve-choice")
         curves = gr.Plot(show_label=False, elem_id="curves-plot")
+
+    @localized
+    def refresh_curves(task_name: str, curve_name: str):
+        metric = dict((value, label) for label, value in curve_choices(task_name))
+        chosen = curve_name if curve_name in metric else "headline"
+        frame = curves_frame(task_name, checkpoints_dir, chosen)
+        return (
+            gr.Radio(choices=curve_choices(task_name), value=chosen),
+            charts.curves_chart(frame, metric[chosen], {m.title: m.color for m in METHODS.values()}),
+        )
+
+    curve.change(refresh_curves, [task, curve], [curve, curves], api_visibility="private")
+    return curve, curves, refresh_curves
+
+
+def build_differences(checkpoints_dir: Path | None, task: gr.Radio) -> tuple[list, list, Callable]:
+    """Confusion matrices and the dev examples the methods get right or wrong, filtered; returns the filters (task
+    first), what they show (matrices, summary, table) and its refresh."""
     with gr.Accordion(t("Where the methods differ (dev set)"), open=True):
         matrices = gr.HTML(elem_id="confusion-matrices")
         with gr.Row():
@@ -190,54 +224,36 @@ def build(checkpoints_dir: Path | None, task: gr.Radio) -> DifferencesView:
         )
 
     @localized
-    def refresh_curves(task_name: str, curve_name: str):
-        metric = dict((value, label) for label, value in curve_choices(task_name))
-        chosen = curve_name if curve_name in metric else "headline"
-        frame = curves_frame(task_name, checkpoints_dir, chosen)
-        return (
-            gr.Radio(choices=curve_choices(task_name), value=chosen),
-            charts.curves_chart(frame, metric[chosen], {m.title: m.color for m in METHODS.values()}),
-        )
+    def score_older(task_name: str, right_name: str, wrong_name: str, only_disagreements: bool,
+                    progress=gr.Progress()):  # noqa: B008 - how Gradio asks for a bar  # fmt: skip
+        score_missing(task_name, checkpoints_dir, progress)
+        return refresh_differences(task_name, right_name, wrong_name, only_disagreements)
 
     filters = [task, right, wrong, disagreements]
     shown = [matrices, summary, table]
     for control in (right, wrong, disagreements):
         control.change(refresh_differences, filters, shown, api_visibility="private")
-    curve.change(refresh_curves, [task, curve], [curve, curves], api_visibility="private")
-
-    @localized
-    def score_older(task_name: str, right_name: str, wrong_name: str, only_disagreements: bool,
-                    progress=gr.Progress()):  # noqa: B008 - how Gradio asks for a bar  # fmt: skip
-        """Score, once, the newest run of each method that has no stored dev predictions."""
-        comparison = compare(task_name, checkpoints_dir)
-        if not comparison.missing:
-            gr.Info(say("Every method's newest run already has its dev predictions."))
-        for i, method in enumerate(comparison.missing):
-            progress(
-                i / len(comparison.missing), desc=say("Scoring {method} on the dev set", method=METHODS[method].title)
-            )
-            run = latest_run(task_name, method, checkpoints_dir)
-            if run is None:
-                continue
-            try:
-                score_run(run)
-            except Exception as e:  # a run that no longer loads, or dev data out of reach: say which, not where
-                log.warning("scoring run %s failed: %r", run.run_id, e)
-                raise user_error(say(
-                    "{method}'s run {run_id} could not be scored on the dev set ({error}): its files or the task's "
-                    "dev data are out of reach; train it again",
-                    method=METHODS[method].title, run_id=run.run_id, error=type(e).__name__,
-                )) from None  # fmt: skip
-        return refresh_differences(task_name, right_name, wrong_name, only_disagreements)
-
     score.click(score_older, filters, shown, api_visibility="private", concurrency_limit=1,
                 concurrency_id="score")  # fmt: skip
+    return filters, shown, refresh_differences
 
-    def refresh(task_name: str, curve_name: str, right_name: str, wrong_name: str, only_disagreements: bool):
-        """Everything this view shows, the filters' choices included (in the visitor's language)."""
-        choices = method_choices()
-        return (*refresh_curves(task_name, curve_name), *refresh_differences(task_name, right_name, wrong_name,
-                only_disagreements), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices))  # fmt: skip
 
-    return DifferencesView(refresh, [task, curve, right, wrong, disagreements], [curve, curves, *shown, right, wrong],
-                           table)  # fmt: skip
+def score_missing(task_name: str, checkpoints_dir: Path | None, progress: Callable) -> None:
+    """Score, once, the newest run of each method that has no stored dev predictions."""
+    comparison = compare(task_name, checkpoints_dir)
+    if not comparison.missing:
+        gr.Info(say("Every method's newest run already has its dev predictions."))
+    for i, method in enumerate(comparison.missing):
+        progress(i / len(comparison.missing), desc=say("Scoring {method} on the dev set", method=METHODS[method].title))
+        run = latest_run(task_name, method, checkpoints_dir)
+        if run is None:
+            continue
+        try:
+            score_run(run)
+        except Exception as e:  # a run that no longer loads, or dev data out of reach: say which, not where
+            log.warning("scoring run %s failed: %r", run.run_id, e)
+            raise user_error(say(
+                "{method}'s run {run_id} could not be scored on the dev set ({error}): its files or the task's "
+                "dev data are out of reach; train it again",
+                method=METHODS[method].title, run_id=run.run_id, error=type(e).__name__,
+            )) from None  # fmt: skip

@@ -187,7 +187,45 @@ class PlaygroundTab:
     output: gr.HTML
 
 
+@dataclass
+class Controls:
+    """What a visitor types, picks and clicks."""
+
+    task: gr.Radio
+    text: gr.Textbox
+    text_pair: gr.Textbox
+    single: gr.Dataset  # examples of a one-sentence task
+    pairs: gr.Dataset  # examples of a sentence-pair task
+    predict_btn: gr.Button
+    why_btn: gr.Button
+    with_zeroshot: gr.Checkbox
+
+    @property
+    def inputs(self) -> list:
+        return [self.task, self.text, self.text_pair, self.with_zeroshot]
+
+
+# The four methods share two workers (two cores); the rest wait in the app's bounded queue. The zero-shot LM and the
+# word attributions each have a worker of their own, so that neither starves a prediction.
+PREDICTING = {"concurrency_limit": 2, "concurrency_id": "predict"}
+ASKING_THE_LM = {"concurrency_limit": 1, "concurrency_id": "zero-shot"}
+EXPLAINING = {"concurrency_limit": 1, "concurrency_id": "explain"}
+
+Answer = Callable[..., list[MethodPrediction]]  # (task, text, text_pair, ask_zero_shot, zero_shot_wait=5.0)
+
+
 def build(predictor: Predictor) -> PlaygroundTab:
+    controls = build_controls()
+    output = gr.HTML(elem_id="predictions")
+    answer = answerer(predictor, ZeroShotColumn())
+    wire_examples(controls, output)
+    show = wire_predictions(controls, output, answer)
+    wire_why(controls, output, answer, predictor)
+    add_apis(predictor, answer)
+    return PlaygroundTab(controls.task, controls.text, controls.text_pair, show, controls.inputs, output)
+
+
+def build_controls() -> Controls:
     task = gr.Radio(TASK_CHOICES, value="sst2", label=t("Task"), elem_id="playground-task")
     with gr.Row():
         text = gr.Textbox(label=t("Sentence"), lines=2, max_length=None, elem_id="text-1", scale=3)
@@ -208,8 +246,11 @@ def build(predictor: Predictor) -> PlaygroundTab:
         with_zeroshot = gr.Checkbox(
             False, label=t("Also ask a zero-shot LM (SmolLM2-135M, no training)"), elem_id="zeroshot-box", scale=2
         )
-    zero_shot = ZeroShotColumn()
-    output = gr.HTML(elem_id="predictions")
+    return Controls(task, text, text_pair, single, pairs, predict_btn, why_btn, with_zeroshot)
+
+
+def wire_examples(controls: Controls, output: gr.HTML) -> None:
+    """A task shows its own examples and boxes; a clicked example fills the boxes."""
 
     @localized
     def on_task(task_name):
@@ -227,10 +268,13 @@ def build(predictor: Predictor) -> PlaygroundTab:
             "",
         )
 
-    task.change(on_task, task, [text_pair, text, single, pairs, output], api_visibility="private")
-    single.click(lambda sample: sample[0], single, text, api_visibility="private")
-    pairs.click(lambda sample: (sample[0], sample[1]), pairs, [text, text_pair], api_visibility="private")
+    c = controls
+    c.task.change(on_task, c.task, [c.text_pair, c.text, c.single, c.pairs, output], api_visibility="private")
+    c.single.click(lambda sample: sample[0], c.single, c.text, api_visibility="private")
+    c.pairs.click(lambda sample: (sample[0], sample[1]), c.pairs, [c.text, c.text_pair], api_visibility="private")
 
+
+def answerer(predictor: Predictor, zero_shot: ZeroShotColumn) -> Answer:
     def answer(task_name: object, first: object, second: object, ask_zero_shot: object,
                zero_shot_wait: float = 5.0) -> list[MethodPrediction]:  # fmt: skip
         """Every method's prediction (and the zero-shot LM's when asked, waiting for it `zero_shot_wait` seconds at
@@ -244,6 +288,12 @@ def build(predictor: Predictor) -> PlaygroundTab:
             texts = validate_input(task, first, second or None)
             results.append(zero_shot.predict(task.name, *texts, wait=zero_shot_wait))
         return results
+
+    return answer
+
+
+def wire_predictions(controls: Controls, output: gr.HTML, answer: Answer) -> Callable:
+    """Predict (or Enter): the methods' cards at once, then the zero-shot LM's when asked. Returns the first step."""
 
     @localized
     def show(task_name, first, second, ask_zero_shot):
@@ -270,16 +320,15 @@ def build(predictor: Predictor) -> PlaygroundTab:
         except gr.Error:
             return gr.skip()  # show() said why already
 
-    # The four methods share two workers (two cores); the rest wait in the app's bounded queue. The zero-shot LM
-    # and the word attributions each have a worker of their own, so that neither starves a prediction.
-    limits = {"concurrency_limit": 2, "concurrency_id": "predict"}
-    slow = {"concurrency_limit": 1, "concurrency_id": "zero-shot"}
-    explaining = {"concurrency_limit": 1, "concurrency_id": "explain"}
-    inputs = [task, text, text_pair, with_zeroshot]
-    for asked in (predict_btn.click, text.submit):
-        asked(show, inputs, output, api_visibility="private", **limits).then(
-            with_zero_shot, inputs, output, api_visibility="private", **slow
+    for asked in (controls.predict_btn.click, controls.text.submit):
+        asked(show, controls.inputs, output, api_visibility="private", **PREDICTING).then(
+            with_zero_shot, controls.inputs, output, api_visibility="private", **ASKING_THE_LM
         )
+    return show
+
+
+def wire_why(controls: Controls, output: gr.HTML, answer: Answer, predictor: Predictor) -> None:
+    """Why?: the cards with each trained method's words shaded by their push on its label."""
 
     @localized
     def why(task_name, first, second, ask_zero_shot, progress=gr.Progress()):  # noqa: B008 - Gradio's bar
@@ -292,7 +341,11 @@ def build(predictor: Predictor) -> PlaygroundTab:
         progress(0.3, desc=say("Attributing each word (Integrated Gradients)"))
         return cards_html(task_name, results, predictor.explain(task_name, first, second or None))
 
-    why_btn.click(why, inputs, output, api_visibility="private", **explaining)
+    controls.why_btn.click(why, controls.inputs, output, api_visibility="private", **EXPLAINING)
+
+
+def add_apis(predictor: Predictor, answer: Answer) -> None:
+    """/predict and /explain, for scripts (gradio_client), on the same workers as the buttons."""
 
     @localized
     def explain_api(task: str, text: str, text_pair: str | None = None) -> dict[str, dict]:
@@ -306,7 +359,7 @@ def build(predictor: Predictor) -> PlaygroundTab:
             raise user_error(str(e)) from None
         return {method: asdict(e) for method, e in explained.items()}
 
-    gr.api(explain_api, api_name="explain", **explaining)
+    gr.api(explain_api, api_name="explain", **EXPLAINING)
 
     @localized
     def predict_api(task: str, text: str, text_pair: str | None = None, zero_shot_lm: bool = False) -> list[dict]:
@@ -314,5 +367,4 @@ def build(predictor: Predictor) -> PlaygroundTab:
         (plus the untrained zero-shot LM's when zero_shot_lm is true)."""
         return [asdict(r) for r in answer(task, text, text_pair, zero_shot_lm)]
 
-    gr.api(predict_api, api_name="predict", **limits)
-    return PlaygroundTab(task, text, text_pair, show, inputs, output)
+    gr.api(predict_api, api_name="predict", **PREDICTING)

@@ -83,10 +83,29 @@ class ResultsTab:
     differ: differences.DifferencesView
 
 
+def task_chart(task_name: str, frame: pd.DataFrame, runs: list, measured: str):
+    """The task's runs as points against the chosen cost, with the majority-class line of its newest run."""
+    newest = next((r for r in reversed(runs) if r.task == task_name), None)
+    majority = newest.info["majority_baseline"]["headline"] if newest else None
+    points = frame[frame["task"] == task_name].assign(method=lambda f: f["method"].map(run_title))
+    measure = measured if measured in charts.MEASURES else "params"
+    return charts.headline_chart(points, TASKS[task_name].headline_title, majority, measure, CHART_COLORS)
+
+
+def study_text(checkpoints_dir: Path | None) -> str:
+    """`reproduce`'s table over seeds, or how to make it."""
+    study_file = results_dir(checkpoints_dir) / "table.md"
+    if study_file.is_file():
+        return study_file.read_text()
+    return say(
+        "No study table yet. Run `python -m finetune reproduce` (classroom budget: under an hour on 2 CPU "
+        "cores); it writes results/table.md, shown here."
+    )
+
+
 def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
     # The CSV is rewritten on every refresh; the folder goes away with the app (TemporaryDirectory's finalizer).
     exports = tempfile.TemporaryDirectory(prefix="glue-tune-lab-results-")
-    study_file = results_dir(checkpoints_dir) / "table.md"
 
     with gr.Row():
         task = gr.Radio(TASK_CHOICES, value="sst2", label=t("Task for the chart"), scale=3, elem_id="results-task")
@@ -117,25 +136,11 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
         frame = runs_frame(scan.runs)
         csv_path = Path(exports.name) / "glue-tune-lab-runs.csv"
         frame[TABLE_COLUMNS].to_csv(csv_path, index=False)
-        metric = TASKS[task_name].headline_title
-        newest = next((r for r in reversed(scan.runs) if r.task == task_name), None)
-        majority = newest.info["majority_baseline"]["headline"] if newest else None
-        points = frame[frame["task"] == task_name].assign(method=lambda f: f["method"].map(run_title))
-        study_table = (
-            study_file.read_text()
-            if study_file.is_file()
-            else say(
-                "No study table yet. Run `python -m finetune reproduce` (classroom budget: under an hour on 2 CPU "
-                "cores); it writes results/table.md, shown here."
-            )
-        )
-        chart = charts.headline_chart(points, metric, majority, measured if measured in charts.MEASURES else "params",
-                                      CHART_COLORS)  # fmt: skip
         return (
             say("**Skipped:** {summary}", summary=scan.summary()) if scan.broken else "",
             shown_table(frame, scan.runs),
-            study_table,
-            chart,
+            study_text(checkpoints_dir),
+            task_chart(task_name, frame, scan.runs, measured),
             gr.DownloadButton(value=str(csv_path)),
             gr.update(choices=sharing.run_choices(scan.runs)),
             *differ.refresh(task_name, curve, right, wrong, disagreements),

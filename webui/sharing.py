@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,6 @@ def metric_of(task: str) -> str:
 
 
 def build(checkpoints_dir: Path | None, deployment: Deployment) -> Sharing:
-    bundles = tempfile.TemporaryDirectory(prefix="glue-tune-lab-bundles-")  # goes away with the app
     with gr.Accordion(t("Move runs: download a bundle, import one, push to the Hub"), open=False):
         with gr.Row():
             task = gr.Dropdown(TASK_CHOICES, value="sst2", label=t("Task to download"), scale=2)
@@ -74,6 +74,17 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> Sharing:
             push_btn = gr.Button(t("Push"), scale=1, elem_id="push-btn")
         status = gr.Markdown(elem_id="sharing-status")
 
+    make.click(bundle_maker(checkpoints_dir), task, bundle, api_name="export_bundle", concurrency_limit=1)
+    imported = import_btn.click(runs_importer(checkpoints_dir, deployment), [upload, token], status,
+                                api_name="import_bundle", concurrency_limit=1)  # fmt: skip
+    push_btn.click(run_pusher(checkpoints_dir, deployment), [run, repo, private, token], status, api_name="push",
+                   concurrency_limit=1)  # fmt: skip
+    return Sharing(imported=imported, push_run=run)
+
+
+def bundle_maker(checkpoints_dir: Path | None) -> Callable[[str], str]:
+    """Make bundle: a zip of a task's newest runs, in a folder that goes away with the app."""
+    bundles = tempfile.TemporaryDirectory(prefix="glue-tune-lab-bundles-")  # kept alive by the handler below
     made: dict[str, tuple[tuple[str, ...], Path]] = {}  # task -> (the runs it holds, the bundle)
 
     @localized
@@ -99,6 +110,10 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> Sharing:
         made[task_name] = (runs, out)
         return str(out)
 
+    return make_bundle
+
+
+def runs_importer(checkpoints_dir: Path | None, deployment: Deployment) -> Callable[[str | None, str | None], str]:
     @localized
     def import_runs(path: str | None, token_value: str | None) -> str:
         """Add the runs of a bundle to the lab (checked whole before anything is written)."""
@@ -117,6 +132,10 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> Sharing:
         return say("**Imported {count} run(s)**: {added}. Already here: {already}.", count=len(report.imported),
                    added=added, already=len(report.already_there))  # fmt: skip
 
+    return import_runs
+
+
+def run_pusher(checkpoints_dir: Path | None, deployment: Deployment) -> Callable[..., str]:
     @localized
     def push(run_id: str | None, repo_id: str, private_repo: bool, token_value: str | None) -> str:
         """Upload a run folder (model card, weights, settings) as a model repository on the Hub."""
@@ -132,10 +151,7 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> Sharing:
                                  error=type(e).__name__)) from None  # fmt: skip
         return say("**Pushed** to [{repo}]({url}).", repo=repo_id.strip(), url=url)
 
-    make.click(make_bundle, task, bundle, api_name="export_bundle", concurrency_limit=1)
-    imported = import_btn.click(import_runs, [upload, token], status, api_name="import_bundle", concurrency_limit=1)
-    push_btn.click(push, [run, repo, private, token], status, api_name="push", concurrency_limit=1)
-    return Sharing(imported=imported, push_run=run)
+    return push
 
 
 def _forget_old(folder: Path) -> None:

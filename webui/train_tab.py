@@ -447,6 +447,13 @@ def refused_text(error: gr.Error) -> str:
 
 def wire_controls(runner: TrainingRunner, deployment: Deployment, form: Form, token, buttons, command, action) -> None:
     start_btn, all_btn, stop_btn, leave_btn = buttons
+    wire_start(runner, deployment, form, token, (start_btn, all_btn), command, action)
+    wire_stop_and_leave(runner, deployment, token, (stop_btn, leave_btn), action)
+
+
+def wire_start(runner: TrainingRunner, deployment: Deployment, form: Form, token, buttons, command, action) -> None:
+    """Start and Train all: the form's run (or one per method) put in line, its command shown."""
+    start_btn, all_btn = buttons
 
     @localized
     def start(request: gr.Request, *values):
@@ -471,6 +478,11 @@ def wire_controls(runner: TrainingRunner, deployment: Deployment, form: Form, to
     inputs = [*form.components, token]
     start_btn.click(start, inputs, [command, action], api_visibility="private")
     all_btn.click(start_all, inputs, [command, action], api_visibility="private")
+
+
+def wire_stop_and_leave(runner: TrainingRunner, deployment: Deployment, token, buttons, action) -> None:
+    """Stop (your run, or anyone's with the instructor's token) and Leave the line: buttons and /stop, /leave."""
+    stop_btn, leave_btn = buttons
 
     @localized
     def stop(token: str | None = None, method: str | None = None, request: gr.Request = None) -> str:  # type: ignore[assignment]
@@ -630,6 +642,11 @@ def wire_race(runner: TrainingRunner, deployment: Deployment, race: RaceControls
             started_text(runner, job, owner_of(request)))  # fmt: skip
 
     race.resume.click(on_resume_race, [token], action, api_visibility="private")
+    add_race_apis(runner, deployment)
+
+
+def add_race_apis(runner: TrainingRunner, deployment: Deployment) -> None:
+    """/train_all and /resume_race, for scripts (gradio_client): the race's buttons, streaming its progress."""
 
     @localized
     def train_all_api(

@@ -215,8 +215,10 @@ def summary(log: Path, task: str, method: str) -> str:
         rows.setdefault((name, record["machine"], record["precision"]), []).append(record)
     floors = FLOORS.get((task, method), {})
     metric = next(iter(floors), TASKS[task].headline_metric)
+    # Dated by its newest run, not by when the summary was written: regenerating changes only what has new runs.
+    dates = [r["date"] for group in rows.values() for r in group if "date" in r]
     lines = [
-        f"### {task} / {method} ({time.strftime('%Y-%m-%d')})",
+        f"### {task} / {method}" + (f" (newest run {max(dates)})" if dates else ""),
         "",
         f"| candidate | machine | precision | seeds | worst {metric} | mean {metric} | max wall s "
         "| floors on every seed |",
@@ -318,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                 "wall_seconds": round(time.perf_counter() - started, 1),
                 "train_seconds": result.run.info["train_seconds"], "metrics": result.run.info["metrics"],
                 "config": result.run.info["config"], "machine": machine, "training_revision": TRAINING_REVISION,
+                "date": time.strftime("%Y-%m-%d"),
             }  # fmt: skip
             with log.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")

@@ -121,13 +121,7 @@ def train(
     config, state = what_to_train(config, resume, checkpoints_dir)
     config, source = resolve_config(config)
     run_id = state.run_id if state else checkpoints.new_run_id()
-    # Under `accelerate launch`, only the main process writes into the store; the others work in a folder
-    # of their own that goes away with them.
-    staging = (
-        checkpoints.staging_dir(checkpoints_dir, run_id)
-        if main_process
-        else Path(tempfile.mkdtemp(prefix="glue-tune-lab-worker-"))
-    )
+    staging = staging_folder(checkpoints_dir, run_id, main_process)
     earlier: list[dict] = []
     if state is not None:
         state = resumable.claim(state, staging)
@@ -153,22 +147,38 @@ def train(
         run = checkpoints.commit_run(staging, checkpoints_dir, info)
         return RunResult(status="complete", run=run, metrics=fitted.metrics, model=prepared.model)
     except BaseException as e:
-        saved = resumable_step(staging) if main_process else None
-        end = {"type": "end", "status": "failed", "reason": f"{type(e).__name__}: {e}", "resumable_from": saved}
-        if isinstance(e, RunCancelled):
-            end |= {"status": "cancelled", "reason": str(e), "step": e.step}
-        emit(end)
-        event_log.close()
-        if not main_process or (isinstance(e, resumable.ResumeError) and e.damaged):
-            checkpoints.discard(staging)
-        else:  # Stop, Ctrl-C and crashes keep the last evaluated step; resuming trains only the rest
-            resumable.keep_for_resume(staging, checkpoints_dir, reason=str(e) or type(e).__name__)
+        saved = end_unfinished(e, staging, checkpoints_dir, main_process, emit, event_log)
         if isinstance(e, RunCancelled):
             return RunResult(status="cancelled", run=None, metrics=None, resumable_from=saved)
         raise
     finally:
         event_log.close()
         checkpoints.discard(staging)  # gone already once committed or kept for resuming
+
+
+def staging_folder(checkpoints_dir: Path, run_id: str, main_process: bool) -> Path:
+    """Where the run is built. Under `accelerate launch`, only the main process writes into the store; the others
+    work in a folder of their own that goes away with them."""
+    if main_process:
+        return checkpoints.staging_dir(checkpoints_dir, run_id)
+    return Path(tempfile.mkdtemp(prefix="glue-tune-lab-worker-"))
+
+
+def end_unfinished(error: BaseException, staging: Path, checkpoints_dir: Path, main_process: bool, emit: Listener,
+                   event_log: EventLog) -> int | None:  # fmt: skip
+    """A run stopped, cancelled or crashed: its end said, and what it trained kept for resuming where possible.
+    Returns the step it can resume from (None: none)."""
+    saved = resumable_step(staging) if main_process else None
+    end = {"type": "end", "status": "failed", "reason": f"{type(error).__name__}: {error}", "resumable_from": saved}
+    if isinstance(error, RunCancelled):
+        end |= {"status": "cancelled", "reason": str(error), "step": error.step}
+    emit(end)
+    event_log.close()
+    if not main_process or (isinstance(error, resumable.ResumeError) and error.damaged):
+        checkpoints.discard(staging)
+    else:  # Stop, Ctrl-C and crashes keep the last evaluated step; resuming trains only the rest
+        resumable.keep_for_resume(staging, checkpoints_dir, reason=str(error) or type(error).__name__)
+    return saved
 
 
 def what_to_train(config: RunConfig | None, resume: str | None, checkpoints_dir: Path
