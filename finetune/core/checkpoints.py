@@ -269,7 +269,8 @@ def files_problem(info: dict, folder: Path) -> str | None:
     if kind is None:
         return f"method {info['method']!r} is not part of this lab"
     model_dir = folder / MODEL_DIR
-    model_files = (*kind.saved_files, "tokenizer/tokenizer_config.json") if kind.saved_files else ()  # else scores
+    # A baseline's run holds its scores and no model: nothing to look for.
+    model_files = (*kind.saved_files, "tokenizer/tokenizer_config.json") if kind.saved_files else ()
     for name in model_files:
         if not (model_dir / name).is_file():
             return f"its saved model lacks {name}"
