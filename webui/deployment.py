@@ -53,6 +53,11 @@ class Deployment:
         """A public lab's visitors each have one job in line or training at a time (the instructor any number)."""
         return self.public
 
+    def may_resume_any_race(self, token: object = None) -> bool:
+        """A private lab's stopped races are everyone's (a reload is a new browser session); on a public lab a
+        visitor resumes their own, the instructor anyone's."""
+        return not self.one_job_per_visitor or self.is_instructor(token)
+
     def run_budget(self, token: object) -> float | None:
         """The longest run this visitor may start, in seconds (None: no bound; the instructor has none)."""
         return None if self.is_instructor(token) else self.max_run_s

@@ -599,7 +599,7 @@ def build_race_controls() -> RaceControls:
 
 def resume_race_job(runner: TrainingRunner, deployment: Deployment, token, request) -> int:
     """Put this visitor's stopped race in line again: its stopped runs go on, its methods never started start."""
-    anyone = not deployment.one_job_per_visitor or deployment.is_instructor(token)  # a private lab's races are all's
+    anyone = deployment.may_resume_any_race(token)
     return go_on(deployment, token, lambda **line: runner.resume_race(owner_of(request), anyone=anyone, **line))
 
 
@@ -612,7 +612,7 @@ def wire_race(runner: TrainingRunner, deployment: Deployment, race: RaceControls
         snap, owner = runner.snapshot(), owner_of(request)
         mine = snap.state == "running" and snap.race_owner == owner and snap.config is None
         live = {e.method for e in snap.race if e.state in ("waiting", "running")} if mine else set()
-        left = bool(runner.unfinished_race(owner, anyone=not deployment.one_job_per_visitor)) and not mine
+        left = bool(runner.unfinished_race(owner, anyone=deployment.may_resume_any_race())) and not mine
         stops = [gr.update(visible=name in live, value=say("Stop {method}", method=run_title(name)))
                  for name in race.stops]  # fmt: skip
         line = "" if action_line.outdated(said_value, snap, owner) else gr.skip()

@@ -10,12 +10,12 @@ file and a rename. It is plain JSON: a few hundred KB at most for the GLUE dev s
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from . import atomic_file
 
 FILE = "dev_predictions.json"
 DECIMALS = 4  # probabilities to 4 decimals: enough to rank confidence, a third of the bytes of full floats
@@ -64,16 +64,7 @@ def write(folder: Path, predictions: DevPredictions) -> Path:
     """Write (or replace) the run's file atomically: readers see the old file or the new one, never half."""
     folder = Path(folder)
     fields = {"texts": predictions.texts, "labels": predictions.labels, "probabilities": predictions.probabilities}
-    body = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".dev_predictions-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            f.write(body)
-        os.replace(temporary, folder / FILE)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return folder / FILE
+    return atomic_file.write_text(folder / FILE, json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
 
 
 def read(folder: Path) -> DevPredictions | None:

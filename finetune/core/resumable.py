@@ -29,7 +29,7 @@ import safetensors.torch
 import torch
 from transformers.trainer_pt_utils import safe_globals
 
-from . import checkpoints
+from . import atomic_file, checkpoints
 
 RESUMABLE = ".resumable"
 MARKER = "resume.json"
@@ -104,9 +104,7 @@ def mark(staging: Path, run_id: str, config: dict, checkpoint: str, step: int, m
 
 
 def _write_marker(staging: Path, marker: dict) -> None:
-    partial = staging / f"{MARKER}.partial"
-    partial.write_text(json.dumps(marker, indent=2), encoding="utf-8")
-    os.replace(partial, staging / MARKER)
+    atomic_file.write_text(staging / MARKER, json.dumps(marker, indent=2))
 
 
 def read_state(folder: Path) -> ResumableState:

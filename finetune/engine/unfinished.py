@@ -7,9 +7,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 from pathlib import Path
 
+from ..core import atomic_file
 from .config import RunConfig
 
 FILE = "unfinished-races.json"
@@ -51,6 +51,4 @@ def save(root: Path, races: dict[str, Race]) -> None:
         for owner, race in newest.items()
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(FILE + ".partial")
-    partial.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    os.replace(partial, path)
+    atomic_file.write_text(path, json.dumps(record, indent=1))
