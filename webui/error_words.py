@@ -110,6 +110,4 @@ ERROR_SHAPES_KO: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
      lambda m: f"학습 {m['run']}은 이미 이어서 학습하려고 대기열에서 기다리고 있습니다"),
     (re.compile(r"ZeroGPU could not run this training \((?P<title>.+)\)"),
      lambda m: f"ZeroGPU에서 이 학습을 실행하지 못했습니다 ({m['title']})"),
-    (re.compile(r"an internal error \((?P<name>\w+)\) stopped the run; nothing was saved"),
-     lambda m: f"내부 오류({m['name']})로 학습이 멈췄습니다. 아무것도 저장되지 않았습니다"),
 ]  # fmt: skip

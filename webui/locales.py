@@ -320,6 +320,13 @@ KO: dict[str, str] = {
     "the run ran out of memory; nothing was saved (fewer training examples, a smaller batch or a smaller encoder need "
     "less)": "학습 중 메모리가 부족했습니다. 아무것도 저장되지 않았습니다 (학습 예제, 배치 크기, 인코더를 줄이면 메모리를 "
     "덜 씁니다)",
+    "stopped by the user; its training process did not stop by itself, so it was ended": "사용자가 중지함. 학습 "
+    "프로세스가 스스로 멈추지 않아 강제로 끝냈습니다",
+    "the training process stopped responding, so it was ended": "학습 프로세스가 응답하지 않아 강제로 끝냈습니다",
+    "the training process stopped responding, so it was ended; nothing was saved": "학습 프로세스가 응답하지 않아 "
+    "강제로 끝냈습니다. 아무것도 저장되지 않았습니다",
+    "an internal error stopped the run (the server's log has the details)": "내부 오류로 학습이 멈췄습니다 (자세한 "
+    "내용은 서버 로그에 있습니다)",
     "saved run {run_id}": "학습 {run_id} 저장됨",
     # Playground: labels and cards
     "positive": "긍정",

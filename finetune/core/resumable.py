@@ -17,6 +17,7 @@ only).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -134,7 +135,8 @@ def keep_for_resume(staging: Path, root: Path, **facts: Any) -> ResumableState |
     except ResumeError:
         checkpoints.discard(staging)
         return None
-    _write_marker(staging, {**state.marker, "stopped": time.time(), **facts})
+    with contextlib.suppress(OSError):  # a full disk keeps the marker it had: the state is no less resumable
+        _write_marker(staging, {**state.marker, "stopped": time.time(), **facts})
     drop_other_checkpoints(staging, state.marker["checkpoint"])
     target = root / RESUMABLE / state.run_id
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ Event types: ``start`` (sizes, parameter counts), ``progress`` (step, ETA; throt
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
@@ -33,11 +34,16 @@ class EventLog:
     def __call__(self, event: dict) -> None:
         if self._file.closed:  # closed before the commit: a failure after it reaches the listeners, not the file
             return
-        self._file.write(json.dumps(event) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(event) + "\n")
+            self._file.flush()
+        except OSError:  # a full disk: the run stops here, and its end still reaches the listeners (log closed)
+            self.close()
+            raise
 
     def close(self) -> None:  # idempotent: a run closes its log before committing and again on the way out
-        self._file.close()
+        with contextlib.suppress(OSError):  # what a full disk could not take is lost with it, not raised again
+            self._file.close()
 
 
 def read_events(path: Path) -> list[dict]:

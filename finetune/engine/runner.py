@@ -29,7 +29,7 @@ from .estimate import duration_text
 from .events import describe, fan_out
 from .race import Entry, Lanes, lanes_for, race_estimate_s, remaining_s, run_lanes
 from .train import saved_settings
-from .worker import OVERTIME, Launcher, RunFailed, WorkOrder, WorkOutcome, explain_failure, train_in_worker
+from .worker import OVERTIME, STOP_FORCED, Launcher, RunFailed, WorkOrder, WorkOutcome, explain_failure, train_in_worker
 
 MAX_LOG_LINES = 200
 MAX_EVENTS = 2_000  # a long run's progress events are thinned beyond this; start, evals and end are kept
@@ -409,6 +409,8 @@ class TrainingRunner:
         """Why a run ended before its last step: this lab's limit, its GPU call's time, or its owner's Stop."""
         if overtime.is_set():
             return f"it trained past this lab's {duration_text(job.max_seconds or 0)} a run"
+        if outcome.forced:
+            return STOP_FORCED
         return OVERTIME if outcome.overtime else "stopped by the user"
 
     def _log(self, message: str, **values) -> None:
@@ -500,8 +502,8 @@ class TrainingRunner:
             with self._lock:
                 self._snap.resuming = None
                 if outcome.status == "cancelled" or outcome.run is None:
-                    why = self._stop_reason(job, overtime, outcome)
-                    self._snap.state, self._snap.reason = "cancelled", why + self._resumable_note()
+                    why = self._stop_reason(job, overtime, outcome) + self._resumable_note(outcome.resumable_from)
+                    self._snap.state, self._snap.reason = "cancelled", why
                     return
                 self._snap.state = "complete"
                 self._snap.completed += 1

@@ -39,12 +39,17 @@ from ..core.environment import settle
 from ..core.models import ModelSourceError
 from .config import ConfigError, RunConfig
 from .events import Listener
+from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding `finetune`: the worker imports it from there
 OVERTIME = "it used up the GPU time it asked for"  # why a run stopped by its own `stop_after_s` stopped
 STOP = "stop"  # the line the app writes on a worker's stdin to stop its run (EOF stops it too: the app is gone)
+# A worker that does not stop by itself is ended (engine/watchdog.py): what the visitor is told then.
+STOP_FORCED = "stopped by the user; its training process did not stop by itself, so it was ended"
+STALLED = "the training process stopped responding, so it was ended"
+INTERNAL = "an internal error stopped the run (the server's log has the details)"
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class WorkOutcome:
     run: dict | None  # the saved run's run.json
     resumable_from: int | None = None  # a stopped run: the step it resumes from
     overtime: bool = False  # stopped by its own `stop_after_s`
+    forced: bool = False  # it did not stop by itself after Stop, so its worker was ended (engine/watchdog.py)
 
 
 class RunFailed(RuntimeError):
@@ -95,12 +101,12 @@ def explain_failure(error: BaseException) -> str:
     (the details go to the server log)."""
     if isinstance(error, ConfigError | DataSourceError | ModelSourceError | resumable.ResumeError | RunFailed):
         return str(error)
-    if isinstance(error, OSError) and (problem := storage_problem(error)):
-        return problem
     if isinstance(error, MemoryError):
         return "the run ran out of memory; nothing was saved (fewer training examples, a smaller batch or a smaller "\
                "encoder need less)"  # fmt: skip
-    return f"an internal error ({type(error).__name__}) stopped the run; nothing was saved"
+    if problem := storage_problem(error):  # also a library's own error that carries the os error in its text
+        return problem
+    return INTERNAL  # never the exception's class or text: those go to the server log
 
 
 # -- in the worker -------------------------------------------------------------------------------------------------
@@ -121,9 +127,13 @@ def run_events(order: WorkOrder, stop: threading.Event | None = None) -> Iterato
             overtime.set()  # first: the run saves the step it stops at, for the next call to go on from
             stop.set()
 
+    ended: list[dict] = []  # the run's end event: where a crashed run resumes from
+
     def relay(event: dict) -> None:
         if event["type"] == "end" and event.get("status") == "cancelled" and overtime.is_set():
             event = {**event, "reason": OVERTIME}
+        if event["type"] == "end":
+            ended.append(event)
         items.put(event)
 
     def work() -> None:
@@ -143,7 +153,8 @@ def run_events(order: WorkOrder, stop: threading.Event | None = None) -> Iterato
         except BaseException as e:  # told in words; the traceback goes to the server log
             if not isinstance(e, resumable.ResumeError | ConfigError):
                 log.exception("training run failed")
-            items.put({"type": "outcome", "status": "failed", "reason": explain_failure(e)})
+            step = ended[-1].get("resumable_from") if ended else None  # a crash keeps its last evaluated step
+            items.put({"type": "outcome", "status": "failed", "reason": explain_failure(e), "resumable_from": step})
         finally:
             items.put(None)
 
@@ -221,7 +232,23 @@ def train_in_worker(order: WorkOrder, on_event: Listener, cancel: threading.Even
             process.stdin.flush()  # type: ignore[union-attr]
 
     relay_stop(cancel, done, ask_to_stop)
-    return follow(_lines(read_fd), on_event, order, lambda: _reap(process, done))
+    watchdog = Watchdog(process.pid, cancel, done, end=process.kill).start()  # a worker that does not stop is ended
+
+    def heard(event: dict) -> None:
+        watchdog.heard(event)
+        on_event(event)
+
+    def ended() -> str:
+        how = _reap(process, done)
+        return STALLED if watchdog.why == "stall" else how
+
+    try:
+        return follow(_lines(read_fd), heard, order, ended)
+    except WorkerDied as died:
+        if watchdog.why != "stop":
+            raise
+        # Its owner's Stop, carried out by force: stopped as asked, resumable from what it had saved.
+        return WorkOutcome("cancelled", None, died.resumable_from, forced=True)
 
 
 def relay_stop(cancel: threading.Event, done: threading.Event, ask_to_stop: Callable[[], None]) -> None:
@@ -282,7 +309,7 @@ def follow(items: Iterator[dict], on_event: Listener, order: WorkOrder, ended: C
         step = recover(order, run_id)
         raise WorkerDied(how if step is not None else how + "; nothing was saved", resumable_from=step)
     if outcome["status"] == "failed":
-        raise RunFailed(outcome["reason"])
+        raise RunFailed(outcome["reason"], resumable_from=outcome.get("resumable_from"))
     return WorkOutcome(
         outcome["status"], outcome.get("run"), outcome.get("resumable_from"), bool(outcome.get("overtime"))
     )
