@@ -3,6 +3,8 @@ a config that cannot run gets its reason instead (speed itself is measured in th
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from finetune.bench.estimates import compare, table
@@ -10,7 +12,7 @@ from finetune.engine import estimate as estimate_module
 from finetune.engine.config import ConfigError
 from finetune.engine.estimate import RUN_OVERHEAD_S, duration_text, estimate, layer_speed
 
-from .conftest import make_tiny_bert, tiny_config
+from .conftest import make_tiny_bert, tiny_config, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +171,81 @@ def test_a_measurement_taken_while_another_process_spins_is_taken_again_once_it_
     assert estimate_module.remeasure_when_idle()
     assert estimate_module.layer_speed(*shape) == 1e9 and not estimate_module.layer_speed.disturbed
     assert estimate_module.layer_speed.generation == generation + 1
+
+
+def test_options_that_change_no_compute_make_no_new_measurement(tiny_bert, glue_dir, monkeypatch):
+    """Forty budget checks that differ in LoRA's alpha, a dropout's (non-zero) value or prompt tuning's init text and
+    head learning rate measure nothing new; a rank, a dropout of zero or another length of prompt do."""
+    monkeypatch.setattr(estimate_module, "layer_speed", estimate_module.MeasuredSpeeds())
+    speeds = estimate_module.layer_speed
+
+    def lora(**options):
+        return estimate(tiny_config(tiny_bert, glue_dir, method="lora", method_options={"r": 4, **options}))
+
+    def prompt(i: int):
+        return estimate(tiny_config(tiny_bert, glue_dir, method="prompt", learning_rate=0.01 + i / 100, method_options={
+            "num_virtual_tokens": 4, "init_text": f"words {i}", "head_learning_rate": 0.001 * (i + 1)}))  # fmt: skip
+
+    lora(), prompt(0)
+    measured = len(speeds)
+    for i in range(20):
+        lora(alpha=1 + i * 37.5, dropout=0.05 + i * 0.04)
+        prompt(i + 1)
+    assert len(speeds) == measured
+    lora(dropout=0.0)  # no dropout path at all: another compute
+    lora(r=8)
+    assert len(speeds) == measured + 2
+
+
+@pytest.fixture
+def counted_measurements(monkeypatch):
+    """A fresh set of measured speeds whose measurements are real, and recorded with the thread that made them."""
+    import threading
+
+    speeds = estimate_module.MeasuredSpeeds()
+    monkeypatch.setattr(estimate_module, "layer_speed", speeds)
+    monkeypatch.setattr(estimate_module, "MEASURE_PAUSE_S", 0.05)
+    real, made = estimate_module._measure_layer, []
+
+    def measure(*shape):
+        made.append((shape, threading.current_thread().name))
+        return real(*shape)
+
+    monkeypatch.setattr(estimate_module, "_measure_layer", measure)
+    return speeds, made
+
+
+def test_a_request_never_measures_in_its_own_thread_and_is_answered_from_the_nearest_shape(
+    tiny_bert, glue_dir, counted_measurements
+):
+    speeds, made = counted_measurements
+    estimate(tiny_config(tiny_bert, glue_dir, batch_size=16))  # the app's start measures in place
+    assert len(made) == 2
+    token = estimate_module.ASKER.set("ip:10.0.0.1")
+    try:
+        near = estimate(tiny_config(tiny_bert, glue_dir, batch_size=24))  # a shape nobody measured yet
+    finally:
+        estimate_module.ASKER.reset(token)
+    assert near.seconds > 0 and len(made) == 2  # answered at once, nothing measured in the request's thread
+    wait_for(lambda: speeds.version == 1, timeout=30)  # measured later, by the measuring thread
+    assert made[-1][1] == "measuring-shapes" and made[-1][0][3] == 24
+    refined = estimate(tiny_config(tiny_bert, glue_dir, batch_size=24))
+    assert len(made) == 3 and refined.seconds > 0  # now known: no measurement
+
+
+def test_measurements_asked_from_requests_are_bounded_per_visitor_and_take_turns(counted_measurements):
+    speeds, made = counted_measurements
+    speeds(32, 64, 2, 8, 13, "fp32")  # one shape known, to answer from
+    with speeds._lock:  # the measuring thread held back while both visitors ask (the lock is re-entrant)
+        for asker, batches in (("ip:10.0.0.1", range(9, 49)), ("ip:10.0.0.2", [4])):  # forty new shapes, then one
+            token = estimate_module.ASKER.set(asker)
+            try:
+                for batch in batches:
+                    assert speeds(32, 64, 2, batch, 13, "fp32") > 0  # answered from the known shape
+            finally:
+                estimate_module.ASKER.reset(token)
+    wait_for(lambda: speeds.pending() == 0, timeout=60)
+    time.sleep(0.3)
+    background = [shape[3] for shape, thread in made if thread == "measuring-shapes"]
+    # The first visitor's three newest shapes only, and the second visitor's shape second, not after all of them.
+    assert sorted(background) == [4, 46, 47, 48] and background.index(4) == 1

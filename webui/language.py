@@ -133,12 +133,12 @@ def localized(fn: Callable) -> Callable:
 
         @functools.wraps(fn)
         def stepwise(*args, **kwargs):
-            language, args = split(args, kwargs)
+            language, own = split(args, kwargs)
             with speaking(language):
-                steps = fn(*args, **kwargs)
+                steps = fn(*own, **kwargs)
             try:
                 while True:
-                    with speaking(language):
+                    with speaking(language), asking(args, kwargs):
                         try:
                             step = next(steps)
                         except StopIteration:
@@ -152,15 +152,31 @@ def localized(fn: Callable) -> Callable:
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            language, args = split(args, kwargs)
-            with speaking(language):
-                return fn(*args, **kwargs)
+            language, own = split(args, kwargs)
+            with speaking(language), asking(args, kwargs):
+                return fn(*own, **kwargs)
 
     if not takes_request:
         visitor = inspect.Parameter("visitor", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
         wrapper.__signature__ = signature.replace(parameters=[visitor, *signature.parameters.values()])  # type: ignore[attr-defined]
         wrapper.__annotations__ = {**hints, "visitor": gr.Request}
     return wrapper
+
+
+@contextmanager
+def asking(args: tuple, kwargs: dict) -> Iterator[None]:
+    """Inside a handler, the estimates it asks for are the visitor's (engine/estimate.ASKER: shapes nobody measured
+    yet are measured in turn, visitor by visitor, off the request's thread)."""
+    from finetune.engine.estimate import ASKER
+
+    from .visitors import visitor_of
+
+    request = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
+    token = ASKER.set(visitor_of(request) if request is not None else ASKER.get())
+    try:
+        yield
+    finally:
+        ASKER.reset(token)
 
 
 def say(text: str, **values) -> str:

@@ -420,9 +420,10 @@ def wire_form(form: Form, deployment: Deployment, estimate_md: gr.Markdown, comm
                         api_visibility="private", show_progress="hidden")  # fmt: skip
 
 
-def machine_reading() -> tuple[int, float]:
-    """What the estimates rest on now: the machine's measurement (generation) and the runs' correction (rounded)."""
-    return layer_speed.generation, round(speed_correction.factor, 1)
+def machine_reading() -> tuple[int, int, float]:
+    """What the estimates rest on now: the machine's measurement (generation), the shapes measured since a request
+    asked for them (an estimate answered from the nearest shape is refined), and the runs' correction (rounded)."""
+    return layer_speed.generation, layer_speed.version, round(speed_correction.factor, 1)
 
 
 def started_text(runner: TrainingRunner, job: int, owner: str) -> str:

@@ -34,6 +34,27 @@ class Spec:
     choices: Callable[[], list[str]] | None = None  # the accepted values of a text setting
     flag: str | None = None  # the CLI flag when not derived from the name
     form: str | None = "main"  # where the Train tab shows it: "main", "model", "advanced"; None: not shown
+    # What of its value changes a run's compute (the estimate measures each compute once): True, the value itself;
+    # False, nothing (a scale, an initialisation, a learning rate); or a function giving a value of the same compute.
+    compute: bool | Callable[[Any], Any] = True
+
+
+def zero_or_not(value: Any) -> float:
+    """A rate whose compute depends only on whether it is zero (a dropout of 0 is skipped, any other costs the same)."""
+    return 0.5 if value else 0.0
+
+
+def compute_values(settings: Any) -> tuple[tuple[str, Any], ...]:
+    """The (name, value) pairs of a settings dataclass that change a run's compute (Spec.compute), sorted by name;
+    the rest left out, so that they take their defaults where the compute is built again."""
+    values = []
+    for item in settings_of(type(settings)):
+        rule, value = item.spec.compute, getattr(settings, item.name)
+        if rule is True:
+            values.append((item.name, value))
+        elif callable(rule):
+            values.append((item.name, rule(value)))
+    return tuple(sorted(values))
 
 
 def setting(default: Any = dataclasses.MISSING, **spec: Any) -> Any:

@@ -12,6 +12,9 @@ them (the benchmark), so estimates fitted to the peak on one machine were 3.5x s
 
 from __future__ import annotations
 
+import contextvars
+import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -22,12 +25,15 @@ import torch
 import transformers
 from transformers.models.bert.modeling_bert import BertLayer
 
+from ..core.fields import compute_values
 from ..core.hardware import gpu_name, training_hardware
 from ..core.methods import get_method
 from ..core.models import forward_flops_per_token, layer_flops_per_token
 from ..core.precision import autocast, device_type, resolve_precision, step_seconds
 from ..core.tasks import TASKS, get_task
 from .config import RunConfig, classroom_configs, resolve_config, steps_for
+
+log = logging.getLogger(__name__)
 
 # A run takes longer than its layers alone: the embeddings (full fine-tuning updates their 11.7M weights every
 # step), the head, batches of uneven length, the Trainer's bookkeeping per step. REST is the median of (measured /
@@ -51,19 +57,35 @@ class MeasuredSpeeds:
     an estimate built on it stays wrong for the app's life. The fastest of a few timed steps is the machine's
     own speed whenever the disturbance comes and goes; `remeasure` (run while the lab trains nothing) raises
     any shape measured during a busy spell to what the quiet machine does. A load that stays is what the real
-    runs' correction (SpeedCorrection) is for."""
+    runs' correction (SpeedCorrection) is for.
+
+    Asked from a visitor's request (ASKER set: the app's serving threads), a shape nobody measured yet is never
+    measured in that thread: the answer comes at once from the nearest measured shape, and the shape is measured
+    later by one thread of its own, a visitor's shapes in turn with everyone else's, at most MEASURE_SHARE of a core
+    in all, a few waiting per visitor. Each landed measurement bumps `version`, so a page redraws its estimate. Asked
+    from anywhere else (the CLI, the benchmark, the app's start), a shape is measured in place."""
 
     def __init__(self):
         self._speeds: dict[tuple, float] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self.measured_at = 0.0  # time.monotonic() of the last measurement pass
         self.disturbed = False  # another process had the cores while a shape was last measured
         self.generation = 0  # bumped by every remeasure: what was estimated before may read differently now
+        self.version = 0  # bumped by every new shape measured in the background
+        self._waiting: dict[str, list[tuple]] = {}  # asker -> shapes to measure in the background
+        self._wake = threading.Condition(self._lock)
+        self._measurer: threading.Thread | None = None
 
     def __call__(self, *shape) -> float:
         with self._lock:
             if shape in self._speeds:
                 return self._speeds[shape]
+            if (asker := ASKER.get()) is not None and self._speeds:
+                self._ask(shape, asker)
+                return self._nearest(shape)
+        return self._measure(shape)
+
+    def _measure(self, shape: tuple) -> float:
         with OthersLoad() as others:
             speed = _measure_layer(*shape)
         with self._lock:
@@ -72,6 +94,56 @@ class MeasuredSpeeds:
             self.disturbed |= others.cores > BUSY_CORES
             return self._speeds[shape]
 
+    # -- in the background (asked from a request) -----------------------------------------------------------------
+    def _ask(self, shape: tuple, asker: str) -> None:
+        """Put `shape` in `asker`'s turn to be measured (the caller holds the lock)."""
+        if self._measurer is None:
+            self._measurer = threading.Thread(target=self._measure_waiting, name="measuring-shapes", daemon=True)
+            self._measurer.start()
+        if any(shape in shapes for shapes in self._waiting.values()):
+            return
+        mine = self._waiting.pop(asker, [])  # and to the back of the turn: askers take turns
+        self._waiting[asker] = [*mine, shape][-WAITING_PER_ASKER:]  # a visitor's newest shapes
+        while len(self._waiting) > MAX_ASKERS:
+            del self._waiting[next(iter(self._waiting))]
+        self._wake.notify()
+
+    def pending(self) -> int:
+        with self._lock:
+            return sum(len(shapes) for shapes in self._waiting.values())
+
+    def _measure_waiting(self) -> None:
+        while True:
+            with self._lock:
+                while not self._waiting:
+                    self._wake.wait()
+                asker = next(iter(self._waiting))
+                shape, *rest = self._waiting.pop(asker)
+                if rest:
+                    self._waiting[asker] = rest  # back of the turn
+            started = time.monotonic()
+            try:
+                self._measure(shape)
+            except Exception:  # an estimate is a courtesy: a shape that cannot be measured keeps its nearest's speed
+                log.warning("measuring a layer shape failed", exc_info=True)
+            took = time.monotonic() - started
+            with self._lock:
+                self.version += 1
+            time.sleep(max(MEASURE_PAUSE_S, took * (1 / MEASURE_SHARE - 1)))
+
+    def _nearest(self, shape: tuple) -> float:
+        """The speed of the measured shape most like `shape` (the caller holds the lock): the same width, precision
+        and method first, then the closest batch and length, then the same options."""
+
+        def distance(known: tuple) -> float:
+            width = sum(a != b for a, b in zip(known[:3], shape[:3], strict=True)) * 100.0
+            kind = (known[5] != shape[5]) * 50.0 + (known[6:7] != shape[6:7]) * 20.0
+            size = abs(math.log(known[3] * known[4] / (shape[3] * shape[4])))
+            return width + kind + size + (known[7:] != shape[7:]) * 1.0
+
+        return self._speeds[min(self._speeds, key=distance)]
+
+    # -- measured again --------------------------------------------------------------------------------------------
     def remeasure(self) -> None:
         """Measure every known shape again, keeping the faster of the two measurements."""
         with self._lock:
@@ -91,6 +163,15 @@ class MeasuredSpeeds:
     def cache_clear(self) -> None:
         with self._lock:
             self._speeds.clear()
+
+
+# Who asks for an estimate: set per request by the app (webui/language.localized), None elsewhere. Shapes asked for
+# from a request are measured in the background, the askers' in turn.
+ASKER: contextvars.ContextVar[str | None] = contextvars.ContextVar("estimate_asker", default=None)
+WAITING_PER_ASKER = 3  # a visitor's newest shapes to measure; older ones are answered from the nearest for good
+MAX_ASKERS = 64
+MEASURE_SHARE = 0.25  # of one core, at most, for measuring shapes in the background
+MEASURE_PAUSE_S = 1.0
 
 
 BUSY_CORES = 0.5  # other processes using more than half a core: a measurement taken then is not the machine's own
@@ -274,8 +355,9 @@ def measured_estimate(config: RunConfig, corrected: bool = True) -> Estimate:
     precision = resolve_precision(config.precision)
     dims = (model_config.hidden_size, model_config.intermediate_size, model_config.num_attention_heads)
     assert config.batch_size is not None  # resolve_config fills it in
-    train_speed = layer_speed(*dims, config.batch_size, max(1, round(train_len)), precision, config.method,
-                              tuple(sorted(config.method_options.items())))  # fmt: skip
+    # Only what changes the compute tells measurements apart (not LoRA's alpha, a dropout's value, an init text).
+    options = compute_values(method.options(**config.method_options))
+    train_speed = layer_speed(*dims, config.batch_size, max(1, round(train_len)), precision, config.method, options)
     dev_batch = max(64, config.batch_size)  # train.py's evaluation batch
     dev_speed = layer_speed(*dims, dev_batch, max(1, round(dev_len)), precision)
     seconds = (training / train_speed + forward_only / dev_speed) * REST

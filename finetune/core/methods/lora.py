@@ -8,7 +8,7 @@ import torch
 from peft import LoraConfig, TaskType, get_peft_model, inject_adapter_in_model
 from transformers import AutoModelForSequenceClassification
 
-from ..fields import setting
+from ..fields import setting, zero_or_not
 from .base import TrainingDefaults
 from .peft_common import PeftMethod
 from .registry import register_method
@@ -19,9 +19,9 @@ class LoraOptions:
     r: int = setting(8, label="LoRA rank r", help="rank of the update matrices (at most the hidden size)",
                      minimum=1, maximum=1024)  # fmt: skip
     alpha: float = setting(16.0, label="LoRA alpha", help="updates are scaled by alpha / r",
-                           minimum=0, exclusive_minimum=True, maximum=4096, form="advanced")  # fmt: skip
+                           minimum=0, exclusive_minimum=True, maximum=4096, form="advanced", compute=False)  # fmt: skip
     dropout: float = setting(0.1, label="LoRA dropout", help="dropout on the LoRA path", minimum=0, maximum=0.9,
-                             form="advanced")  # fmt: skip
+                             form="advanced", compute=zero_or_not)  # fmt: skip
     target_modules: str = setting(
         "query,value", label="Target modules", help="comma-separated names of the linear layers to adapt",
         max_length=200, form="advanced",

@@ -25,11 +25,11 @@ class PromptOptions:
                                       "every input", minimum=1, maximum=128)  # fmt: skip
     init_text: str = setting("", label="Init text", help="start the prompt as these words' embeddings "
                              "(empty: the task's recipe; 'random': random embeddings)", max_length=200,
-                             form="advanced")  # fmt: skip
+                             form="advanced", compute=False)  # fmt: skip
     head_learning_rate: float | None = setting(
         None, label="Head learning rate", help="learning rate of the classification head, which starts "
         "random (empty: the task's recipe, else the run's learning rate)", minimum=0, exclusive_minimum=True,
-        maximum=1, form="advanced",
+        maximum=1, form="advanced", compute=False,
     )  # fmt: skip
 
 
