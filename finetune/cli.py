@@ -360,6 +360,18 @@ class ProgressPrinter:
 
 
 # -- predict, runs -------------------------------------------------------------------------------------
+def quiet_loading() -> None:
+    """An answer without what loading the runs prints before it: transformers' "Loading weights" bars (one per
+    model) and its FutureWarnings about its own renames, which a person asking for a prediction cannot act on."""
+    import warnings
+
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers(\.|$)")
+
+
+
 def _finite_json(value):
     """`value` with NaN and infinities as None: strict JSON has no NaN (a reader in another language fails on it)."""
     if isinstance(value, float):
@@ -374,6 +386,7 @@ def _finite_json(value):
 def cmd_predict(args, parser) -> int:
     from .engine.predict import InputError, Predictor
 
+    quiet_loading()
     try:
         results = Predictor(args.checkpoints_dir).predict(args.task, args.text, args.text_pair)
     except InputError as e:

@@ -39,7 +39,7 @@ class Deployment:
     def from_env(cls) -> Deployment:
         extra = [e.strip() for e in os.environ.get("LAB_ENCODERS", "").split(",") if e.strip()]
         public = bool(os.environ.get("SPACE_ID")) or os.environ.get("LAB_PUBLIC", "").lower() in _TRUTHY
-        token = os.environ.get("LAB_INSTRUCTOR_TOKEN") or None
+        token = instructor_token(os.environ.get("LAB_INSTRUCTOR_TOKEN"))
         return cls(
             public=public,
             training=os.environ.get("LAB_TRAINING", "on").strip().lower() not in {"off", "0", "false", "no"},
@@ -66,7 +66,7 @@ class Deployment:
         return (
             self.instructor_token is not None
             and isinstance(token, str)
-            and hmac.compare_digest(token.encode(), self.instructor_token.encode())
+            and hmac.compare_digest(token.strip().encode(), self.instructor_token.encode())
         )
 
     def check_may_train(self, token: object) -> None:
@@ -97,6 +97,18 @@ class Deployment:
             raise user_error("choosing a server folder for the data is off in a public lab")
 
 
+def instructor_token(setting: str | None) -> str | None:
+    """LAB_INSTRUCTOR_TOKEN as the instructor types it: without surrounding spaces or line ends (a secret pasted
+    with its newline); unset, None. One that is blank once stripped is refused at start: it would make a space the
+    instructor's password."""
+    if setting is None or setting == "":
+        return None
+    token = setting.strip()
+    if not token:
+        raise SystemExit("LAB_INSTRUCTOR_TOKEN is set but blank (only spaces or line ends): set a token, or unset it")
+    return token
+
+
 DEFAULT_PUBLIC_RUN_MINUTES = 15.0  # a class period's share of one small machine
 
 
@@ -124,4 +136,5 @@ def user_error(message: str) -> gr.Error:
     """An error popup in the visitor's language whose text is shown as text: a visitor's input inside it can open no
     HTML tag (every "<" becomes SAFE_LESS_THAN, which reads alike), and it reads the same in the browser and through
     the API, where an HTML entity would show as "&lt;"."""
-    return gr.Error(say_error(message).replace("<", SAFE_LESS_THAN))
+    # print_exception=False: a refusal is the lab working, not a fault; the server log keeps no traceback of it
+    return gr.Error(say_error(message).replace("<", SAFE_LESS_THAN), print_exception=False)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -227,19 +229,60 @@ def shape_problem(info: Any, folder: Path) -> str | None:
         if not isinstance(info[key], kind) or isinstance(info[key], bool):
             return f"{RUN_FILE}'s {key!r} is not a {getattr(kind, '__name__', 'number')}"
     for key in ("accuracy", "f1", "mcc", "headline"):
-        if not isinstance(info["metrics"].get(key), _NUMBER):
+        if not _finite(info["metrics"].get(key)):
             return f"{RUN_FILE} has no number for metric {key!r}"
     for key in ("trainable", "total", "trainable_percent"):
-        if not isinstance(info["params"].get(key), _NUMBER):
+        if not _finite(info["params"].get(key)):
             return f"{RUN_FILE} has no parameter count {key!r}"
+    if any(not math.isfinite(v) for v in _numbers(info)):  # NaN or Infinity, which json reads but no reader can show
+        return f"{RUN_FILE} holds a number that is not finite"
+    if (longest := max(map(len, _texts(info)), default=0)) > MAX_TEXT_CHARS:
+        return f"{RUN_FILE} holds a text of {longest:,} characters; a run's record holds at most {MAX_TEXT_CHARS:,}"
     where = place_in_store(folder)
     if (info["task"], info["method"], info["run_id"]) != tuple(where.split("/")):
         return f"{RUN_FILE} describes {info['task']}/{info['method']}/{info['run_id']}, not this folder"
     return None
 
 
+MAX_TEXT_CHARS = 4096  # the longest text a run.json holds: a path (PATH_MAX), an encoder's name, a device's
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, _NUMBER) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _numbers(value: Any) -> Iterator[float]:
+    if isinstance(value, float):
+        yield value
+    elif isinstance(value, dict | list):
+        for item in value.values() if isinstance(value, dict) else value:
+            yield from _numbers(item)
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict | list):
+        for item in [*value, *value.values()] if isinstance(value, dict) else value:
+            yield from _texts(item)
+
+
+def link_in(folder: Path) -> str | None:
+    """The first symbolic link in `folder` (itself included), as a path inside it, or None: a run is made of plain
+    files, and a link could make a reader (listing, export, loading) read what lies outside the store."""
+    if folder.is_symlink():
+        return "."
+    for where, folders, files in os.walk(folder):  # never into a linked folder (followlinks=False)
+        for name in (*folders, *files):
+            if (Path(where) / name).is_symlink():
+                return (Path(where) / name).relative_to(folder).as_posix()
+    return None
+
+
 def read_run(path: Path) -> RunRecord:
     """The run in `path`, or CheckpointError saying in words what is wrong with it."""
+    if (link := link_in(Path(path))) is not None:
+        raise CheckpointError(f"it holds a link ({link}); a run is made of plain files")
     run_file = Path(path) / RUN_FILE
     if not run_file.is_file():
         raise CheckpointError(f"not a complete run folder (no {RUN_FILE})")

@@ -13,9 +13,10 @@ import functools
 import json
 import struct
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 MAX_HEADER_BYTES = 16 << 20  # a safetensors header: names, dtypes, shapes (a few KB for the lab's runs)
+MAX_TENSORS = 4096  # tensors in one weights file: bert-large's classifier has about 400
 # The files a run is made of, by name (the model folder's own come from its method's saved_files), and the most
 # each may weigh; anything else in a run folder is not written by import and makes a stored run "broken".
 RUN_FILES: dict[str, int] = {
@@ -68,40 +69,52 @@ def safetensors_header(path: Path) -> dict[str, dict]:
     """The tensors a safetensors file declares (name -> dtype, shape, data_offsets), checked against the file: a
     header of sane size, offsets that tile the data exactly to the file's end (a truncated or padded file fails).
     Reads the header only."""
-    size = path.stat().st_size
     with path.open("rb") as f:
-        raw = f.read(8)
-        if len(raw) < 8:
-            raise RunFileError(f"{path.name} is too short to be safetensors")
-        (length,) = struct.unpack("<Q", raw)
-        if length > min(MAX_HEADER_BYTES, size - 8):
-            raise RunFileError(f"{path.name} is damaged (its header claims {length:,} bytes)")
-        try:
-            header = json.loads(f.read(length))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise RunFileError(f"{path.name} is damaged (unreadable header)") from None
+        return read_safetensors_header(f, path.stat().st_size, path.name)
+
+
+def read_safetensors_header(stream: BinaryIO, size: int, name: str) -> dict[str, dict]:
+    """safetensors_header from an open stream at the file's start (a file, or a zip entry before it is unpacked),
+    `size` the file's size, `name` for the messages."""
+    raw = stream.read(8)
+    if len(raw) < 8:
+        raise RunFileError(f"{name} is too short to be safetensors")
+    (length,) = struct.unpack("<Q", raw)
+    if length > min(MAX_HEADER_BYTES, size - 8):
+        raise RunFileError(f"{name} is damaged (its header claims {length:,} bytes)")
+    try:
+        header = json.loads(stream.read(length))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise RunFileError(f"{name} is damaged (unreadable header)") from None
     if not isinstance(header, dict):
-        raise RunFileError(f"{path.name} is damaged (unreadable header)")
+        raise RunFileError(f"{name} is damaged (unreadable header)")
     header.pop("__metadata__", None)
+    if len(header) > MAX_TENSORS:
+        raise RunFileError(f"{name} declares {len(header):,} tensors; a run's weights hold at most {MAX_TENSORS:,}")
+    return _tiled(header, length, size, name)
+
+
+def _tiled(header: dict[str, dict], length: int, size: int, file_name: str) -> dict[str, dict]:
+    """`header` when its tensors tile the file's data exactly (else RunFileError)."""
     spans = []
     for name, tensor in header.items():
         try:
             start, end = (int(x) for x in tensor["data_offsets"])
             shape = [int(d) for d in tensor["shape"]]
         except (KeyError, TypeError, ValueError):
-            raise RunFileError(f"{path.name} is damaged (tensor {name!r} is not described)") from None
+            raise RunFileError(f"{file_name} is damaged (tensor {name!r} is not described)") from None
         if start < 0 or end < start or any(d < 0 for d in shape):
-            raise RunFileError(f"{path.name} is damaged (tensor {name!r})")
+            raise RunFileError(f"{file_name} is damaged (tensor {name!r})")
         spans.append((start, end))
     spans.sort()
     position = 0
     for start, end in spans:
         if start != position:
-            raise RunFileError(f"{path.name} is damaged (its tensors do not tile the file)")
+            raise RunFileError(f"{file_name} is damaged (its tensors do not tile the file)")
         position = end
     if 8 + length + position != size:
         raise RunFileError(
-            f"{path.name} is damaged: {size:,} bytes where its header describes {8 + length + position:,}"
+            f"{file_name} is damaged: {size:,} bytes where its header describes {8 + length + position:,}"
         )
     return header
 

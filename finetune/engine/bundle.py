@@ -17,6 +17,7 @@ import stat
 import tempfile
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -24,7 +25,7 @@ from typing import Any
 
 from ..core import checkpoints
 from ..core.checkpoints import RunRecord, list_runs
-from ..core.run_files import MAX_FILES_PER_RUN, MAX_WEIGHTS_BYTES, entry_problem
+from ..core.run_files import MAX_FILES_PER_RUN, MAX_WEIGHTS_BYTES, RunFileError, entry_problem, read_safetensors_header
 from ..core.storage import default_checkpoints_dir
 
 ALLOWED_SUFFIXES = {".safetensors", ".json", ".jsonl", ".md", ".txt"}  # what a pull downloads at most
@@ -76,7 +77,10 @@ def public_files(run: RunRecord) -> Iterator[tuple[str, bytes]]:
     any text file (run.json names a local encoder by its folder and keeps no data folder; adapter configs and model
     cards name the encoder). Weights go as they are."""
     paths = server_paths(run.info)
-    for path in sorted(p for p in run.path.rglob("*") if p.is_file()):
+    files = sorted(p for p in run.path.rglob("*") if p.is_file() or p.is_symlink())
+    if checkpoints.link_in(run.path) is not None or any(p.is_symlink() for p in files):  # never read through a link
+        raise BundleError(f"{run.where}: it holds a link; a run is made of plain files")
+    for path in files:
         relative = path.relative_to(run.path).as_posix()
         content = path.read_bytes()
         if relative == checkpoints.RUN_FILE:
@@ -150,6 +154,46 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+# How a bundle's entries may be packed: what Python's zipfile unpacks, and no more than MAX_PACKING to one. A run's
+# weights pack about 1.1 to 1, its JSON files 3 to 10 to 1; a zip bomb thousands to one.
+PACKINGS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+MAX_PACKING = 100
+PACKING_CHECKED_FROM = 1 << 20  # smaller files may pack as tightly as they like
+
+
+def _packing_problem(info: zipfile.ZipInfo) -> str | None:
+    """Why an entry cannot be unpacked as a run's file: encrypted, packed in a way zipfile cannot unpack, or far
+    more tightly than any run's file packs (a zip bomb: it would fill the disk before any other check). None if fine."""
+    if info.flag_bits & 0x1:
+        return f"{info.filename!r} is encrypted; a bundle's files are not"
+    if info.compress_type not in PACKINGS:
+        return f"{info.filename!r} is packed in a way this lab cannot unpack (method {info.compress_type})"
+    if info.file_size >= PACKING_CHECKED_FROM and info.file_size > MAX_PACKING * max(info.compress_size, 1):
+        return (f"{info.filename!r} unpacks to {info.file_size / max(info.compress_size, 1):,.0f} times its packed "
+                "size; a run's files pack far less tightly")  # fmt: skip
+    return None
+
+
+def _check_weights_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    """A weights file's safetensors header read from the zip itself: its tensors must tile the declared size."""
+    path = PurePosixPath(member.filename)
+    try:
+        with archive.open(member) as stream:
+            read_safetensors_header(stream, member.file_size, path.name)
+    except RunFileError as e:
+        raise BundleError(f"{'/'.join(path.parts[:3])}: {e}") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError):
+        raise BundleError(f"the bundle is damaged ({member.filename!r} cannot be read)") from None
+
+
+def _check_room(size: int, checkpoints_dir: Path) -> None:
+    """Refuse a bundle the temporary folder or the store has no room for (unpacked in one, copied to the other)."""
+    for where, folder in (("the temporary folder", Path(tempfile.gettempdir())), ("the store", checkpoints_dir)):
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if existing is not None and shutil.disk_usage(existing).free < size:
+            raise BundleError(f"there is no room for this bundle in {where} ({size / 1e9:.2f} GB unpacked)")
+
+
 def _check_layout(entries: list[tuple[str, int]]) -> dict[str, list[str]]:
     """Files (name, size) grouped by run folder (task/method/run_id): each folder name checked, and each file one a
     run of that method is made of, within its size (core/run_files.py), so nothing else is ever written."""
@@ -186,14 +230,20 @@ def import_bundle(bundle: Path, checkpoints_dir: Path | None = None) -> ImportRe
     with archive:
         members = archive.infolist()
         for info in members:
-            if problem := _member_problem(info):
+            if problem := _member_problem(info) or _packing_problem(info):
                 raise BundleError(problem)
+        if duplicate := next((name for name, n in Counter(m.filename for m in members).items() if n > 1), None):
+            raise BundleError(f"{duplicate!r} is in the bundle twice; a bundle holds each file once")
         files = [m for m in members if not m.is_dir()]
         if not files:
             raise BundleError("the bundle holds no runs (python -m finetune export makes one)")
         if sum(m.file_size for m in files) > MAX_TOTAL_BYTES:
             raise BundleError(f"the bundle unpacks to more than {MAX_TOTAL_BYTES / 1e9:.0f} GB")
         runs = _check_layout([(m.filename, m.file_size) for m in files])
+        for member in files:  # weights described as the run will read them, before a byte is unpacked
+            if member.filename.endswith(".safetensors"):
+                _check_weights_header(archive, member)
+        _check_room(sum(m.file_size for m in files), checkpoints_dir)
         with tempfile.TemporaryDirectory(prefix="glue-tune-lab-import-") as scratch:  # outside the store
             for member in files:  # unpacked with the declared sizes enforced (a zip can lie about them)
                 _extract(archive, member, Path(scratch) / member.filename)
@@ -248,7 +298,7 @@ def _extract(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path) ->
                 if written > member.file_size:
                     raise BundleError(f"{member.filename!r} unpacks to more than it declares")
                 sink.write(chunk)
-    except (zipfile.BadZipFile, zlib.error, EOFError):
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError):
         raise BundleError(f"the bundle is damaged ({member.filename!r} does not unpack to what it was)") from None
 
 

@@ -14,6 +14,8 @@ from .config import RunConfig
 
 FILE = "unfinished-races.json"
 MAX_RACES = 200  # one per visitor whose race stopped; the oldest go first
+MAX_METHODS = 16  # a race's methods (the lab has four)
+MAX_BYTES = 4 << 20  # what MAX_RACES races of MAX_METHODS take, with room: a larger file is not the lab's own
 
 Race = list[tuple[RunConfig, str | None]]
 log = logging.getLogger(__name__)
@@ -25,12 +27,16 @@ def load(root: Path) -> dict[str, Race]:
     path = Path(root) / FILE
     if not path.is_file():
         return {}
+    if (size := path.stat().st_size) > MAX_BYTES:  # read at every start: never megabytes of it
+        log.warning("the unfinished races in %s take %d bytes, more than the lab writes; left out", FILE, size)
+        return {}
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
         names = {f.name for f in dataclasses.fields(RunConfig)}
         races = {}
-        for owner, methods in kept.items():
-            if all(isinstance(m, dict) and set(m.get("config", {})) <= names for m in methods):
+        for owner, methods in list(kept.items())[-MAX_RACES:]:
+            if len(methods) <= MAX_METHODS and all(isinstance(m, dict) and set(m.get("config", {})) <= names
+                                                   for m in methods):  # fmt: skip
                 races[str(owner)] = [(RunConfig(**m["config"]), m.get("resume")) for m in methods]
         return races
     except (OSError, ValueError, TypeError, AttributeError) as e:

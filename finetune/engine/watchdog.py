@@ -4,9 +4,10 @@ A run stops politely at its next step (engine/worker.py writes "stop" on its std
 step — stopped by SIGSTOP, swapped out, blocked on a hung read or a stuck GPU call — would hold the waiting line for
 as long as it stays so, while every other visitor waits. So:
 
-- **after Stop**, the worker has `stop_grace_s` to end; then it is killed. What it had saved (its last dev
-  evaluation's state) stays resumable: the staging folder of a dead process becomes a resumable state
-  (resumable.sweep_stale_staging), as after any crash.
+- **after Stop**, a worker that has used next to no CPU for `stop_grace_s` is killed (stopped, hung, swapped out);
+  one still busy (saving its state on a machine other work slows) is given up to `stop_busy_s` before it is killed
+  all the same. What it had saved (its last dev evaluation's state) stays resumable: the staging folder of a dead
+  process becomes a resumable state (resumable.sweep_stale_staging), as after any crash.
 - **without Stop**, a worker is stalled when it has sent no event for a long time *by its own pace* — ten times the
   longest silence it has shown so far, at least `min_silence_s` (and `start_silence_s` before its first event:
   importing the libraries and loading an encoder take a while) — **and** used next to no CPU meanwhile. Long quiet
@@ -24,7 +25,8 @@ from dataclasses import dataclass, field
 
 import psutil
 
-STOP_GRACE_S = 10.0  # a healthy worker stops within a step; one still there after this does not answer
+STOP_GRACE_S = 10.0  # a healthy worker stops within a step; one idle this long after Stop does not answer
+STOP_BUSY_S = 30.0  # the most a worker still computing after Stop is given
 MIN_SILENCE_S = 60.0
 START_SILENCE_S = 300.0
 PACE_FACTOR = 10.0
@@ -36,6 +38,7 @@ ANY_CPU_FACTOR = 4.0  # silent this many times the bound: ended even while it sp
 @dataclass
 class Limits:
     stop_grace_s: float = STOP_GRACE_S
+    stop_busy_s: float = STOP_BUSY_S
     min_silence_s: float = MIN_SILENCE_S
     start_silence_s: float = START_SILENCE_S
     pace_factor: float = PACE_FACTOR
@@ -82,27 +85,39 @@ class Watchdog:
         asked_at: float | None = None
         while not self.done.wait(0.5):
             now = time.monotonic()
+            self._sample(now)
             if self.cancel.is_set() and asked_at is None:
                 asked_at = now
-            if asked_at is not None and now - asked_at > self.limits.stop_grace_s:
-                return self._end("stop")
+            if asked_at is not None:
+                waited = now - asked_at
+                if waited > self.limits.stop_busy_s or (waited > self.limits.stop_grace_s and
+                                                        self._idle(now, self.limits.stop_grace_s)):  # fmt: skip
+                    return self._end("stop")
             silence, limit = now - self._last, self.silence_limit_s()
-            idle = self._idle(now)
-            if (silence > limit and idle) or silence > ANY_CPU_FACTOR * limit:
+            if (silence > limit and self._idle(now, self.limits.idle_window_s)) or silence > ANY_CPU_FACTOR * limit:
                 return self._end("stall")
 
-    def _idle(self, now: float) -> bool:
-        """Whether the worker used next to no CPU over the whole idle window (False until the window is full)."""
+    def _sample(self, now: float) -> None:
+        """Note the worker's CPU seconds so far (kept for the longer of the two windows)."""
         try:
             times = psutil.Process(self.pid).cpu_times()
         except (psutil.Error, OSError):
-            return False  # gone: its end is being reaped
+            return  # gone: its end is being reaped
         self._cpu.append((now, times.user + times.system))
-        while len(self._cpu) > 1 and now - self._cpu[1][0] >= self.limits.idle_window_s:
+        keep = max(self.limits.idle_window_s, self.limits.stop_grace_s)
+        while len(self._cpu) > 1 and now - self._cpu[1][0] >= keep:
             self._cpu.popleft()
-        first_time, first_cpu = self._cpu[0]
+
+    def _idle(self, now: float, window: float) -> bool:
+        """Whether the worker used next to no CPU over the last `window` seconds (False until that much is seen)."""
+        if not self._cpu:
+            return False
+        since = [sample for sample in self._cpu if now - sample[0] >= window]
+        if not since:
+            return False
+        first_time, first_cpu = since[-1]
         spanned = now - first_time
-        return spanned >= self.limits.idle_window_s and (self._cpu[-1][1] - first_cpu) < BUSY_CORES * spanned
+        return (self._cpu[-1][1] - first_cpu) < BUSY_CORES * spanned
 
     def _end(self, why: str) -> None:
         if self.done.is_set():

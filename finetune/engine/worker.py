@@ -196,10 +196,17 @@ def main() -> None:
         stop.set()  # asked, or the app is gone (EOF): the run stops at its next step and stays resumable
 
     threading.Thread(target=listen, name="stdin", daemon=True).start()
-    with os.fdopen(events_fd, "w", encoding="utf-8") as events:
-        for item in run_events(order, stop):
+    events = os.fdopen(events_fd, "w", encoding="utf-8")
+    items = run_events(order, stop)
+    try:
+        for item in items:
             events.write(json.dumps(item) + "\n")
             events.flush()
+    except BrokenPipeError:  # the app is gone: the run stops where it is, resumable, and nobody needs a traceback
+        items.close()
+    finally:
+        with contextlib.suppress(OSError):
+            events.close()
 
 
 # -- in the app ----------------------------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ class FullFineTuning(Method):
         # Even on the meta device, building a layer costs time: a config of 100,000 layers took two minutes to
         # refuse. Each layer holds at least one stored tensor, so more layers than tensors cannot be these weights.
         layer_counts = [v for k, v in described.items() if k in LAYER_COUNT_KEYS and isinstance(v, int)]
-        if any(count > len(stored) for count in layer_counts):
+        if any(count > min(len(stored), MAX_LAYERS) for count in layer_counts):
             return "model.safetensors does not hold the weights config.json describes"
         try:
             config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
@@ -119,6 +119,9 @@ class FullFineTuning(Method):
 
 # The names transformers' configs give their depth (BERT-likes, DistilBERT, GPT-2, T5, ALBERT).
 LAYER_COUNT_KEYS = frozenset({"num_hidden_layers", "n_layers", "n_layer", "num_layers", "num_hidden_groups"})
+# The deepest encoder a saved full run may describe (bert-large: 24): 20,000 layers of empty tensors would otherwise
+# pass the count above and take minutes to build, even on the meta device.
+MAX_LAYERS = 96
 
 
 @torch.no_grad()

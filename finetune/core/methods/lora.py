@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from peft import LoraConfig, TaskType, get_peft_model, inject_adapter_in_model
@@ -73,7 +74,12 @@ class LoRA(PeftMethod):
             shape = tensor["shape"]
             if ("lora_A" in name and shape[:1] != [options.r]) or ("lora_B" in name and shape[-1:] != [options.r]):
                 return f"adapter tensor {name} has shape {shape}, not rank {options.r}"
-        return None
+        return _setting_not_the_labs(config, options)
+
+    def adapter_config(self, folder: Path, options: LoraOptions):
+        # Built from the run's own options, never from the file: a crafted one could replicate layers, rewrite the
+        # frozen base the other methods share (PiSSA/OLoRA initialisations), or scale by 1e30.
+        return self._lora_config(options, task_type=TaskType.SEQ_CLS)
 
     def prepare(self, model, options: LoraOptions, source):
         # TaskType.SEQ_CLS keeps the classifier head trainable (modules_to_save).
@@ -88,6 +94,31 @@ class LoRA(PeftMethod):
             target_modules=_targets(options),
             **more,
         )
+
+
+# Keys of a saved adapter_config.json that may differ from what the lab's own LoRA config says: where it was made
+# (the encoder's name, peft's version), how it was last used, and the head peft keeps trainable for a classifier.
+FREE_KEYS = frozenset({"base_model_name_or_path", "revision", "inference_mode", "peft_version", "modules_to_save",
+                       "target_modules", "auto_mapping", "task_type", "megatron_core"})  # fmt: skip
+
+
+def _setting_not_the_labs(config: dict, options: LoraOptions) -> str | None:
+    """A key of a saved adapter config set otherwise than a run with `options` sets it (an allow-list: every other key
+    must read as the lab's LoraConfig writes it, or, unknown to this peft, as nothing at all), or None."""
+    own = LoRA._lora_config(options, task_type=TaskType.SEQ_CLS).to_dict()
+    for key, value in config.items():
+        if key in FREE_KEYS or (key in own and _same(value, own[key])) or (key not in own and not value):
+            continue
+        return f"adapter_config.json sets {key} to {str(value)[:40]!r}, which this lab's LoRA runs never do"
+    if set(config.get("modules_to_save") or []) - {"classifier", "score"}:
+        return "adapter_config.json trains more than the classifier head beside its adapters"
+    return None
+
+
+def _same(saved, own) -> bool:
+    if isinstance(own, float | int) and isinstance(saved, float | int) and not isinstance(saved, bool):
+        return float(saved) == float(own)
+    return saved == own
 
 
 def _targets(options: LoraOptions) -> list[str]:

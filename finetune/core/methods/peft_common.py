@@ -51,12 +51,13 @@ model = PeftModel.from_pretrained(base, "model").eval()"""
         """Why an adapter's configuration disagrees with its run's options or its stored tensors, or None."""
         return None
 
-    def adapter_config(self, folder: Path) -> Any:
-        """The saved adapter's config; a method may adjust what loading must not redo."""
+    def adapter_config(self, folder: Path, options: Any) -> Any:
+        """The saved adapter's config (of a run with `options`); a method may adjust what loading must not redo, or
+        build it from the options alone."""
         return PeftConfig.from_pretrained(str(folder))
 
     def load(self, base: nn.Module, folder: Path, options: Any) -> nn.Module:
         # peft would fall back to a pickled adapter_model.bin (torch.load): refuse anything but safetensors.
         if not (Path(folder) / ADAPTER_WEIGHTS).is_file():
             raise FileNotFoundError(f"the run has no {ADAPTER_WEIGHTS} (adapters load from safetensors only)")
-        return PeftModel.from_pretrained(base, folder, config=self.adapter_config(folder))
+        return PeftModel.from_pretrained(base, folder, config=self.adapter_config(folder, options))

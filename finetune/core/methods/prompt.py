@@ -100,10 +100,10 @@ class PromptTuning(PeftMethod):
             "its adapter loads with plain peft, as its model card shows"
         )
 
-    def adapter_config(self, folder: Path):
+    def adapter_config(self, folder: Path, options: PromptOptions):
         # The saved prompt replaces any initialisation, so skip re-reading the init text's tokenizer
         # (its path may not exist on this machine).
-        config = super().adapter_config(folder)
+        config = super().adapter_config(folder, options)
         config.prompt_tuning_init = PromptTuningInit.RANDOM
         config.prompt_tuning_init_text = None
         config.tokenizer_name_or_path = None

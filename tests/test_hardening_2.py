@@ -1,0 +1,258 @@
+"""A public lab, second round (#44): a store that never leaks and bundles checked before a byte is unpacked: links
+out of the store, crafted adapter configs, zip bombs, encrypted or oddly packed entries, duplicate entries, weights
+whose header lies, records with non-finite numbers or huge texts, a full model of 20,000 empty layers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from finetune.core import checkpoints
+from finetune.core.checkpoints import scan_runs
+from finetune.core.methods import get_method
+from finetune.engine.bundle import BundleError, export_runs, import_bundle
+from finetune.core.models import load_classifier, resolve_model
+from finetune.core.tasks import get_task
+from finetune.engine.predict import Predictor
+from finetune.engine.train import train
+
+from .conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def store(tiny_bert, glue_dir, tmp_path_factory):
+    """A full, a LoRA and a prompt-tuning run of SST-2 (tiny, real), in a store of their own."""
+    root = tmp_path_factory.mktemp("hardening-2-store")
+    for method in ("full", "lora", "prompt"):
+        train(tiny_config(tiny_bert, glue_dir, "sst2", method), checkpoints_dir=root)
+    return root
+
+
+@pytest.fixture
+def copy_of(store, tmp_path):
+    def make() -> Path:
+        copy = tmp_path / "store"
+        shutil.copytree(store, copy)
+        return copy
+
+    return make
+
+
+def rezip(source: Path, target: Path, edit=lambda name, content: content, **more: bytes) -> Path:
+    """`source`'s entries, each through `edit` (None drops it), plus the `more` entries, into `target`."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for name in old.namelist():
+            if (content := edit(name, old.read(name))) is not None:
+                new.writestr(name, content)
+        for name, content in more.items():
+            new.writestr(name, content)
+    return target
+
+
+@pytest.fixture
+def bundle(store, tmp_path) -> Path:
+    out = tmp_path / "plain.zip"
+    export_runs(out, "sst2", checkpoints_dir=store)
+    return out
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch) -> Path:
+    """The temporary folder an import unpacks into, watched."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(folder))
+    return folder
+
+
+def written(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+# -- links out of the store ----------------------------------------------------------------------------------------
+def test_a_run_holding_a_link_out_of_the_store_is_broken_and_neither_exported_nor_loaded(copy_of, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the server's own file\n")
+    copy = copy_of()
+    [lora] = checkpoints.list_runs(copy, "sst2", "lora")
+    vocab = lora.model_dir / "tokenizer" / "vocab.txt"
+    vocab.unlink(missing_ok=True)
+    vocab.symlink_to(secret)
+    scan = scan_runs(copy)
+    assert [b.where for b in scan.broken] == [lora.where] and "holds a link (model/tokenizer/vocab.txt)" in str(
+        scan.broken[0]
+    )
+    out = tmp_path / "out.zip"
+    shipped = export_runs(out, "sst2", checkpoints_dir=copy)
+    assert "lora" not in {r.method for r in shipped}
+    with zipfile.ZipFile(out) as z:
+        assert all(b"the server's own file" not in z.read(n) for n in z.namelist())
+    answers = {p.method: p.status for p in Predictor(copy).predict("sst2", "a fine film")}
+    assert answers["lora"] == "not_trained" and answers["full"] == "ok"
+    # A whole run folder that is a link is refused the same way.
+    [full] = checkpoints.list_runs(copy, "sst2", "full")
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(full.path, elsewhere)
+    full.path.symlink_to(elsewhere, target_is_directory=True)
+    assert full.where in {b.where for b in scan_runs(copy).broken}
+
+
+# -- crafted adapter configs ---------------------------------------------------------------------------------------
+def edit_lora_adapter(change):
+    def edit(name: str, content: bytes) -> bytes:
+        if "/lora/" in name and name.endswith("adapter_config.json"):
+            config = json.loads(content)
+            change(config)
+            return json.dumps(config).encode()
+        return content
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (lambda c: c.update(layer_replication=[[0, 2]] * 300), "layer_replication"),
+        (lambda c: c.update(init_lora_weights="pissa"), "init_lora_weights"),
+        (lambda c: c.update(init_lora_weights="olora"), "init_lora_weights"),
+        (lambda c: c.update(lora_alpha=1e30), "lora_alpha"),
+        (lambda c: c.update(bias="all"), "bias"),
+        (lambda c: c.update(some_future_key={"layers": 10**6}), "some_future_key"),
+    ],
+    ids=["replication", "pissa", "olora", "alpha", "bias", "unknown-key"],
+)
+def test_an_adapter_config_set_otherwise_than_the_labs_lora_is_refused(bundle, tmp_path, scratch, change, key):
+    with pytest.raises(BundleError, match=f"sets {key} to .*which this lab's LoRA runs never do"):
+        import_bundle(rezip(bundle, tmp_path / "crafted.zip", edit_lora_adapter(change)), tmp_path / "class-store")
+    assert not (tmp_path / "class-store").exists()
+
+
+def test_a_lora_adapter_loads_from_its_runs_options_never_from_its_file(store, tmp_path):
+    """Even past every check, loading builds the adapter config from the run's options: a PiSSA initialisation in the
+    file cannot rewrite the frozen base the other methods share, nor 300 replicated layers be built."""
+    [lora] = checkpoints.list_runs(store, "sst2", "lora")
+    folder = tmp_path / "model"
+    shutil.copytree(lora.model_dir, folder)
+    config = json.loads((folder / "adapter_config.json").read_text())
+    config.update(init_lora_weights="pissa", layer_replication=[[0, 2]] * 300, lora_alpha=1e30)
+    (folder / "adapter_config.json").write_text(json.dumps(config))
+    method = get_method("lora")
+    base = load_classifier(resolve_model(lora.info["model"]), get_task("sst2"))
+    before = {n: p.detach().clone() for n, p in base.named_parameters()}
+    model = method.load(base, folder, method.options(**lora.info["config"]["method_options"]))
+    assert model.peft_config["default"].lora_alpha == method.options(**lora.info["config"]["method_options"]).alpha
+    assert model.peft_config["default"].layer_replication is None
+    after = dict(model.get_base_model().named_parameters())
+    changed = [n for n, p in before.items() if n in after and not torch.equal(after[n], p)]
+    assert changed == []
+
+
+# -- zips checked before a byte is unpacked ---------------------------------------------------------------------------
+def test_a_zip_bomb_is_refused_before_anything_is_unpacked(bundle, tmp_path, scratch):
+    with zipfile.ZipFile(bundle) as z:
+        where = "/".join(next(n for n in z.namelist() if "/full/" in n).split("/")[:3])
+    bomb = rezip(bundle, tmp_path / "bomb.zip", lambda n, c: None if n.endswith("model.safetensors") else c,
+                 **{f"{where}/model/model.safetensors": b"\0" * (300 << 20)})  # fmt: skip
+    assert bomb.stat().st_size < 5 << 20
+    with pytest.raises(BundleError, match="unpacks to [\\d,]+ times its packed size"):
+        import_bundle(bomb, tmp_path / "class-store")
+    assert written(scratch) == 0 and not (tmp_path / "class-store").exists()
+
+
+def test_weights_whose_header_lies_about_their_size_are_refused_before_unpacking(bundle, tmp_path, scratch):
+    def lying(name: str, content: bytes) -> bytes:
+        if not name.endswith("adapter_model.safetensors"):
+            return content
+        (length,) = struct.unpack("<Q", content[:8])
+        header = json.loads(content[8 : 8 + length])
+        first = next(k for k in header if k != "__metadata__")
+        header[first]["data_offsets"][1] += 10**9  # a tensor a gigabyte longer than the file holds
+        text = json.dumps(header).encode()
+        return struct.pack("<Q", len(text)) + text + content[8 + length :]
+
+    with pytest.raises(BundleError, match=r"sst2/lora/[\d-]+\w*: adapter_model.safetensors is damaged \(its tensors do not tile the file\)"):
+        import_bundle(rezip(bundle, tmp_path / "lying.zip", lying), tmp_path / "class-store")
+    assert written(scratch) == 0
+
+
+def test_encrypted_oddly_packed_and_duplicate_entries_are_refused_in_words(bundle, tmp_path, scratch):
+    with zipfile.ZipFile(bundle) as z:
+        first = z.infolist()[0]
+        content = z.read(first)
+
+    def variant(name: str, adjust) -> Path:
+        out = tmp_path / name
+        with zipfile.ZipFile(bundle) as old, zipfile.ZipFile(out, "w") as new:
+            for info in old.infolist():
+                new.writestr(info, old.read(info))
+            extra = zipfile.ZipInfo(first.filename)
+            adjust(extra)
+            new.writestr(extra, content)
+        return out
+
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        duplicate = variant("duplicate.zip", lambda info: None)
+    with pytest.raises(BundleError, match="is in the bundle twice"):
+        import_bundle(duplicate, tmp_path / "class-store")
+
+    def flagged(bits: int, method: int | None = None) -> Path:
+        out = tmp_path / f"flagged-{bits}-{method}.zip"
+        data = bytearray(bundle.read_bytes())
+        central = data.index(b"PK\x01\x02")  # the first entry's central directory record
+        data[central + 8 : central + 10] = struct.pack("<H", bits)
+        if method is not None:
+            data[central + 10 : central + 12] = struct.pack("<H", method)
+        out.write_bytes(bytes(data))
+        return out
+
+    with pytest.raises(BundleError, match="is encrypted"):
+        import_bundle(flagged(0x1), tmp_path / "class-store")
+    with pytest.raises(BundleError, match="packed in a way this lab cannot unpack"):
+        import_bundle(flagged(0x0, method=99), tmp_path / "class-store")
+    assert written(scratch) == 0 and not (tmp_path / "class-store").exists()
+
+
+# -- records: non-finite numbers, huge texts; a full model of 20,000 empty layers -------------------------------------
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda i: i["metrics"].update(accuracy=float("nan")), "no number for metric 'accuracy'"),
+        (lambda i: i["metrics"].update(loss=float("inf")), "a number that is not finite"),
+        (lambda i: i.update(model="x" * 900_000), "a text of 900,000 characters"),
+    ],
+    ids=["nan-metric", "infinite-number", "huge-encoder-name"],
+)
+def test_a_record_with_a_non_finite_number_or_a_huge_text_is_refused(bundle, copy_of, tmp_path, change, message):
+    def edit(name: str, content: bytes) -> bytes:
+        if "/full/" in name and name.endswith("/run.json"):
+            info = json.loads(content)
+            change(info)
+            return json.dumps(info).encode()
+        return content
+
+    with pytest.raises(BundleError, match=message):
+        import_bundle(rezip(bundle, tmp_path / "record.zip", edit), tmp_path / "class-store")
+    copy = copy_of()
+    [full] = checkpoints.list_runs(copy, "sst2", "full")
+    info = json.loads((full.path / "run.json").read_text())
+    change(info)
+    (full.path / "run.json").write_text(json.dumps(info))
+    assert full.where in {b.where for b in scan_runs(copy).broken}
+
+
+def test_a_full_model_of_twenty_thousand_empty_layers_is_refused_from_its_header(copy_of):
+    copy = copy_of()
+    [full] = checkpoints.list_runs(copy, "sst2", "full")
+    config = json.loads((full.model_dir / "config.json").read_text())
+    config["num_hidden_layers"] = 20_000
+    (full.model_dir / "config.json").write_text(json.dumps(config))
+    save_file({f"t{i}": torch.empty(0) for i in range(20_001)}, full.model_dir / "model.safetensors")
+    (broken,) = scan_runs(copy).broken
+    assert broken.where == full.where and "declares 20,001 tensors" in broken.reason
