@@ -41,6 +41,7 @@ from webui import differences, playground_tab, results_tab, sharing, train_tab, 
 from webui.deployment import Deployment
 from webui.language import REPORT_LANGUAGE_JS, remember_language
 from webui.locales import I18N, INTRO_KO, t
+from webui.visitors import trust_only_the_socket
 
 log = logging.getLogger("glue-tune-lab")
 
@@ -110,6 +111,7 @@ def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | Non
     """The lab's Blocks; runs live in `checkpoints_dir` (default: $FINETUNE_CHECKPOINTS, else persistent
     storage, else ./checkpoints); `deployment` (default: from the environment) says who may train."""
     deployment = deployment or Deployment.from_env()
+    trust_only_the_socket()  # visitors told apart by what the platform sets, never a header of theirs (visitors.py)
     sweep_stale_staging(checkpoints_dir or default_checkpoints_dir())  # leftovers of a crash or restart
     sharing.sweep_leftovers()  # and of apps killed before they cleaned their temporary folders
     pull_class_runs(checkpoints_dir)

@@ -371,7 +371,6 @@ def quiet_loading() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers(\.|$)")
 
 
-
 def _finite_json(value):
     """`value` with NaN and infinities as None: strict JSON has no NaN (a reader in another language fails on it)."""
     if isinstance(value, float):

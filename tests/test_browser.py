@@ -412,9 +412,10 @@ def test_two_browsers_on_the_zerogpu_stand_in_train_stop_resume_and_run_out_of_q
 
     env = {k: v for k, v in os.environ.items() if k != "FINETUNE_CHECKPOINTS"}
     # Every call asks for 20 s (capped), the run stopping itself after 15 s; each visitor has 45 s.
+    # The browsers' X-IP-Token plays Spaces' proxy, which sets it per visitor: the lab is told to trust it.
     env |= {"LAB_ZEROGPU_EMULATE": "1", "LAB_ZEROGPU_QUOTA_S": "45", "LAB_ZEROGPU_MAX_CALL_S": "20",
-            "FINETUNE_CHECKPOINTS": str(tmp_path / "runs"), "GLUE_DIR": str(glue_dir),
-            "PYTHONPATH": str(REPO)}  # fmt: skip
+            "LAB_VISITOR_HEADER": "x-ip-token", "FINETUNE_CHECKPOINTS": str(tmp_path / "runs"),
+            "GLUE_DIR": str(glue_dir), "PYTHONPATH": str(REPO)}  # fmt: skip
     port = free_port()
     app = start_space(env, port)
     try:

@@ -17,9 +17,9 @@ from safetensors.torch import save_file
 from finetune.core import checkpoints
 from finetune.core.checkpoints import scan_runs
 from finetune.core.methods import get_method
-from finetune.engine.bundle import BundleError, export_runs, import_bundle
 from finetune.core.models import load_classifier, resolve_model
 from finetune.core.tasks import get_task
+from finetune.engine.bundle import BundleError, export_runs, import_bundle
 from finetune.engine.predict import Predictor
 from finetune.engine.train import train
 
@@ -161,7 +161,7 @@ def test_a_zip_bomb_is_refused_before_anything_is_unpacked(bundle, tmp_path, scr
     bomb = rezip(bundle, tmp_path / "bomb.zip", lambda n, c: None if n.endswith("model.safetensors") else c,
                  **{f"{where}/model/model.safetensors": b"\0" * (300 << 20)})  # fmt: skip
     assert bomb.stat().st_size < 5 << 20
-    with pytest.raises(BundleError, match="unpacks to [\\d,]+ times its packed size"):
+    with pytest.raises(BundleError, match=r"unpacks to [\d,]+ times its packed size"):
         import_bundle(bomb, tmp_path / "class-store")
     assert written(scratch) == 0 and not (tmp_path / "class-store").exists()
 
@@ -177,7 +177,10 @@ def test_weights_whose_header_lies_about_their_size_are_refused_before_unpacking
         text = json.dumps(header).encode()
         return struct.pack("<Q", len(text)) + text + content[8 + length :]
 
-    with pytest.raises(BundleError, match=r"sst2/lora/[\d-]+\w*: adapter_model.safetensors is damaged \(its tensors do not tile the file\)"):
+    with pytest.raises(
+        BundleError,
+        match=r"sst2/lora/[\d-]+\w*: adapter_model.safetensors is damaged \(its tensors do not tile the file\)",
+    ):
         import_bundle(rezip(bundle, tmp_path / "lying.zip", lying), tmp_path / "class-store")
     assert written(scratch) == 0
 
@@ -256,3 +259,83 @@ def test_a_full_model_of_twenty_thousand_empty_layers_is_refused_from_its_header
     save_file({f"t{i}": torch.empty(0) for i in range(20_001)}, full.model_dir / "model.safetensors")
     (broken,) = scan_runs(copy).broken
     assert broken.where == full.where and "declares 20,001 tensors" in broken.reason
+
+
+# -- the smaller ones --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("setting", ["   ", "\n", " \t\n "])
+def test_a_blank_instructor_token_is_refused_at_start(monkeypatch, setting):
+    from webui.deployment import Deployment
+
+    monkeypatch.setenv("LAB_INSTRUCTOR_TOKEN", setting)
+    with pytest.raises(SystemExit, match="LAB_INSTRUCTOR_TOKEN is set but blank"):
+        Deployment.from_env()
+
+
+def test_the_instructor_token_is_taken_without_its_surrounding_spaces(monkeypatch):
+    from webui.deployment import Deployment
+
+    monkeypatch.setenv("LAB_INSTRUCTOR_TOKEN", " s3cret \n")
+    lab = Deployment.from_env()
+    assert lab.instructor_token == "s3cret" and lab.is_instructor("s3cret") and lab.is_instructor(" s3cret\n")
+    assert not lab.is_instructor(" ") and not lab.is_instructor("\n") and not lab.is_instructor("s3cre")
+
+
+def test_a_refusal_leaves_no_traceback_in_the_server_log():
+    from webui.deployment import user_error
+
+    assert user_error("choose a task").print_exception is False
+
+
+def test_an_oversized_unfinished_races_record_is_not_read_at_start(tmp_path, tiny_bert, glue_dir, caplog):
+    from finetune.engine import unfinished
+
+    config = tiny_config(tiny_bert, glue_dir)
+    unfinished.save(tmp_path, {f"visitor-{i}": [(config, None)] for i in range(3)})
+    assert len(unfinished.load(tmp_path)) == 3
+    record = json.loads((tmp_path / unfinished.FILE).read_text())
+    many = {f"v{i}": record["visitor-0"] for i in range(120_000)}  # 120,000 races: tens of megabytes
+    (tmp_path / unfinished.FILE).write_text(json.dumps(many))
+    assert unfinished.load(tmp_path) == {} and "more than the lab writes" in caplog.text
+    (tmp_path / unfinished.FILE).write_text(json.dumps(dict(list(many.items())[:300])))
+    assert len(unfinished.load(tmp_path)) == unfinished.MAX_RACES  # the newest kept
+
+
+@pytest.mark.slow  # a process of its own
+def test_predict_on_the_command_line_prints_its_answer_and_nothing_else(store):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "finetune", "predict", "--task", "sst2", "a fine film",
+                           "--checkpoints-dir", str(store)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0 and "Full fine-tuning" in done.stdout
+    assert "Loading weights" not in done.stderr and "Warning" not in done.stderr, done.stderr
+
+
+@pytest.mark.slow  # a worker process
+def test_a_worker_whose_app_is_gone_stops_quietly_and_resumable(tiny_bert, glue_dir, tmp_path):
+    """The app killed mid-run: the worker's next event finds no reader. It stops its run (resumable) and exits
+    without a BrokenPipeError traceback in the terminal."""
+    import os
+    import subprocess
+    import sys
+
+    from finetune.core import resumable
+    from finetune.engine.worker import PACKAGE_ROOT, WorkOrder
+
+    config = tiny_config(tiny_bert, glue_dir, "sst2", "full", max_train_samples=2000, epochs=3, evaluations=6)
+    read_fd, write_fd = os.pipe()
+    worker = subprocess.Popen([sys.executable, "-m", "finetune.engine.worker", "--events-fd", str(write_fd)],
+                              stdin=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(write_fd,), text=True,
+                              env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)})  # fmt: skip
+    os.close(write_fd)
+    assert worker.stdin is not None and worker.stderr is not None
+    worker.stdin.write(WorkOrder(config, checkpoints_dir=str(tmp_path)).to_json() + "\n")
+    worker.stdin.flush()
+    with os.fdopen(read_fd, encoding="utf-8") as events:
+        for line in events:
+            if json.loads(line)["type"] == "eval":
+                break  # the app goes away after the first evaluation: nobody reads the events any more
+    assert worker.wait(timeout=120) is not None
+    stderr = worker.stderr.read()
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    assert [s.step for s in resumable.list_states(tmp_path)]  # its run stays resumable

@@ -77,7 +77,15 @@ def test_the_stand_in_runs_each_call_in_a_forked_worker_with_pickled_arguments_a
         as_visitor(visitor("a"), lambda: list(stand_in.GPU(duration=10)(lambda x: (yield x))(lambda: None)))
 
 
-def test_the_stand_in_enforces_the_duration_and_refuses_as_zerogpu_does_with_visitors_counted_apart():
+@pytest.fixture
+def behind_spaces_proxy(monkeypatch):
+    """The lab behind a proxy that sets X-IP-Token per visitor, as Spaces' does (off a Space it is not trusted)."""
+    monkeypatch.setenv("LAB_VISITOR_HEADER", "x-ip-token")
+
+
+def test_the_stand_in_enforces_the_duration_and_refuses_as_zerogpu_does_with_visitors_counted_apart(
+    behind_spaces_proxy,
+):
     stand_in = ZeroGpuStandIn(quota_s=4, max_duration_s=6)
     cut = stand_in.GPU(duration=1)(slow)
     with pytest.raises(gr.Error) as aborted:
@@ -94,6 +102,49 @@ def test_the_stand_in_enforces_the_duration_and_refuses_as_zerogpu_does_with_vis
     assert too_long.value.title == "ZeroGPU illegal duration"
     # No token: the address counts, as for ZeroGPU's anonymous visitors (a class behind one address shares it).
     assert ZeroGpuStandIn.visitor(visitor(None, "10.1.1.1")) == ZeroGpuStandIn.visitor(visitor(None, "10.1.1.1"))
+
+
+def test_a_header_a_visitor_sends_does_not_choose_who_pays(monkeypatch):
+    """Off a Space, with no proxy named, an X-IP-Token (or anything else) a browser sends changes nothing: the
+    visitor is their address, and a fresh token buys no fresh quota."""
+    monkeypatch.delenv("LAB_VISITOR_HEADER", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    stand_in = ZeroGpuStandIn(quota_s=4, max_duration_s=6)
+    as_visitor(visitor("first", "10.0.0.9"), lambda: list(stand_in.GPU(duration=4)(counted)(1)))
+    with pytest.raises(gr.Error, match="quota"):
+        as_visitor(visitor("a-fresh-token", "10.0.0.9"), lambda: list(stand_in.GPU(duration=4)(counted)(1)))
+    spoofed = gr.Request(headers={"x-ip-token": "x", "x-forwarded-for": "1.2.3.4"}, client=SimpleNamespace(
+        host="10.0.0.9"))  # fmt: skip
+    assert ZeroGpuStandIn.visitor(spoofed) == "ip:10.0.0.9"
+    monkeypatch.setenv("SPACE_ID", "someone/lab")  # on a Space, its proxy's X-IP-Token is who pays
+    assert ZeroGpuStandIn.visitor(spoofed) == "token:x"
+
+
+def test_calls_started_together_cannot_be_granted_more_than_the_quota(behind_spaces_proxy):
+    """A race's four calls of 4 s against a 10 s quota, started at once: two are granted (each reserves its whole
+    duration when it starts), the others refused; what a call did not use is given back when it ends."""
+    import threading
+
+    stand_in = ZeroGpuStandIn(quota_s=10, max_duration_s=6)
+    call = stand_in.GPU(duration=4)(slow)
+    outcomes: list[str] = []
+    started = threading.Barrier(4)
+
+    def one_lane() -> None:
+        started.wait()
+        try:
+            as_visitor(visitor("racer"), lambda: list(call(0.5)))
+            outcomes.append("granted")
+        except gr.Error as e:
+            outcomes.append(e.title)
+
+    lanes = [threading.Thread(target=one_lane) for _ in range(4)]
+    for lane in lanes:
+        lane.start()
+    for lane in lanes:
+        lane.join(60)
+    assert sorted(outcomes) == ["ZeroGPU quota exceeded"] * 2 + ["granted"] * 2
+    assert 10 - 2 * 4 < stand_in.left("token:racer") < 10 - 2 * 0.5  # charged what the two calls really took
 
 
 @pytest.mark.parametrize(
@@ -190,7 +241,7 @@ def test_the_app_on_the_stand_in_trains_through_train_and_counts_two_visitors_qu
     env = {k: v for k, v in os.environ.items() if k not in ("FINETUNE_CHECKPOINTS",)}
     # Each call asks for 20 s (a tiny run's estimate with the margin is more: capped); each visitor has 20.2 s.
     env |= {"LAB_ZEROGPU_EMULATE": "1", "LAB_ZEROGPU_QUOTA_S": "20.2", "LAB_ZEROGPU_MAX_CALL_S": "20",
-            "FINETUNE_CHECKPOINTS": str(tmp_path / "runs"),
+            "FINETUNE_CHECKPOINTS": str(tmp_path / "runs"), "LAB_VISITOR_HEADER": "x-ip-token",  # as Spaces' proxy
             "GLUE_DIR": str(glue_dir), "PYTHONPATH": str(REPO)}  # fmt: skip
     port = free_port()
     app = start_space(env, port)

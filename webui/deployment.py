@@ -10,6 +10,8 @@
   stopped when it runs past it, resumable); on a public lab without an instructor token 15 minutes unless set,
   elsewhere unbounded unless set ("off": unbounded). Visitors of a public lab have one job in line at a time.
   The instructor (by token) is bound by neither.
+- ``LAB_JOBS_PER_ADDRESS``: on a public lab, the jobs one address may hold in line or training at once (default 4;
+  a logged-in visitor holds one, and so does each browser session). Visitors are told apart by webui/visitors.py.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Deployment:
     instructor_token: str | None
     encoders: tuple[str, ...]  # what a public deployment may train
     max_run_s: float | None = None  # the longest run a visitor may start (None: no bound)
+    jobs_per_address: int = 4  # jobs in line or training from one address at once, on a public lab
 
     @classmethod
     def from_env(cls) -> Deployment:
@@ -46,7 +49,14 @@ class Deployment:
             instructor_token=token,
             encoders=tuple(dict.fromkeys([PACKAGED_MODEL, STUDY_MODEL, *extra])),
             max_run_s=max_run_seconds(os.environ.get("LAB_MAX_RUN_MINUTES"), open_to_all=public and token is None),
+            jobs_per_address=jobs_per_address(os.environ.get("LAB_JOBS_PER_ADDRESS")),
         )
+
+    def jobs_per_visitor(self, visitor: str) -> int:
+        """How many jobs one visitor (webui/visitors.py) may hold in line or training at once on a public lab: one
+        for a logged-in visitor (and one per browser session in any case); for an address, a classroom's few
+        (LAB_JOBS_PER_ADDRESS, default 4), since a school's network shows its whole class as one address."""
+        return 1 if visitor.startswith("user:") else self.jobs_per_address
 
     @property
     def one_job_per_visitor(self) -> bool:
@@ -107,6 +117,17 @@ def instructor_token(setting: str | None) -> str | None:
     if not token:
         raise SystemExit("LAB_INSTRUCTOR_TOKEN is set but blank (only spaces or line ends): set a token, or unset it")
     return token
+
+
+def jobs_per_address(setting: str | None) -> int:
+    """LAB_JOBS_PER_ADDRESS: a whole number from 1 to 20 (the waiting line's length); unset, 4, so that one address
+    can never fill the line (20) and a class behind one school address still has a few runs going at once."""
+    text = (setting or "").strip()
+    if not text:
+        return 4
+    if not text.isdigit() or not 1 <= int(text) <= 20:
+        raise SystemExit(f"LAB_JOBS_PER_ADDRESS must be a whole number from 1 to 20, got {setting!r}")
+    return int(text)
 
 
 DEFAULT_PUBLIC_RUN_MINUTES = 15.0  # a class period's share of one small machine

@@ -70,6 +70,10 @@ ERROR_SHAPES_KO: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
      lambda m: f"최대 시퀀스 길이 {m['n']}이 모델의 한도 {m['limit']}를 넘습니다"),
     (re.compile(r"the waiting line is full \((?P<n>\d+) jobs\); try again when it is shorter"),
      lambda m: f"대기열이 가득 찼습니다 (작업 {m['n']}개). 줄이 짧아지면 다시 시도하세요"),
+    (re.compile(r"(?P<n>\d+) runs from your address are already in line or training; one of them must end first "
+                r"\(visitors sharing a network share this; logging in to Hugging Face gives you your own\)"),
+     lambda m: f"같은 주소에서 이미 {m['n']}개의 학습이 대기 중이거나 학습 중입니다. 그중 하나가 끝나야 합니다 (같은 네트워크의 "
+               "방문자는 이 한도를 함께 씁니다. Hugging Face에 로그인하면 나만의 한도를 받습니다)"),
     (re.compile(r"this lab trains only these encoders: (?P<names>.+)"),
      lambda m: f"이 실습실은 다음 인코더만 학습합니다: {m['names']}"),
     (re.compile(r"(?P<title>.+) has not been trained on (?P<task>.+) yet: train it first(?P<note>.*)"),

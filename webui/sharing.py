@@ -55,7 +55,9 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> Sharing:
         with gr.Row():
             # Any value reaches the handler, which answers an unknown task in the lab's words (and the visitor's
             # language) rather than Gradio's "not in the list of choices".
-            task = gr.Dropdown(TASK_CHOICES, value="sst2", label=t("Task to download"), scale=2, allow_custom_value=True)
+            task = gr.Dropdown(
+                TASK_CHOICES, value="sst2", label=t("Task to download"), scale=2, allow_custom_value=True
+            )
             make = gr.Button(t("Make bundle"), scale=1, elem_id="make-bundle")
             bundle = gr.File(label=t("Bundle (python -m finetune import it elsewhere)"), interactive=False, scale=2,
                              elem_id="bundle-file")  # fmt: skip

@@ -52,6 +52,7 @@ from .error_words import say_error
 from .forms import input_for
 from .language import duration, localized, say
 from .locales import t
+from .visitors import visitor_of
 from .zerogpu import call_seconds, max_call_seconds
 
 FIRST_METHOD = next(iter(METHODS))
@@ -180,7 +181,8 @@ def submit(runner: TrainingRunner, deployment: Deployment, configs: list[RunConf
     one_job = deployment.one_job_per_visitor and not deployment.is_instructor(token)
     try:
         return runner.submit(configs, owner=owner_of(request), max_seconds=budget, one_per_owner=one_job,
-                             context=contextvars.copy_context(), race=race)  # fmt: skip
+                             context=contextvars.copy_context(), race=race, **visitor_bounds(deployment, token,
+                                                                                              request))  # fmt: skip
     except (RunnerBusy, ConfigError, ResumeError) as e:
         raise user_error(str(e)) from None
 
@@ -539,16 +541,24 @@ def resume_job(runner: TrainingRunner, deployment: Deployment, run_id: str | Non
         raise user_error("Pick a stopped run to resume.")
     if not isinstance(run_id, str) or len(run_id) > 64:  # a run id (or 'last'); nothing else is looked up or logged
         raise user_error("a stopped run is named by its run id (python -m finetune runs) or 'last'")
-    return go_on(deployment, token, lambda **line: runner.resume(run_id, owner=owner_of(request), **line))
+    return go_on(deployment, token, request, lambda **line: runner.resume(run_id, owner=owner_of(request), **line))
 
 
-def go_on(deployment: Deployment, token, put: Callable[..., int]) -> int:
+def visitor_bounds(deployment: Deployment, token, request) -> dict[str, Any]:
+    """Who the visitor is (webui/visitors.py) and how many jobs they may hold at once (None: no bound)."""
+    visitor = visitor_of(request)
+    bounded = deployment.one_job_per_visitor and not deployment.is_instructor(token)
+    return {"visitor": visitor, "per_visitor": deployment.jobs_per_visitor(visitor) if bounded else None}
+
+
+def go_on(deployment: Deployment, token, request, put: Callable[..., int]) -> int:
     """Put a stopped run (or race) back in line for this visitor, as a new run's checks would: the instructor token,
     this lab's run budget, one job at a time on a public lab, the request's context; refusals in words."""
     deployment.check_may_train(token)
     one_job = deployment.one_job_per_visitor and not deployment.is_instructor(token)
     try:
-        return put(max_seconds=deployment.run_budget(token), one_per_owner=one_job, context=contextvars.copy_context())
+        return put(max_seconds=deployment.run_budget(token), one_per_owner=one_job, context=contextvars.copy_context(),
+                   **visitor_bounds(deployment, token, request))  # fmt: skip
     except (RunnerBusy, ConfigError, ResumeError) as e:
         raise user_error(str(e)) from None
 
@@ -601,7 +611,8 @@ def build_race_controls() -> RaceControls:
 def resume_race_job(runner: TrainingRunner, deployment: Deployment, token, request) -> int:
     """Put this visitor's stopped race in line again: its stopped runs go on, its methods never started start."""
     anyone = deployment.may_resume_any_race(token)
-    return go_on(deployment, token, lambda **line: runner.resume_race(owner_of(request), anyone=anyone, **line))
+    return go_on(deployment, token, request,
+                 lambda **line: runner.resume_race(owner_of(request), anyone=anyone, **line))  # fmt: skip
 
 
 def wire_race(runner: TrainingRunner, deployment: Deployment, race: RaceControls, token, action_line_parts) -> None:

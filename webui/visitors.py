@@ -4,7 +4,9 @@ are measured in turn (engine/estimate.ASKER), one job a visitor on a public lab.
 Only what the platform sets is trusted, never a header a browser can send:
 - a logged-in Hugging Face name (Gradio's OAuth session: a browser cannot make one up);
 - on a Hugging Face Space (SPACE_ID set), the `X-IP-Token` header: Spaces' proxy sets it per visitor on every request
-  it forwards, in place of any a browser sent; off a Space nobody sets it, so it is ignored;
+  it forwards, in place of any a browser sent (it is what ZeroGPU itself charges by). Off a Space nobody sets it, so
+  it is ignored, unless the lab's operator says a proxy in front of it sets one per visitor: LAB_VISITOR_HEADER names
+  that header (the tests' stand-in for Spaces' proxy does so);
 - else the address the connection came from. Off a Space that is the socket's own peer: `trust_only_the_socket`
   makes Gradio's server (uvicorn) ignore `X-Forwarded-For` and `X-Real-IP`, which it would otherwise take from any
   client on 127.0.0.1. On a Space uvicorn's rule stands (set FORWARDED_ALLOW_IPS to name another trusted proxy).
@@ -26,6 +28,13 @@ def on_a_space() -> bool:
     return bool(os.environ.get("SPACE_ID"))
 
 
+def trusted_visitor_header() -> str | None:
+    """The header a proxy in front of the lab sets per visitor: Spaces' X-IP-Token on a Space, else the one
+    LAB_VISITOR_HEADER names (None: none is trusted)."""
+    named = os.environ.get("LAB_VISITOR_HEADER", "").strip().lower()
+    return named or ("x-ip-token" if on_a_space() else None)
+
+
 def trust_only_the_socket() -> None:
     """Off a Space, Gradio's server takes no client address from a header (an explicit FORWARDED_ALLOW_IPS wins)."""
     if not on_a_space():
@@ -38,9 +47,9 @@ def visitor_of(request: gr.Request | None) -> str:
         return "the Space"
     if name := getattr(request, "username", None):
         return f"user:{name}"
-    if on_a_space():
+    if header := trusted_visitor_header():
         headers = getattr(request, "headers", None) or {}
-        if token := headers.get("x-ip-token"):
+        if token := headers.get(header):
             return f"token:{token}"
     client = getattr(request, "client", None)
     return f"ip:{getattr(client, 'host', None) or 'unknown'}"

@@ -19,6 +19,8 @@ from finetune.engine import zerogpu as engine
 from finetune.engine.worker import Launcher, WorkOrder
 from finetune.engine.zerogpu import ANONYMOUS_QUOTA_S, GpuCall, call_seconds, max_call_seconds, refusal, train_on_gpu
 
+from .visitors import visitor_of
+
 __all__ = ["ZeroGpuStandIn", "call_seconds", "gpu_function", "gpu_launcher", "max_call_seconds", "refusal"]
 
 
@@ -62,13 +64,6 @@ class ZeroGpuStandIn(engine.ZeroGpuStandIn):
 
     @staticmethod
     def visitor(request: gr.Request | None) -> str:
-        """Who pays: a logged-in name, else the X-IP-Token (ZeroGPU's proxy sets it per visitor), else the address."""
-        if request is None:
-            return "the Space"
-        if getattr(request, "username", None):
-            return f"user:{request.username}"
-        headers = getattr(request, "headers", {}) or {}
-        if token := headers.get("x-ip-token"):
-            return f"token:{token}"
-        client = getattr(request, "client", None)
-        return f"ip:{getattr(client, 'host', None) or 'unknown'}"
+        """Who pays: a logged-in name, else the visitor header Spaces' proxy sets, else the address (webui/visitors.py:
+        never a header a browser could send)."""
+        return visitor_of(request)

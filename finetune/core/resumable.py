@@ -8,7 +8,7 @@ A run that stops early — Stop, Ctrl-C, a crash, or a ``kill -9`` found later b
 keeps its staging folder as ``<root>/.resumable/<run_id>/`` when it has a marked checkpoint
 (``keep_for_resume``). ``claim`` moves it back into a staging folder of the process that resumes it
 (one rename, so two visitors cannot resume the same state twice). A completed run drops its
-checkpoints before it is saved; at most ``MAX_KEPT`` resumable states are kept.
+checkpoints before it is saved; each visitor's newest ``MAX_KEPT`` states are kept, bounded in bytes in all.
 
 The checkpoint's optimizer/RNG files are torch pickles read with ``weights_only=True`` by the Trainer;
 they are only ever written by this machine and never travel (bundles and Hub pushes carry run folders
@@ -35,7 +35,13 @@ from . import atomic_file, checkpoints
 RESUMABLE = ".resumable"
 MARKER = "resume.json"
 TRAINER_DIR = "trainer"  # the Trainer's output_dir inside a staging folder
-MAX_KEPT = 8  # resumable states kept per store; the oldest go first (a Space's disk is small)
+# What the store keeps of stopped runs (a Space's disk is small, and one visitor's runs must not push out another's):
+# each visitor's (the marker's "owner": a login or an address; the CLI's runs are one visitor) newest MAX_KEPT, and in
+# all at most MAX_KEPT_BYTES, made room for by the oldest state of a visitor who keeps several, never by a visitor's
+# only one (unless it is older than ORPHAN_AFTER_S: nobody came back for it).
+MAX_KEPT = 4
+MAX_KEPT_BYTES = 8 << 30
+ORPHAN_AFTER_S = 7 * 24 * 3600
 
 
 class ResumeError(ValueError):
@@ -91,7 +97,10 @@ class ResumableState:
 
 
 def mark(staging: Path, run_id: str, config: dict, checkpoint: str, step: int, max_steps: int, **facts: Any) -> None:
-    """Name `checkpoint` (a folder under staging/trainer) as the state to resume from; atomic."""
+    """Name `checkpoint` (a folder under staging/trainer) as the state to resume from; atomic. The visitor a resumed
+    run belongs to (note_owner) stays named."""
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        facts = {"owner": json.loads((staging / MARKER).read_text(encoding="utf-8"))["owner"], **facts}
     marker = {
         "run_id": run_id,
         "config": config,
@@ -153,10 +162,45 @@ def drop_other_checkpoints(staging: Path, keep: str) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def owner_of(state: ResumableState) -> str:
+    """The visitor whose run this is ("" when nobody was named: the CLI's, or one stopped before owners were kept)."""
+    return str(state.marker.get("owner") or "")
+
+
+def note_owner(root: Path, run_id: str, owner: str | None) -> None:
+    """Name the visitor a stopped run belongs to in its marker (kept across restarts), when it names none yet."""
+    if not owner:
+        return
+    with contextlib.suppress(ResumeError, OSError):
+        state = find_state(root, run_id)
+        if not state.marker.get("owner"):
+            _write_marker(state.folder, {**state.marker, "owner": owner})
+
+
 def _prune(root: Path) -> None:
+    """Keep what MAX_KEPT, MAX_KEPT_BYTES and ORPHAN_AFTER_S allow (see MAX_KEPT), the oldest going first."""
     states = list_states(root)
-    for state in states[:-MAX_KEPT]:
-        checkpoints.discard(state.folder)
+    by_owner: dict[str, list[ResumableState]] = {}
+    for state in states:
+        by_owner.setdefault(owner_of(state), []).append(state)
+    for owned in by_owner.values():
+        for state in owned[:-MAX_KEPT]:
+            checkpoints.discard(state.folder)
+        del owned[:-MAX_KEPT]
+    sizes = {state.folder: _bytes(state.folder) for owned in by_owner.values() for state in owned}
+    while sum(sizes.values()) > MAX_KEPT_BYTES:
+        spare = [owned[0] for owned in by_owner.values() if len(owned) > 1]
+        spare += [owned[0] for owned in by_owner.values() if time.time() - owned[0].stopped > ORPHAN_AFTER_S]
+        if not spare:
+            break  # everyone keeps one: the store holds more than the bound rather than take a visitor's only run
+        oldest = min(spare, key=lambda s: s.stopped)
+        checkpoints.discard(oldest.folder)
+        by_owner[owner_of(oldest)].remove(oldest)
+        del sizes[oldest.folder]
+
+
+def _bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
 
 def list_states(root: Path) -> list[ResumableState]:

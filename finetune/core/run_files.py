@@ -13,7 +13,7 @@ import functools
 import json
 import struct
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 MAX_HEADER_BYTES = 16 << 20  # a safetensors header: names, dtypes, shapes (a few KB for the lab's runs)
 MAX_TENSORS = 4096  # tensors in one weights file: bert-large's classifier has about 400
@@ -73,7 +73,7 @@ def safetensors_header(path: Path) -> dict[str, dict]:
         return read_safetensors_header(f, path.stat().st_size, path.name)
 
 
-def read_safetensors_header(stream: BinaryIO, size: int, name: str) -> dict[str, dict]:
+def read_safetensors_header(stream: IO[bytes], size: int, name: str) -> dict[str, dict]:
     """safetensors_header from an open stream at the file's start (a file, or a zip entry before it is unpacked),
     `size` the file's size, `name` for the messages."""
     raw = stream.read(8)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.resumable import ResumableState, ResumeError, find_state, list_states
+from ..core.resumable import ResumableState, ResumeError, find_state, list_states, note_owner, owner_of
 from ..core.storage import default_checkpoints_dir
 from . import unfinished
 from .config import RunConfig, resolve_config
@@ -48,6 +48,11 @@ class RunnerBusy(RuntimeError):
     """The waiting line is full."""
 
 
+# One address (a classroom behind its school's network) or one login holds at most so many jobs (webui/deployment.py)
+VISITOR_FULL = ("{count} runs from your address are already in line or training; one of them must end first (visitors "
+                "sharing a network share this; logging in to Hugging Face gives you your own)")  # fmt: skip
+
+
 @dataclass
 class Job:
     id: int
@@ -61,6 +66,12 @@ class Job:
     context: contextvars.Context | None = None
     lanes: Lanes | None = None  # a race ("Train all"): its configs side by side in these lanes (engine/race.py)
     resumes: list[str | None] = field(default_factory=list)  # a race's stopped runs to go on with, by config
+    # Who asks, beyond the browser session (`owner`): a login or an address (webui/visitors.py). A public lab bounds
+    # the jobs one visitor holds, and a stopped run belongs to its visitor across restarts. Default: the owner.
+    visitor: str = ""
+
+    def __post_init__(self) -> None:
+        self.visitor = self.visitor or self.owner
 
     @property
     def estimate_s(self) -> float:
@@ -166,22 +177,24 @@ class TrainingRunner:
         self._ids = itertools.count(1)
         self._snap = Snapshot(state="idle")
         self._finished: dict[int, JobOutcome] = {}
-        self._stopped_by: dict[str, str] = {}  # run id -> the owner whose job stopped it (since the app started)
+        self._stopped_by: dict[str, str] = {}  # run id -> the visitor whose job stopped it (also in its marker)
         # owner -> what their race left, newest last; kept on disk (engine/unfinished.py), so a restart keeps it
         self._unfinished_races = unfinished.load(self.root)
         self._restored = set(self._unfinished_races)  # owners whose race an earlier start of the lab stopped
         self._race_stops: dict[str, threading.Event] = {}  # method -> its Stop, in the race now running
+        self._current: Job | None = None  # the job training now
 
     # -- control ---------------------------------------------------------------------------
     def submit(
         self, configs: list[RunConfig], owner: str = "local", max_seconds: float | None = None,
         one_per_owner: bool = False, context: contextvars.Context | None = None, race: bool = False,
-        resumes: list[str | None] | None = None,
+        resumes: list[str | None] | None = None, visitor: str | None = None, per_visitor: int | None = None,
     ) -> int:  # fmt: skip
         """Check every config (a bad one refuses the whole job), then put the job in line; returns its id.
         `max_seconds`: each run is stopped (resumable) once it has trained this long; `one_per_owner`: refused
-        while `owner` has a job in line or training; `context`: the asking request's (Job.context); `race`: the
-        configs side by side (engine/race.py), `resumes` the stopped run each goes on with (None: a new run)."""
+        while `owner` has a job in line or training, or `visitor` (Job.visitor) holds `per_visitor` jobs; `context`:
+        the asking request's (Job.context); `race`: the configs side by side (engine/race.py), `resumes` the stopped
+        run each goes on with (None: a new run)."""
         for config in configs:
             resolve_config(config)
         resumes = list(resumes or [None] * len(configs))
@@ -192,11 +205,12 @@ class TrainingRunner:
                 raise ResumeError("a run of this race is already waiting in line to be resumed")
         single = resumes[0] if len(configs) == 1 else None  # one method left of a race: a plain resume
         job = Job(0, owner, list(configs), estimates, resume=single, max_seconds=max_seconds, context=context,
-                  lanes=lanes, resumes=resumes)  # fmt: skip
-        return self._enqueue(job, one_per_owner)
+                  lanes=lanes, resumes=resumes, visitor=visitor or owner)  # fmt: skip
+        return self._enqueue(job, one_per_owner, per_visitor)
 
     def resume_race(self, owner: str = "local", max_seconds: float | None = None, one_per_owner: bool = False,
-                    context: contextvars.Context | None = None, anyone: bool = False) -> int:  # fmt: skip
+                    context: contextvars.Context | None = None, anyone: bool = False, visitor: str | None = None,
+                    per_visitor: int | None = None) -> int:  # fmt: skip
         """Put `owner`'s last stopped race back in line: its stopped runs go on where they were, the methods it never
         started start; with `anyone` (a private lab), the lab's last stopped race if `owner` has none. A method whose
         stopped run has since been resumed alone (or cleaned away) is left out. Raises ResumeError when there is no
@@ -211,7 +225,8 @@ class TrainingRunner:
                 self._forget_race(whose)  # every run of it went on alone: nothing to offer any more
             raise ResumeError("there is no stopped race of yours to resume")
         configs, resumes = [c for c, _ in left], [r for _, r in left]
-        job_id = self.submit(configs, owner, max_seconds, one_per_owner, context, race=True, resumes=resumes)
+        job_id = self.submit(configs, owner, max_seconds, one_per_owner, context, race=True, resumes=resumes,
+                             visitor=visitor, per_visitor=per_visitor)  # fmt: skip
         with self._lock:
             self._forget_race(whose)
         return job_id
@@ -250,16 +265,19 @@ class TrainingRunner:
             return 1.0
 
     def resume(self, run_id: str, owner: str = "local", max_seconds: float | None = None,
-               one_per_owner: bool = False, context: contextvars.Context | None = None) -> int:  # fmt: skip
+               one_per_owner: bool = False, context: contextvars.Context | None = None, visitor: str | None = None,
+               per_visitor: int | None = None) -> int:  # fmt: skip
         """Put a stopped run in line to go on where it was (its own settings); returns the job's id.
         Raises ResumeError when there is no such run, or it is already waiting to be resumed; with
-        `one_per_owner` (a public lab), also when another visitor's job stopped it since the app started."""
+        `one_per_owner` (a public lab), also when it is not `visitor`'s own (its marker names who stopped it, so this
+        holds across restarts; a run that names nobody is the instructor's to resume)."""
         state = find_state(self.root, run_id)
+        visitor = visitor or owner
         with self._lock:
             if state.run_id in self._resumes_in_line():  # alone, or as a method of a race
                 raise ResumeError(f"run {state.run_id} is already waiting in line to be resumed")
-            stopped_by = self._stopped_by.get(state.run_id, owner)
-            if one_per_owner and stopped_by != owner:
+            stopped_by = self._stopped_by.get(state.run_id) or owner_of(state)
+            if one_per_owner and stopped_by != visitor:
                 raise ResumeError("this stopped run is another visitor's: only they (or the instructor) can resume it")
         config = saved_settings(state)
         job = Job(
@@ -270,8 +288,9 @@ class TrainingRunner:
             resume=state.run_id,
             max_seconds=max_seconds,
             context=context,
+            visitor=visitor,
         )
-        return self._enqueue(job, one_per_owner)
+        return self._enqueue(job, one_per_owner, per_visitor)
 
     def stopped_runs(self) -> list[ResumableState]:
         """Runs that stopped after a dev evaluation and can be resumed, most recent first (none being resumed)."""
@@ -288,14 +307,16 @@ class TrainingRunner:
     def root(self) -> Path:
         return Path(self.checkpoints_dir or default_checkpoints_dir())
 
-    def _enqueue(self, job: Job, one_per_owner: bool = False) -> int:
+    def _enqueue(self, job: Job, one_per_owner: bool = False, per_visitor: int | None = None) -> int:
         with self._lock:
             if len(self._line) >= MAX_WAITING:
                 raise RunnerBusy(f"the waiting line is full ({MAX_WAITING} jobs); try again when it is shorter")
-            training = self.busy and self._snap.state == "running" and self._snap.owner == job.owner
-            if one_per_owner and (training or any(waiting.owner == job.owner for waiting in self._line)):
+            held = [*self._line, *([self._current] if self._current and self._snap.state == "running" else [])]
+            if one_per_owner and any(other.owner == job.owner for other in held):
                 raise RunnerBusy("you already have a run in line or training: one at a time in this lab (Stop my run "
                                  "or Leave the line first)")  # fmt: skip
+            if per_visitor is not None and sum(other.visitor == job.visitor for other in held) >= per_visitor:
+                raise RunnerBusy(VISITOR_FULL.format(count=per_visitor))
             job.id = next(self._ids)
             self._line.append(job)
             self._snap.waiting = list(self._line)
@@ -386,8 +407,8 @@ class TrainingRunner:
         if step is None:
             return ""
         start = next((e for e in self._snap.events if e["type"] == "start"), {})
-        if start.get("run_id") and self._snap.owner:
-            self._stopped_by[start["run_id"]] = self._snap.owner
+        if start.get("run_id") and self._current:
+            self._note_owner(start["run_id"], self._current.visitor)
         return f"; it can be resumed from step {step}"
 
     def _resumes_in_line(self) -> set[str]:
@@ -456,6 +477,7 @@ class TrainingRunner:
                 if not self._line:
                     return
                 job = self._line.pop(0)
+                self._current = job
                 self._cancel.clear()
                 self._snap.waiting = list(self._line)
                 self._snap.owner, self._snap.job_id = job.owner, job.id
@@ -573,7 +595,7 @@ class TrainingRunner:
             with self._lock:
                 entry.state, entry.reason = "failed", explain_failure(e)
                 entry.resumable_from = e.resumable_from if isinstance(e, RunFailed) else None
-                self._note_stopped(entry, job.owner)
+                self._note_stopped(entry, job.visitor)
             return
         with self._lock:
             if outcome.status == "complete" and outcome.run is not None:
@@ -585,8 +607,13 @@ class TrainingRunner:
             entry.state = "cancelled"
             entry.resumable_from = outcome.resumable_from
             entry.reason = self._stop_reason(job, overtime, outcome)
-            self._note_stopped(entry, job.owner)
+            self._note_stopped(entry, job.visitor)
 
-    def _note_stopped(self, entry: Entry, owner: str) -> None:
+    def _note_stopped(self, entry: Entry, visitor: str) -> None:
         if entry.resumable_from is not None and entry.run_id:
-            self._stopped_by[entry.run_id] = owner
+            self._note_owner(entry.run_id, visitor)
+
+    def _note_owner(self, run_id: str, visitor: str) -> None:
+        """The stopped run `run_id` is `visitor`'s: remembered here, and in its marker so that a restart keeps it."""
+        self._stopped_by[run_id] = visitor
+        note_owner(self.root, run_id, visitor)

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,7 +110,7 @@ def explain_failure(error: BaseException) -> str:
 
 
 # -- in the worker -------------------------------------------------------------------------------------------------
-def run_events(order: WorkOrder, stop: threading.Event | None = None) -> Iterator[dict]:
+def run_events(order: WorkOrder, stop: threading.Event | None = None) -> Generator[dict, None, None]:
     """Train `order`'s run in this process, yielding each event as it happens, then {"type": "outcome", ...}.
     The run stops (resumable, at its next step) when `stop` is set, when `order.stop_file` appears, after
     `order.stop_after_s`, or when the caller stops listening (closing this generator)."""

@@ -112,6 +112,7 @@ def gpu_launcher(
         ended: list[str] = []
 
         def items() -> Iterator[dict]:
+            take_turn_to_start()
             try:
                 yield from gpu_call(order, seconds)
             except refusals as e:
@@ -128,6 +129,22 @@ def gpu_launcher(
             stop_file.unlink(missing_ok=True)
 
     return launch
+
+
+# A race issues its GPU calls together, and `spaces` forks each call's worker as the call starts; filelock (under
+# huggingface_hub and datasets) refuses a fork while another thread forks (a RuntimeError that ended a race's method).
+# The calls start STAGGER_S apart, far longer than a fork takes and nothing beside a run's minutes.
+STAGGER_S = 1.0
+_starts = threading.Lock()
+_next_start = [0.0]
+
+
+def take_turn_to_start() -> None:
+    with _starts:
+        wait = _next_start[0] - time.monotonic()
+        _next_start[0] = max(_next_start[0], time.monotonic()) + STAGGER_S
+    if wait > 0:
+        time.sleep(wait)
 
 
 def refusal(error: Exception, requested: int) -> tuple[str, str]:
@@ -158,6 +175,7 @@ def refusal(error: Exception, requested: int) -> tuple[str, str]:
 
 # -- the stand-in ----------------------------------------------------------------------------------------------------
 WORKER_ERROR = "ZeroGPU worker error"
+_FORKING = threading.Lock()
 
 
 class ZeroGpuStandIn:
@@ -179,12 +197,12 @@ class ZeroGpuStandIn:
             seconds = duration(*args, **kwargs) if callable(duration) else (duration or 60)
             seconds = seconds.total_seconds() if isinstance(seconds, timedelta) else float(seconds)
             visitor = self.current_visitor()
-            self._schedule(visitor, seconds)
+            reserved = self._schedule(visitor, seconds)
             started = time.monotonic()
             try:
                 yield from self._in_forked_worker(task, args, kwargs, seconds)
             finally:
-                self.charge(visitor, time.monotonic() - started)
+                self.charge(visitor, time.monotonic() - started, reserved)
 
         return call
 
@@ -197,36 +215,52 @@ class ZeroGpuStandIn:
         return GpuCallError(message, title)
 
     def left(self, visitor: str) -> float:
+        with self._lock:
+            return self._left(visitor)
+
+    def _left(self, visitor: str) -> float:
+        """The caller holds the lock."""
         now = time.time()
-        with self._lock:
-            calls = [c for c in self._used.get(visitor, []) if now - c[0] < self.day_s]
-            self._used[visitor] = calls
-            return max(0.0, self.quota_s - sum(s for _, s in calls))
+        calls = [c for c in self._used.get(visitor, []) if now - c[0] < self.day_s]
+        self._used[visitor] = calls
+        return max(0.0, self.quota_s - sum(s for _, s in calls))
 
-    def charge(self, visitor: str, seconds: float) -> None:
+    def charge(self, visitor: str, seconds: float, reserved: tuple[float, float] | None = None) -> None:
+        """Charge `seconds` of GPU time to `visitor`, in place of what the call `reserved` when it started."""
         with self._lock:
-            self._used.setdefault(visitor, []).append((time.time(), seconds))
+            calls = self._used.setdefault(visitor, [])
+            if reserved in calls:
+                calls.remove(reserved)
+            calls.append((time.time(), seconds))
 
-    def _schedule(self, visitor: str, seconds: float) -> None:
-        """Refuse as ZeroGPU does (spaces/zero/client.py's titles and messages)."""
+    def _schedule(self, visitor: str, seconds: float) -> tuple[float, float]:
+        """Refuse as ZeroGPU does (spaces/zero/client.py's titles and messages); else reserve the call's whole
+        duration at once, so that calls started together (a race's methods) cannot be granted more than the quota
+        holds. Returns the reservation, which `charge` replaces with the time the call really took."""
         if seconds > self.max_duration_s:
             raise self.error(
                 f"The requested GPU duration ({round(seconds)}s) is larger than the maximum allowed",
                 "ZeroGPU illegal duration",
             )
-        left = self.left(visitor)
-        if seconds > left:
-            with self._lock:
-                oldest = min((when for when, _ in self._used.get(visitor, [])), default=time.time())
-            wait = timedelta(seconds=round(max(0.0, oldest + self.day_s - time.time())))
-            message = f"You have exceeded your ZeroGPU quota ({round(seconds)}s requested vs. {round(left)}s left). "
-            raise self.error(message + f"Try again in {wait}.", "ZeroGPU quota exceeded")
+        with self._lock:
+            left = self._left(visitor)
+            if seconds <= left:
+                reservation = (time.time(), seconds)
+                self._used.setdefault(visitor, []).append(reservation)
+                return reservation
+            oldest = min((when for when, _ in self._used.get(visitor, [])), default=time.time())
+        wait = timedelta(seconds=round(max(0.0, oldest + self.day_s - time.time())))
+        message = f"You have exceeded your ZeroGPU quota ({round(seconds)}s requested vs. {round(left)}s left). "
+        raise self.error(message + f"Try again in {wait}.", "ZeroGPU quota exceeded")
 
     def _in_forked_worker(self, task: Callable, args: tuple, kwargs: dict, seconds: float) -> Iterator:
         context = multiprocessing.get_context("fork")  # as spaces/zero/wrappers.py
         arguments, results = context.Queue(), context.Queue()
         stop = context.Event()
-        with warnings.catch_warnings():  # forking a threaded app is what ZeroGPU does; Python 3.12 warns about it
+        # One fork at a time: filelock (under huggingface_hub and datasets) refuses a fork while another thread forks
+        # ("os.fork is unsafe while filelock is changing descriptor ownership", a RuntimeError), which a race's
+        # calls started together did, ending a method as an internal error.
+        with _FORKING, warnings.catch_warnings():  # forking a threaded app is what ZeroGPU does; 3.12 warns about it
             warnings.simplefilter("ignore", DeprecationWarning)
             worker = context.Process(target=_stand_in_worker, args=(task, arguments, results, stop), daemon=True)
             worker.start()
