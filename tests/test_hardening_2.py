@@ -339,3 +339,83 @@ def test_a_worker_whose_app_is_gone_stops_quietly_and_resumable(tiny_bert, glue_
     stderr = worker.stderr.read()
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
     assert [s.step for s in resumable.list_states(tmp_path)]  # its run stays resumable
+
+
+# -- visitors: one address's share of the line, stopped runs that stay theirs ------------------------------------------
+def test_one_address_holds_at_most_its_share_of_the_line_and_others_still_get_in(tiny_bert, glue_dir, checkpoints_dir):
+    """Twenty browser sessions from one address no longer fill the line: the address holds LAB_JOBS_PER_ADDRESS
+    (4) jobs at once, in words; a visitor from elsewhere still gets in."""
+    from finetune.engine.runner import VISITOR_FULL, RunnerBusy, TrainingRunner
+
+    runner = TrainingRunner(checkpoints_dir)
+    slow = tiny_config(tiny_bert, glue_dir, "sst2", "full", max_train_samples=4000, epochs=3)
+    quick = tiny_config(tiny_bert, glue_dir, "sst2", "lora")
+    same_address = {"visitor": "ip:10.0.0.1", "per_visitor": 4, "one_per_owner": True}
+    runner.submit([slow], owner="session-0", **same_address)
+    for session in range(1, 4):
+        runner.submit([quick], owner=f"session-{session}", **same_address)
+    for session in range(4, 20):
+        with pytest.raises(RunnerBusy) as refused:
+            runner.submit([quick], owner=f"session-{session}", **same_address)
+        assert str(refused.value) == VISITOR_FULL.format(count=4)
+    runner.submit([quick], owner="elsewhere", visitor="ip:10.9.9.9", per_visitor=4, one_per_owner=True)
+    snap = runner.snapshot()
+    assert [job.visitor for job in snap.waiting].count("ip:10.0.0.1") == 3 and snap.waiting[-1].visitor == "ip:10.9.9.9"
+    runner.withdraw("teacher", override=True)
+    runner.stop("teacher", override=True)
+    assert runner.wait(120)
+
+
+def test_a_stopped_run_stays_its_visitors_across_a_restart(tiny_bert, glue_dir, checkpoints_dir):
+    from finetune.core import resumable
+    from finetune.core.resumable import ResumeError
+    from finetune.engine.runner import TrainingRunner
+
+    from .conftest import wait_for
+
+    config = tiny_config(tiny_bert, glue_dir, "sst2", "full", max_train_samples=2000, epochs=3, evaluations=6)
+    runner = TrainingRunner(checkpoints_dir)
+    runner.submit([config], owner="ana's tab", visitor="ip:10.0.0.5", one_per_owner=True)
+    wait_for(lambda: any(e["type"] == "eval" for e in runner.snapshot().events))
+    assert runner.stop("ana's tab") and runner.wait(120)
+    (state,) = resumable.list_states(checkpoints_dir)
+    assert resumable.owner_of(state) == "ip:10.0.0.5"  # in its marker, which a restart reads
+    restarted = TrainingRunner(checkpoints_dir)
+    with pytest.raises(ResumeError, match="another visitor's"):
+        restarted.resume(state.run_id, owner="ben's new tab", visitor="ip:10.0.0.6", one_per_owner=True)
+    job = restarted.resume(state.run_id, owner="ana's new tab", visitor="ip:10.0.0.5", one_per_owner=True)
+    restarted.stop("ana's new tab")
+    assert restarted.wait(120) and restarted.outcome(job) is not None
+    for kept in resumable.list_states(checkpoints_dir):  # stopped again: still hers
+        assert resumable.owner_of(kept) == "ip:10.0.0.5"
+
+
+def stopped_state(root: Path, run_id: str, owner: str, size: int = 0) -> None:
+    """A stopped run of `owner`, as a dead worker leaves it (`size` bytes of checkpoint)."""
+    from finetune.core import resumable
+
+    folder = root / checkpoints.STAGING / f"{run_id}.owner999999999-1"  # no such process
+    checkpoint = folder / resumable.TRAINER_DIR / "checkpoint-8"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "trainer_state.json").write_text("{}")
+    (checkpoint / "optimizer.pt").write_bytes(b"\0" * size)
+    resumable.mark(folder, run_id, {"task": "sst2", "method": "full"}, "checkpoint-8", 8, 24)
+    resumable.sweep_stale_staging(root)
+    resumable.note_owner(root, run_id, owner)
+
+
+def test_another_visitors_stopped_runs_never_push_mine_out(tmp_path, monkeypatch):
+    from finetune.core import resumable
+
+    stopped_state(tmp_path, "mine", "ip:10.0.0.1", size=1000)
+    for n in range(8):  # someone else's eight quick stopped runs
+        stopped_state(tmp_path, f"theirs-{n}", "ip:10.0.0.2", size=1000)
+    kept = {s.run_id: resumable.owner_of(s) for s in resumable.list_states(tmp_path)}
+    assert "mine" in kept and sorted(r for r, o in kept.items() if o == "ip:10.0.0.2") == [
+        f"theirs-{n}" for n in range(8 - resumable.MAX_KEPT, 8)
+    ]  # their newest four
+    # Bounded in bytes too: made room for by the visitor who keeps several, never by anyone's only one.
+    monkeypatch.setattr(resumable, "MAX_KEPT_BYTES", 2500)
+    stopped_state(tmp_path, "a-third-visitors", "ip:10.0.0.3", size=1000)
+    kept = {s.run_id: resumable.owner_of(s) for s in resumable.list_states(tmp_path)}
+    assert set(kept) == {"mine", "theirs-7", "a-third-visitors"}  # three visitors, one each: over the bound, kept

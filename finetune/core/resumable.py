@@ -175,6 +175,7 @@ def note_owner(root: Path, run_id: str, owner: str | None) -> None:
         state = find_state(root, run_id)
         if not state.marker.get("owner"):
             _write_marker(state.folder, {**state.marker, "owner": owner})
+            _prune(root)  # now counted among its visitor's
 
 
 def _prune(root: Path) -> None:
