@@ -151,7 +151,11 @@ def test_calls_started_together_cannot_be_granted_more_than_the_quota(behind_spa
     ("title", "message", "kind", "words"),
     [
         ("ZeroGPU quota exceeded", "You have exceeded your free ZeroGPU quota (85s requested vs. 30s left). "
-         "Try again in 5:12:00. ", "quota", "it asks for 85 s of GPU time and you have 30 s left; try again in 5:12"),
+         "Try again in 5:12:00. ", "quota", "85 s of GPU time and you have 30 s left; try again in 5 h 12 min."),
+        ("ZeroGPU quota exceeded", "You have exceeded your ZeroGPU quota (60s requested vs. 0s left). Try again in "
+         "1 day, 0:00:00.", "quota", "you have 0 s left; try again in 24 h 0 min."),
+        ("ZeroGPU quota exceeded", "You have exceeded your ZeroGPU quota (20s requested vs. 5s left). Try again in "
+         "0:00:41.", "quota", "you have 5 s left; try again in 41 s."),
         ("ZeroGPU quota exceeded", "Space app has reached its GPU limit. Try re-running outside of examples if it "
          "happened after clicking one", "quota", "your GPU time for today is used up"),
         ("ZeroGPU illegal duration", "The requested GPU duration (400s) is larger than the maximum allowed",
@@ -165,6 +169,13 @@ def test_zerogpu_refusals_are_said_in_the_labs_words(title, message, kind, words
     said_kind, said = refusal(gr.Error(message, title=title), 85)
     assert said_kind == kind and words in said
     assert "Traceback" not in said and "ZeroGPU client" not in said
+    from webui.error_words import say_error
+    from webui.language import speaking
+
+    with speaking("ko"):
+        korean = say_error(said)
+    assert korean != said and not any(c.isascii() and c.isalpha() for c in korean.replace("ZeroGPU", "").replace(
+        "GPU", "").replace("Hugging Face", "")), korean  # every word in Korean, a wait with its units  # fmt: skip
 
 
 # -- runs through the runner, one GPU call each --------------------------------------------------------------------

@@ -90,12 +90,12 @@ ERROR_SHAPES_KO: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
     (re.compile(r"it trained past this lab's (?P<limit>.+) a run"),
      lambda m: f"이 실습실의 학습당 한도({duration_ko(m['limit'])})를 넘어 멈췄습니다"),
     (re.compile(r"ZeroGPU refused this run: (?:it asks for (?P<asked>\d+) s of GPU time and you have (?P<left>\d+) s left"
-                r"|your GPU time for today is used up)(?:; try again in (?P<wait>[\d:]+))?\. Visitors not logged in to "
+                r"|your GPU time for today is used up)(?:; try again in (?P<wait>[^.]+))?\. Visitors not logged in to "
                 r"Hugging Face share one quota per address; logging in gives you your own"),
      lambda m: "ZeroGPU가 이 학습을 거절했습니다: "
                + (f"GPU 시간 {m['asked']}초를 요청했지만 남은 시간은 {m['left']}초입니다" if m["asked"]
                   else "오늘의 GPU 시간을 다 썼습니다")
-               + (f". {m['wait']} 뒤에 다시 시도하세요" if m["wait"] else "")
+               + (f". {duration_ko(m['wait'])} 뒤에 다시 시도하세요" if m["wait"] else "")
                + ". Hugging Face에 로그인하지 않은 방문자는 주소마다 할당량 하나를 나눠 씁니다. 로그인하면 나만의 할당량을 받습니다"),
     (re.compile(r"ZeroGPU refused this run: it asks for (?P<asked>\d+) s of GPU time, more than one call may have; "
                 r"fewer training examples or epochs make it shorter"),

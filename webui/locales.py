@@ -308,6 +308,13 @@ KO: dict[str, str] = {
     "in, shared by everyone behind one address; log in to Hugging Face for your own 5 min)": "ZeroGPU에서 이 학습은 "
     "하루 할당량 중 **GPU 시간 {asked}초**를 요청합니다 (로그인하지 않은 방문자는 하루 2분이며 같은 주소의 모든 사람이 "
     "나눠 씁니다. Hugging Face에 로그인하면 나만의 5분을 받습니다)",
+    "On ZeroGPU (stand-in) this run asks for **{asked} s of GPU time** from your daily quota ({quota} a day for each "
+    "visitor here)": "ZeroGPU(대역)에서 이 학습은 하루 할당량 중 **GPU 시간 {asked}초**를 요청합니다 (이곳의 방문자마다 하루 "
+    "{quota})",
+    "  \nTrain all {count} asks for **{total} s** in all: {count} GPU calls started together, each charged as it "
+    "starts (one your quota no longer covers is refused, resumable later).": "  \n{count}개 모두 학습은 모두 합쳐 "
+    "**{total}초**를 요청합니다: GPU 호출 {count}번을 함께 시작하며, 각 호출은 시작할 때 차감됩니다 (할당량이 모자란 "
+    "호출은 거절되며, 나중에 이어서 학습할 수 있습니다).",
     "  \n**Longer than one GPU call:** it stops after {asked} s and Resume goes on with it.": "  \n**GPU 호출 한 번보다 "
     "깁니다:** {asked}초 뒤에 멈추며, 이어서 학습으로 계속할 수 있습니다.",
     "it used up the GPU time it asked for": "요청한 GPU 시간을 다 써서 멈췄습니다",

@@ -53,7 +53,7 @@ from .forms import input_for
 from .language import duration, localized, say
 from .locales import t
 from .visitors import visitor_of
-from .zerogpu import call_seconds, max_call_seconds
+from .zerogpu import ZeroGpuStandIn, call_seconds, max_call_seconds
 
 FIRST_METHOD = next(iter(METHODS))
 
@@ -204,13 +204,14 @@ def estimate_text(config: RunConfig) -> str:
     """ "This run: about 2 min 30 s on this machine · Train all 4: about 7 min", or why it cannot run."""
     try:
         this_run = estimate(config).seconds
-        everything = sum(estimate(c).seconds for c in train_all_configs(config))
+        race = [estimate(c).seconds for c in train_all_configs(config)]
+        everything = sum(race)
     except ConfigError as e:
         return say("**Cannot start:** {error}", error=say_error(str(e)))
     except Exception:  # an estimate is a courtesy: no estimate rather than no form
         return ""
     if training_hardware().kind == "zerogpu":
-        text = gpu_time_text(this_run)
+        text = gpu_time_text(this_run, race)
     else:
         text = say(
             "Estimated on this machine: **this run about {this_run}** · Train all {count}: about {everything}",
@@ -223,14 +224,27 @@ def estimate_text(config: RunConfig) -> str:
     return text
 
 
-def gpu_time_text(run_s: float) -> str:
-    """On ZeroGPU: the GPU time this run asks for, whose quota pays, and what a longer run does."""
+def gpu_time_text(run_s: float, race_s: list[float]) -> str:
+    """On ZeroGPU: the GPU time this run asks for, whose quota pays (the stand-in's own quota where it stands in),
+    what Train all asks for in all (its calls start together, each charged as it starts), and what a longer run
+    does."""
     asked = call_seconds(run_s)
-    text = say(
-        "On ZeroGPU this run asks for **{asked} s of GPU time** from your daily quota (2 min a day for visitors not "
-        "logged in, shared by everyone behind one address; log in to Hugging Face for your own 5 min)",
-        asked=asked,
-    )
+    if training_hardware().emulated:
+        text = say(
+            "On ZeroGPU (stand-in) this run asks for **{asked} s of GPU time** from your daily quota ({quota} a "
+            "day for each visitor here)",
+            asked=asked,
+            quota=duration(ZeroGpuStandIn.from_env().quota_s),
+        )
+    else:
+        text = say(
+            "On ZeroGPU this run asks for **{asked} s of GPU time** from your daily quota (2 min a day for visitors "
+            "not logged in, shared by everyone behind one address; log in to Hugging Face for your own 5 min)",
+            asked=asked,
+        )  # fmt: skip
+    text += say("  \nTrain all {count} asks for **{total} s** in all: {count} GPU calls started together, each charged "
+                "as it starts (one your quota no longer covers is refused, resumable later).", count=len(race_s),
+                total=sum(call_seconds(s) for s in race_s))  # fmt: skip
     if asked >= max_call_seconds():
         text += say("  \n**Longer than one GPU call:** it stops after {asked} s and Resume goes on with it.",
                     asked=asked)  # fmt: skip

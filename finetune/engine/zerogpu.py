@@ -159,12 +159,15 @@ def refusal(error: Exception, requested: int) -> tuple[str, str]:
         return "no_gpu", "ZeroGPU had no GPU free for this run within a minute; try again in a moment"
     if title == "ZeroGPU quota exceeded" or "quota" in message or "GPU limit" in message:
         left = re.search(r"vs\. (\d+)s left", message)
-        wait = re.search(r"Try again in ([\d:]+)", message)
+        wait = re.search(r"Try again in (?:(\d+) days?, )?(\d+):(\d\d):(\d\d)", message)  # a timedelta, as spaces says
         words = "ZeroGPU refused this run: your GPU time for today is used up"
         if left:
             words = f"ZeroGPU refused this run: it asks for {requested} s of GPU time and you have {left[1]} s left"
         if wait:
-            words += f"; try again in {wait[1]}"
+            from .estimate import duration_text  # (torch, which this module does not otherwise need)
+
+            days, hours, minutes, seconds = (int(part or 0) for part in wait.groups())
+            words += f"; try again in {duration_text(((days * 24 + hours) * 60 + minutes) * 60 + seconds)}"
         return "quota", words + (
             ". Visitors not logged in to Hugging Face share one quota per address; logging in gives you your own"
         )
