@@ -173,7 +173,7 @@ def submit(runner: TrainingRunner, deployment: Deployment, configs: list[RunConf
     budget = deployment.run_budget(token)
     if budget is not None:
         for config in configs:
-            if (seconds := estimate_seconds(config)) > budget:
+            if (seconds := bound_seconds(config)) > budget:
                 raise user_error(
                     f"this run would take about {duration_text(seconds)} on this machine; this lab allows "
                     f"{duration_text(budget)} a run: fewer training examples or epochs are faster"
@@ -187,10 +187,14 @@ def submit(runner: TrainingRunner, deployment: Deployment, configs: list[RunConf
         raise user_error(str(e)) from None
 
 
-def estimate_seconds(config: RunConfig) -> float:
-    """The run's estimate (0 when none can be made: the run's own checks then speak)."""
+def bound_seconds(config: RunConfig) -> float:
+    """What a run is held to before it starts: the quiet machine's estimate, never one a busy spell inflated (the
+    runs' correction, or a measurement taken while other processes had the cores: then 0, nothing is refused). A run
+    that trains slower than its estimate is stopped by its own pace at the lab's limit, resumable."""
+    if layer_speed.disturbed:
+        return 0.0
     try:
-        return estimate(config).seconds
+        return estimate(config, corrected=False).seconds
     except Exception:
         return 0.0
 
