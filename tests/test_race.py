@@ -115,6 +115,9 @@ def test_stopping_one_method_or_the_whole_race_loses_nothing_and_resume_goes_on_
     job = runner.resume_race("new session", anyone=True)
     assert runner.unfinished_race("teacher") == [] and TrainingRunner(tmp_path).unfinished_race("x", anyone=True) == []
     assert runner.wait(600)
+    # The resumed race is the race it was: every method in it, those saved before it stopped with their curves.
+    assert sorted(e.method for e in runner.snapshot().race) == sorted(METHODS)
+    assert all(e.state == "complete" and any(ev["type"] == "eval" for ev in e.events) for e in runner.snapshot().race)
     outcome = runner.outcome(job)
     assert outcome is not None and outcome.state == "complete"
     assert sorted(r["method"] for r in outcome.runs) == sorted(unfinished)
@@ -144,7 +147,7 @@ def test_a_damaged_record_of_unfinished_races_loses_no_run(tmp_path, tiny_bert, 
     unfinished.save(tmp_path, {"teacher": [(config, None)], "student": [(config, "run-1")]})
     assert TrainingRunner(tmp_path).unfinished_race("student") == [(config, "run-1")]
     record = json.loads((tmp_path / unfinished.FILE).read_text())
-    record["student"][0]["config"]["from_the_future"] = 1
+    record["student"]["left"][0]["config"]["from_the_future"] = 1
     (tmp_path / unfinished.FILE).write_text(json.dumps(record))
     runner = TrainingRunner(tmp_path)
     assert runner.unfinished_race("teacher") == [(config, None)] and runner.unfinished_race("student") == []
@@ -152,3 +155,34 @@ def test_a_damaged_record_of_unfinished_races_loses_no_run(tmp_path, tiny_bert, 
     assert TrainingRunner(tmp_path).unfinished_race("teacher", anyone=True) == []
     with pytest.raises(ResumeError, match="no stopped race"):
         TrainingRunner(tmp_path).resume_race("teacher")
+
+
+def test_a_race_with_one_method_left_resumes_as_the_race_it_was(tiny_bert, glue_dir, tmp_path, monkeypatch):
+    """Three methods saved, one stopped: Resume the race trains the one left, and the race shows all four (not one
+    run at "step 0/1")."""
+    monkeypatch.setenv("LAB_LANES", "2")
+    long = tiny_config(tiny_bert, glue_dir, "sst2", "full", max_train_samples=16000, batch_size=8, evaluations=20)
+    configs = [long] + [tiny_config(tiny_bert, glue_dir, "sst2", m) for m in METHODS if m != "full"]
+    runner = TrainingRunner(tmp_path)
+    runner.submit(configs, owner="teacher", race=True)
+
+    def entry(method: str) -> Entry:
+        return next(e for e in runner.snapshot().race if e.method == method)
+
+    wait_for(lambda: len(runner.snapshot().race) == len(METHODS))
+    wait_for(lambda: all(entry(m).state == "complete" for m in METHODS if m != "full"), timeout=300.0)
+    wait_for(lambda: any(e["type"] == "eval" for e in entry("full").events), timeout=300.0)
+    assert runner.stop("teacher", method="full") and runner.wait(300)
+    assert [c.method for c, _ in runner.unfinished_race("teacher")] == ["full"]
+    job = runner.resume_race("teacher")
+    wait_for(lambda: runner.snapshot().job_id == job and runner.snapshot().state == "running", timeout=60.0)
+    snap = runner.snapshot()
+    assert snap.config is None and snap.lanes is not None  # a race, not a single run
+    assert sorted(e.method for e in snap.race) == sorted(METHODS)
+    assert [e.method for e in snap.race if e.state == "complete"] == [m for m in METHODS if m != "full"]
+    assert runner.stop("teacher") and runner.wait(300)  # stopped again: still the same race, its saved runs with it
+    assert [c.method for c, _ in runner.unfinished_race("teacher")] == ["full"]
+    again = runner.resume_race("teacher")
+    wait_for(lambda: runner.snapshot().job_id == again and len(runner.snapshot().race) == len(METHODS), timeout=60.0)
+    runner.stop("teacher")
+    assert runner.wait(300)

@@ -21,12 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core.checkpoints import EVENTS_FILE, list_runs
 from ..core.resumable import ResumableState, ResumeError, find_state, list_states, note_owner, owner_of
 from ..core.storage import default_checkpoints_dir
 from . import unfinished
 from .config import RunConfig, resolve_config
 from .estimate import duration_text
-from .events import describe, fan_out
+from .events import describe, fan_out, read_events
 from .race import Entry, Lanes, lanes_for, race_estimate_s, remaining_s, run_lanes
 from .train import saved_settings
 from .worker import OVERTIME, STOP_FORCED, Launcher, RunFailed, WorkOrder, WorkOutcome, explain_failure, train_in_worker
@@ -69,6 +70,7 @@ class Job:
     # Who asks, beyond the browser session (`owner`): a login or an address (webui/visitors.py). A public lab bounds
     # the jobs one visitor holds, and a stopped run belongs to its visitor across restarts. Default: the owner.
     visitor: str = ""
+    saved: list[str] = field(default_factory=list)  # a resumed race's runs saved before it stopped: shown, not trained
 
     def __post_init__(self) -> None:
         self.visitor = self.visitor or self.owner
@@ -179,7 +181,7 @@ class TrainingRunner:
         self._finished: dict[int, JobOutcome] = {}
         self._stopped_by: dict[str, str] = {}  # run id -> the visitor whose job stopped it (also in its marker)
         # owner -> what their race left, newest last; kept on disk (engine/unfinished.py), so a restart keeps it
-        self._unfinished_races = unfinished.load(self.root)
+        self._unfinished_races, self._race_saved = unfinished.load(self.root)  # and the runs each race saved
         self._restored = set(self._unfinished_races)  # owners whose race an earlier start of the lab stopped
         self._race_stops: dict[str, threading.Event] = {}  # method -> its Stop, in the race now running
         self._current: Job | None = None  # the job training now
@@ -189,23 +191,25 @@ class TrainingRunner:
         self, configs: list[RunConfig], owner: str = "local", max_seconds: float | None = None,
         one_per_owner: bool = False, context: contextvars.Context | None = None, race: bool = False,
         resumes: list[str | None] | None = None, visitor: str | None = None, per_visitor: int | None = None,
+        saved: list[str] | None = None,
     ) -> int:  # fmt: skip
         """Check every config (a bad one refuses the whole job), then put the job in line; returns its id.
         `max_seconds`: each run is stopped (resumable) once it has trained this long; `one_per_owner`: refused
         while `owner` has a job in line or training, or `visitor` (Job.visitor) holds `per_visitor` jobs; `context`:
         the asking request's (Job.context); `race`: the configs side by side (engine/race.py), `resumes` the stopped
-        run each goes on with (None: a new run)."""
+        run each goes on with (None: a new run), `saved` the runs a resumed race had already saved (shown with it)."""
         for config in configs:
             resolve_config(config)
         resumes = list(resumes or [None] * len(configs))
         estimates = [self._estimate(c) * self._left_of(r) for c, r in zip(configs, resumes, strict=True)]
-        lanes = lanes_for(len(configs), self.hardware) if race and len(configs) > 1 else None
+        # A race stays a race when resumed, even with one method left: it shows every method it had.
+        lanes = lanes_for(len(configs), self.hardware) if race and (len(configs) > 1 or saved) else None
         with self._lock:
             if self._resumes_in_line() & set(filter(None, resumes)):
                 raise ResumeError("a run of this race is already waiting in line to be resumed")
-        single = resumes[0] if len(configs) == 1 else None  # one method left of a race: a plain resume
+        single = resumes[0] if len(configs) == 1 and lanes is None else None  # alone: a plain resume
         job = Job(0, owner, list(configs), estimates, resume=single, max_seconds=max_seconds, context=context,
-                  lanes=lanes, resumes=resumes, visitor=visitor or owner)  # fmt: skip
+                  lanes=lanes, resumes=resumes, visitor=visitor or owner, saved=list(saved or []))  # fmt: skip
         return self._enqueue(job, one_per_owner, per_visitor)
 
     def resume_race(self, owner: str = "local", max_seconds: float | None = None, one_per_owner: bool = False,
@@ -218,6 +222,7 @@ class TrainingRunner:
         with self._lock:
             whose = self._race_of(owner, anyone)
             left = self._unfinished_races.get(whose, []) if whose else []
+            saved = self._race_saved.get(whose, []) if whose else []
         stopped = {s.run_id for s in list_states(self.root)}
         left = [(config, run) for config, run in left if run is None or run in stopped]
         if not left:
@@ -226,7 +231,7 @@ class TrainingRunner:
             raise ResumeError("there is no stopped race of yours to resume")
         configs, resumes = [c for c, _ in left], [r for _, r in left]
         job_id = self.submit(configs, owner, max_seconds, one_per_owner, context, race=True, resumes=resumes,
-                             visitor=visitor, per_visitor=per_visitor)  # fmt: skip
+                             visitor=visitor, per_visitor=per_visitor, saved=saved)  # fmt: skip
         with self._lock:
             self._forget_race(whose)
         return job_id
@@ -243,17 +248,19 @@ class TrainingRunner:
             return owner
         return next(reversed(self._unfinished_races), None) if anyone else None
 
-    def _keep_race(self, owner: str, left: list[tuple[RunConfig, str | None]]) -> None:
+    def _keep_race(self, owner: str, left: list[tuple[RunConfig, str | None]], saved: list[str]) -> None:
         self._forget_race(owner, write=False)
         if left:
             self._unfinished_races[owner] = left  # newest last
-        unfinished.save(self.root, self._unfinished_races)
+            self._race_saved[owner] = saved
+        unfinished.save(self.root, self._unfinished_races, self._race_saved)
 
     def _forget_race(self, owner: str | None, write: bool = True) -> None:
         self._unfinished_races.pop(owner or "", None)
+        self._race_saved.pop(owner or "", None)
         self._restored.discard(owner or "")
         if write:
-            unfinished.save(self.root, self._unfinished_races)
+            unfinished.save(self.root, self._unfinished_races, self._race_saved)
 
     def _left_of(self, run_id: str | None) -> float:
         """The share of a run still to train: all of a new one, the rest of a stopped one."""
@@ -540,6 +547,7 @@ class TrainingRunner:
         lanes = job.lanes
         entries = [Entry(c.method, c, est, resume=r)
                    for c, est, r in zip(job.configs, job.estimates_s, job.resumes, strict=True)]  # fmt: skip
+        entries = self._saved_entries(job.saved) + entries
         with self._lock:
             self._snap.race, self._snap.lanes, self._snap.race_owner = entries, lanes, job.owner
             self._snap.state, self._snap.reason, self._snap.config, self._snap.events = "running", None, None, []
@@ -554,7 +562,8 @@ class TrainingRunner:
 
         run_lanes(entries, lanes, train_one, self._cancel, self._lock)
         with self._lock:
-            self._keep_race(job.owner, [pair for e in entries if (pair := e.to_resume()) is not None])
+            saved_ids = [e.run["run_id"] for e in entries if e.state == "complete" and e.run]
+            self._keep_race(job.owner, [pair for e in entries if (pair := e.to_resume()) is not None], saved_ids)
             done = [e for e in entries if e.state == "complete"]
             failed = [e for e in entries if e.state == "failed"]
             if len(done) == len(entries):
@@ -566,6 +575,22 @@ class TrainingRunner:
                 self._snap.state, self._snap.reason = "cancelled", "stopped by the user; the race can be resumed"
             self._race_stops = {}
             self._log("race over: {done} of {total} methods saved", done=len(done), total=len(entries))
+
+    def _saved_entries(self, run_ids: list[str]) -> list[Entry]:
+        """A resumed race's methods saved before it stopped, as their entries: saved, with their curves (a run since
+        deleted is left out)."""
+        runs = {run.run_id: run for run in list_runs(self.root)}
+        entries = []
+        for run_id in run_ids:
+            if (run := runs.get(run_id)) is None:
+                continue
+            fields = {f.name for f in dataclasses.fields(RunConfig)}
+            config = RunConfig(**{k: v for k, v in run.info["config"].items() if k in fields})
+            entry = Entry(run.method, config, 0.0, state="complete", run_id=run_id, run=run.info)
+            for event in read_events(run.path / EVENTS_FILE):
+                entry.record(event)
+            entries.append(entry)
+        return entries
 
     def _race_run(self, job: Job, entry: Entry, lanes: Lanes, saved: list[dict]) -> None:
         """One method of a race in its lane's worker; its end recorded in its entry."""
