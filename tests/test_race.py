@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from finetune.core import checkpoints
 from finetune.core.methods import METHODS
 from finetune.core.resumable import ResumeError
-from finetune.engine.race import Entry, Lanes, lanes_for, race_estimate_s, remaining_s
+from finetune.engine.race import Entry, Lanes, lanes_for, race_estimate_s, race_pace, remaining_s
 from finetune.engine.runner import TrainingRunner
 from finetune.engine.worker import WorkOrder, train_in_worker
 
@@ -37,6 +37,26 @@ def test_a_races_time_is_its_work_over_its_lanes_and_never_less_than_its_longest
                                                                   "eta_s": 30.0}])  # fmt: skip
     waiting = Entry("lora", config, 20)
     assert remaining_s([running, waiting, Entry("prompt", config, 5, state="complete")], lanes) == pytest.approx(30)
+
+
+def test_the_races_time_left_agrees_with_its_lanes_on_a_busy_machine(tiny_bert, glue_dir):
+    """The lab's correction read 10x (a busy spell), but the race's own lanes run at 1.5x their estimate: the time
+    left follows the lanes, not the correction; a method at its last step has 0 s left, not its estimate again."""
+    lanes = Lanes(2, 1)
+    config = tiny_config(tiny_bert, glue_dir)
+
+    def running(estimate_s: float, step: int, max_steps: int, elapsed_s: float, eta_s: float) -> Entry:
+        progress = {"type": "progress", "step": step, "max_steps": max_steps, "elapsed_s": elapsed_s, "eta_s": eta_s}
+        return Entry("full", config, estimate_s, state="running", events=[progress])
+
+    pace = 1.5 * 1.45  # 1.5x the estimate on a lane's share (LANE_SLOWDOWN 1.45)
+    a, b = running(100, 50, 100, 50 * pace, 50 * pace), running(200, 100, 200, 100 * pace, 100 * pace)
+    waiting = Entry("lora", config, 60)
+    left = remaining_s([a, b, waiting], lanes, correction=10.0)
+    assert race_pace([a, b, waiting], lanes, 10.0) == pytest.approx(1.5)
+    assert left == pytest.approx((50 * pace + 100 * pace + 60 * pace) / 2)  # nothing near 10x
+    last_step = running(100, 100, 100, 100 * pace, 0.0)
+    assert last_step.left_s(lanes, correction=10.0) == 0.0
 
 
 def weights(run: checkpoints.Run) -> dict:

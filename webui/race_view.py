@@ -13,7 +13,7 @@ import pandas as pd
 from finetune.core.baselines import run_title
 from finetune.core.methods import METHODS
 from finetune.core.tasks import TASKS
-from finetune.engine.race import Entry
+from finetune.engine.race import Entry, race_pace
 from finetune.engine.runner import Snapshot
 
 from . import charts
@@ -113,10 +113,11 @@ def card_text(snap: Snapshot) -> str:
     task = TASKS[snap.race[0].config.task]
     rows = [f"| {say('Method')} | {say('State')} | {say('Step')} | {say('Time left')} | {task.headline_title} | "
             f"{say('Trainable')} |", "|---|---|---|---|---|---|"]  # fmt: skip
+    pace = race_pace(snap.race, snap.lanes, snap.correction) if snap.lanes else snap.correction
     for e in snap.race:
         progress = e.progress
         step = f"{progress['step']:,} / {progress['max_steps']:,}" if progress else NONE
-        seconds = e.left_s(snap.lanes, snap.correction) if snap.lanes else None
+        seconds = e.left_s(snap.lanes, pace) if snap.lanes else None
         if seconds is None:
             left = NONE
         elif e.state == "waiting":

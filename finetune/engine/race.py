@@ -75,13 +75,23 @@ class Entry:
         return next((e for e in reversed(self.events) if "step" in e and "max_steps" in e), {})
 
     def left_s(self, lanes: Lanes, correction: float = 1.0) -> float | None:
-        """Seconds until this method is saved: its own pace while it trains, its estimate on a lane's share of the
-        cores while it waits, None once it ended."""
-        if self.state == "running" and self.progress.get("eta_s"):
+        """Seconds until this method is saved: its own pace while it trains (0 at its last step), its estimate on a
+        lane's share of the cores while it waits, None once it ended."""
+        if self.state == "running" and self.progress.get("eta_s") is not None:
             return self.progress["eta_s"]
         if self.state in ("running", "waiting"):
             return self.estimate_s * lane_slowdown(lanes) * correction
         return None
+
+    def pace(self, lanes: Lanes) -> float | None:
+        """Real / estimated seconds as this method's training shows so far (None before its pace is known)."""
+        progress = self.progress
+        elapsed, eta = progress.get("elapsed_s"), progress.get("eta_s")
+        if self.state != "running" or elapsed is None or eta is None or self.estimate_s <= 0:
+            return None
+        if progress.get("step", 0) < 10 or elapsed < 5:  # its warm-up's pace says little
+            return None
+        return (elapsed + eta) / (self.estimate_s * lane_slowdown(lanes))
 
     @property
     def unfinished(self) -> bool:
@@ -107,8 +117,17 @@ def spread_s(seconds: list[float], lanes: Lanes) -> float:
 
 
 def remaining_s(entries: list[Entry], lanes: Lanes, correction: float = 1.0) -> float:
-    """Seconds until the race ends."""
+    """Seconds until the race ends: the methods training by their own pace, those waiting by their estimate scaled
+    as the race's own lanes run (`correction`, the lab's, only until a lane's pace is known), so that the header
+    agrees with its cards."""
+    correction = race_pace(entries, lanes, correction)
     return spread_s([s for e in entries if (s := e.left_s(lanes, correction)) is not None], lanes)
+
+
+def race_pace(entries: list[Entry], lanes: Lanes, correction: float = 1.0) -> float:
+    """Real / estimated seconds as the race's training methods show (their median), else `correction`."""
+    paces = sorted(p for e in entries if (p := e.pace(lanes)) is not None)
+    return paces[len(paces) // 2] if paces else correction
 
 
 def race_estimate_s(estimates_s: list[float], lanes: Lanes) -> float:
