@@ -3,6 +3,8 @@ measurement, ZeroGPU's words a visitor can act on."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from finetune.engine import estimate as estimate_module
@@ -43,3 +45,39 @@ def test_a_busy_spell_never_makes_the_bound_refuse_a_run(tiny_bert, glue_dir, ch
         put_in_line(quiet / 10)  # a quiet measurement over the bound: refused
     monkeypatch.setattr(estimate_module.layer_speed, "disturbed", True)
     put_in_line(quiet / 10)  # a measurement taken while others had the cores refuses nothing
+
+
+def test_each_visitor_sees_their_own_runs_fate_not_another_visitors_failure(tiny_bert, glue_dir, checkpoints_dir,
+                                                                            tmp_path):  # fmt: skip
+    """A's run stops resumable; B's run, after it, fails. The machine's panel shows B's run: A's page says another
+    visitor's run failed (not B's reason) and tells A how their own run ended and how to go on; B's page gives B's
+    reason. In English and Korean."""
+    from webui.language import speaking
+    from webui.live_view import line_status, progress_html
+
+    from .conftest import wait_for
+
+    runner = TrainingRunner(checkpoints_dir)
+    long = tiny_config(tiny_bert, glue_dir, "sst2", "full", max_train_samples=2000, epochs=3, evaluations=6)
+    runner.submit([long], owner="A")
+    wait_for(lambda: any(e["type"] == "eval" for e in runner.snapshot().events))
+    broken = tmp_path / "broken-glue"
+    (broken / "SST-2").mkdir(parents=True)
+    (broken / "SST-2" / "train.tsv").write_text("sentence\tlabel\nok\tnot-a-number\n")
+    (broken / "SST-2" / "dev.tsv").write_text("sentence\tlabel\nok\t1\n")
+    runner.submit([tiny_config(tiny_bert, glue_dir, data_dir=str(broken))], owner="B")
+    runner.stop("A")
+    assert runner.wait(120)
+    snap = runner.snapshot()
+    assert snap.owner == "B" and snap.state == "failed"
+    for language, theirs, mine, go_on in (
+        ("en", "Another visitor's run of SST-2", "Your last run stopped", "Pick it under Stopped runs"),
+        ("ko", "다른 방문자의 학습", "내 마지막 학습이 멈췄습니다", "중지된 학습에서 골라"),
+    ):
+        with speaking(language):
+            panel_a, panel_b = (html.unescape(progress_html(snap, who)) for who in ("A", "B"))
+            status_a = line_status(snap, "A", runner.last_outcome("A"))
+            status_b = line_status(snap, "B", runner.last_outcome("B"))
+        assert theirs in panel_a and "internal error" not in panel_a and "내부 오류" not in panel_a
+        assert mine in status_a and go_on in status_a
+        assert theirs not in panel_b and status_b == ""  # B's own panel already says why

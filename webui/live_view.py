@@ -15,7 +15,7 @@ from finetune.core.baselines import run_title
 from finetune.core.metrics import at_majority_baseline
 from finetune.core.resumable import SUMMARY as STOPPED_SUMMARY
 from finetune.core.tasks import TASKS
-from finetune.engine.runner import Snapshot, TrainingRunner
+from finetune.engine.runner import JobOutcome, Snapshot, TrainingRunner
 from finetune.engine.worker import OVERTIME
 
 from . import charts, race_view
@@ -33,7 +33,9 @@ def run_names(task_name: str, method_name: str) -> dict[str, str]:
     return {"task": task.title if task else task_name, "method": run_title(method_name)}
 
 
-def progress_html(snap: Snapshot) -> str:
+def progress_html(snap: Snapshot, owner: str | None = None) -> str:
+    """The run the machine shows: its progress, or how it ended; another visitor's failure without its reason (a
+    refusal of their GPU quota is theirs, not this visitor's)."""
     if snap.config is None:
         return f"<div class='run-status idle'>{say('No training run yet. Pick a task and method, then Start.')}</div>"
     progress = [e for e in snap.events if "step" in e and "max_steps" in e]
@@ -52,6 +54,8 @@ def progress_html(snap: Snapshot) -> str:
         limits = ("it trained past", "it used up the GPU time")  # the lab's limit, or the GPU call's
         label += f" · {say_error(reason)}" if reason.startswith(limits) else ""
         label += say(" · resumable: Stopped runs → Resume") if "resumed" in (snap.reason or "") else ""
+    elif snap.state == "failed" and owner is not None and snap.owner != owner:
+        label = say("Another visitor's run of {task} / {method} failed", **run)
     elif snap.state == "failed":
         label = say("Failed {task} / {method}: {reason}", reason=say_error(snap.reason or ""), **run)
     else:
@@ -159,8 +163,8 @@ class View:
     parts: gr.HTML
     log: gr.Textbox
 
-    def draw(self, snap: Snapshot) -> list:
-        """What each component shows for `snap`, in field order (a race: the four methods together)."""
+    def draw(self, snap: Snapshot, owner: str | None = None) -> list:
+        """What each component shows for `snap`, in field order (a race: the four methods together), to `owner`."""
         if race_view.is_race(snap):
             return [
                 race_view.status_html(snap),
@@ -172,7 +176,7 @@ class View:
                 log_text(snap),
             ]
         return [
-            progress_html(snap),
+            progress_html(snap, owner),
             final_metrics(snap),
             charts.loss_chart(loss_frame(snap)),
             charts.metric_chart(metric_frame(snap)),
@@ -251,8 +255,37 @@ def log_text(snap: Snapshot) -> str:
     return "\n".join(log_line(entry) for entry in snap.log[-LOG_LINES:])
 
 
-def line_status(snap: Snapshot, owner: str) -> str:
-    """What this visitor should know about the shared machine: their place in line, or whose run trains."""
+OWN_FATE_S = 30 * 60  # how long a visitor's page keeps telling them how their last run ended
+
+
+def own_fate(last: tuple[JobOutcome, float] | None, snap: Snapshot, owner: str) -> str:
+    """How this visitor's last run ended, in words, with how to go on, when the machine shows something else now
+    (another visitor's run, or nothing): a run cut by its GPU call, stopped at the lab's limit, or failed."""
+    if last is None or time.time() - last[1] > OWN_FATE_S:
+        return ""
+    outcome, _ = last
+    showing_theirs = snap.owner == owner and snap.state != "running"  # the panel itself tells it
+    if outcome.state not in ("cancelled", "failed") or showing_theirs:
+        return ""
+    words = say_error(outcome.reason or "")
+    if outcome.state == "failed":
+        text = say("**Your last run failed:** {reason}.", reason=words)
+    else:
+        text = say("**Your last run stopped:** {reason}.", reason=words)
+    if "can be resumed" in (outcome.reason or ""):
+        text += say(" Pick it under Stopped runs (or Resume the race) to go on where it was.")
+    return text
+
+
+def line_status(snap: Snapshot, owner: str, last: tuple[JobOutcome, float] | None = None) -> str:
+    """What this visitor should know about the shared machine: their place in line, or whose run trains; and how
+    their own last run ended when the machine shows another's (`last`: runner.last_outcome)."""
+    fate = own_fate(last, snap, owner)
+    status = _line_status(snap, owner)
+    return "  \n".join(filter(None, [fate, status]))
+
+
+def _line_status(snap: Snapshot, owner: str) -> str:
     place = snap.place_of(owner)
     if place is not None:
         number, wait = place
@@ -292,14 +325,15 @@ def follow(runner: TrainingRunner, view: View, line: gr.Markdown, stopped: gr.Dr
     @localized
     def refresh(last, request: gr.Request):
         snap = runner.snapshot()
-        status = line_status(snap, owner_of(request))
+        owner = owner_of(request)
+        status = line_status(snap, owner, runner.last_outcome(owner))
         progress = sum(len(e.events) + e.progress.get("step", 0) for e in snap.race)
         key = (snap.generation, len(snap.events) + progress, snap.state + str(len(snap.log)), current_language())
         if key == tuple(last):
             return [gr.skip()] * len(view.components) + [status, last, gr.skip(), gr.skip(), gr.skip()]
         choices = stopped_choices(runner)
         return [
-            *view.draw(snap),
+            *view.draw(snap, owner),
             status,
             key,
             snap.completed,

@@ -289,6 +289,11 @@ KO: dict[str, str] = {
     "resumed at step {step} of {total}": "{total} 스텝 중 {step} 스텝에서 이어서 학습",
     "run complete": "학습 완료",
     "stopped by the user": "사용자가 중지함",
+    "Another visitor's run of {task} / {method} failed": "다른 방문자의 학습({task} / {method})이 실패했습니다",
+    "**Your last run failed:** {reason}.": "**내 마지막 학습이 실패했습니다:** {reason}.",
+    "**Your last run stopped:** {reason}.": "**내 마지막 학습이 멈췄습니다:** {reason}.",
+    " Pick it under Stopped runs (or Resume the race) to go on where it was.": " 중지된 학습에서 골라 (또는 경주 이어서 "
+    "학습으로) 멈춘 곳부터 이어서 학습하세요.",
     "run {status}": "학습 {status}",
     " (resumable from step {step})": " ({step} 스텝부터 이어서 학습 가능)",
     "stop requested: stopping at the next step": "중지 요청: 다음 스텝에서 멈춥니다",

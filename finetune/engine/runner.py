@@ -185,6 +185,7 @@ class TrainingRunner:
         self._restored = set(self._unfinished_races)  # owners whose race an earlier start of the lab stopped
         self._race_stops: dict[str, threading.Event] = {}  # method -> its Stop, in the race now running
         self._current: Job | None = None  # the job training now
+        self._last_of: dict[str, tuple[int, float]] = {}  # owner -> (their last finished job, when it finished)
 
     # -- control ---------------------------------------------------------------------------
     def submit(
@@ -372,10 +373,23 @@ class TrainingRunner:
         with self._lock:
             return self._finished.get(job_id)
 
-    def _finish(self, job_id: int, outcome: JobOutcome) -> None:
+    def _finish(self, job_id: int, outcome: JobOutcome, owner: str | None = None) -> None:
         self._finished[job_id] = outcome
         for old in list(self._finished)[:-MAX_FINISHED]:
             del self._finished[old]
+        if owner is not None:
+            self._last_of.pop(owner, None)
+            self._last_of[owner] = (job_id, time.time())
+            while len(self._last_of) > MAX_FINISHED:
+                del self._last_of[next(iter(self._last_of))]
+
+    def last_outcome(self, owner: str) -> tuple[JobOutcome, float] | None:
+        """How `owner`'s last finished job ended, and when (time.time()); None if none is remembered. Each visitor's
+        page tells them their own run's fate, whoever's run the machine shows now."""
+        with self._lock:
+            job_id, when = self._last_of.get(owner, (None, 0.0))
+            outcome = self._finished.get(job_id) if job_id is not None else None
+            return (outcome, when) if outcome is not None else None
 
     def running_owner(self) -> str | None:
         with self._lock:
@@ -491,7 +505,7 @@ class TrainingRunner:
             saved: list[dict] = []
             (self._run_race if job.lanes else self._run_job)(job, saved)
             with self._lock:
-                self._finish(job.id, JobOutcome(self._snap.state, self._snap.reason, tuple(saved)))
+                self._finish(job.id, JobOutcome(self._snap.state, self._snap.reason, tuple(saved)), job.owner)
 
     def _run_job(self, job: Job, saved: list[dict]) -> None:
         for index, config in enumerate(job.configs):
