@@ -141,6 +141,13 @@ def create_app(checkpoints_dir: Path | None = None, deployment: Deployment | Non
         results_page.select(results.refresh, results.inputs, results.outputs, api_visibility="private")
         runs_saved.change(results.refresh, results.inputs, results.outputs, api_visibility="private")
         heard.then(results.refresh, results.inputs, results.outputs, api_visibility="private")
+
+        def leave_the_line(request: gr.Request) -> None:
+            """A visitor who closed (or reloaded) their page can no longer follow or stop a job that has not started:
+            it leaves the line rather than train for nobody later. A run already training goes on and is saved."""
+            runner.withdraw(train_tab.owner_of(request))
+
+        demo.unload(leave_the_line)
     demo.runner = runner  # for tests and embedding
     launch = demo.launch
 

@@ -517,3 +517,34 @@ def check_zerogpu_pages(en, ko, runs: Path) -> None:
     en.locator("#start-btn").click()
     expect(en.locator("#run-status")).to_contain_text("Training SST-2", timeout=60_000)
     wait_for(lambda: english_runs(runs) == 2, 120)
+
+
+def test_a_visitor_who_closes_the_page_leaves_the_line(browser_page, tiny_bert, glue_dir, tmp_path):
+    """A job waiting in line for a page that was closed would train for nobody later: it leaves the line when the
+    page goes (a run already training is not touched)."""
+    from .conftest import tiny_config
+
+    browser = browser_page[0].context.browser
+    demo = lab.create_app(tmp_path / "runs")
+    port = free_port()
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    runner = demo.runner
+    try:
+        busy = tiny_config(tiny_bert, glue_dir, "sst2", "full", max_train_samples=8000, epochs=3)
+        runner.submit([busy], owner="teacher")  # the machine is busy: the visitor's job will wait
+        page = browser.new_page(viewport=PROJECTOR)
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector("#start-btn", timeout=60_000)
+        page.get_by_text("Model and data").click()
+        page.get_by_label("Encoder").fill(str(tiny_bert))
+        page.get_by_label("Local GLUE directory").fill(str(glue_dir))
+        page.get_by_label("Local GLUE directory").press("Tab")
+        page.locator("#start-btn").click()
+        wait_for(lambda: len(runner.snapshot().waiting) == 1, timeout=60)
+        page.close()
+        wait_for(lambda: runner.snapshot().waiting == [], timeout=60)
+        assert runner.snapshot().owner == "teacher" and runner.snapshot().state == "running"  # untouched
+    finally:
+        runner.stop("teacher", override=True)
+        runner.wait(120)
+        demo.close()
