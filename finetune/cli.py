@@ -19,6 +19,7 @@ from pathlib import Path
 from .core.checkpoints import scan_runs, storage_problem
 from .core.fields import Setting, SettingError, cli_flag, help_text, parse, setting_named, settings_of
 from .core.methods import METHODS
+from .core.metrics import at_majority_baseline
 from .core.models import default_model_name
 from .core.precision import PRECISIONS, PrecisionError
 from .core.resumable import ResumeError, find_state, list_states, sweep_stale_staging
@@ -397,9 +398,12 @@ def cmd_predict(args, parser) -> int:
         if r.status == "ok":
             p = max(r.probabilities.values())
             note = f"  ({r.message})" if r.message else ""
+            note += "  ! majority class" if r.at_majority else ""
             print(f"{r.title:<18} {r.label:<15} p={p:.3f}  run {r.run_id}{note}")
         else:
             print(f"{r.title:<18} -- {r.message}")
+    if any(r.at_majority for r in results if r.status == "ok"):
+        print(MAJORITY_NOTE)
     return 0 if any(r.status == "ok" for r in results) else 1
 
 
@@ -421,6 +425,7 @@ def cmd_runs(args, parser) -> int:
         return 0
     columns = f"{'acc':>6} {'f1':>6} {'mcc':>6} {'train%':>7} {'MB':>7} {'time':>6}"
     print(f"{'task':<5} {'method':<9} {'model':<20} {columns}  run")
+    at_majority = {run.run_id for run in scan.runs if at_majority_baseline(run.info)}
     for r in rows:
         scores = " ".join(_cell(r[k], 6, ".3f") for k in ("accuracy", "f1", "mcc"))
         share, size, seconds = (
@@ -428,10 +433,19 @@ def cmd_runs(args, parser) -> int:
             _cell(r["size_mb"], 7, ".2f"),
             _cell(r["train_seconds"], 5, ".0f"),
         )
+        mark = "  ! majority class" if r["run_id"] in at_majority else ""
         print(
             f"{r['task']:<5} {r['method']:<9} {r['model'][:20]:<20} {scores} {share}% {size} {seconds}s  {r['run_id']}"
+            + mark
         )
+    if at_majority:
+        print(MAJORITY_NOTE)
     return 0
+
+
+# What the UI marks with a warning sign, said on the command line too.
+MAJORITY_NOTE = ("! majority class: the run scores no better than always answering its task's commonest label; it "
+                 "has learned nothing to trust (more examples or epochs help)")  # fmt: skip
 
 
 # -- moving runs: export, import, push, pull --------------------------------------------------------------

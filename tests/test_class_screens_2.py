@@ -82,3 +82,23 @@ def test_each_visitor_sees_their_own_runs_fate_not_another_visitors_failure(tiny
         assert theirs in panel_a and "internal error" not in panel_a and "내부 오류" not in panel_a
         assert mine in status_a and go_on in status_a
         assert theirs not in panel_b and status_b == ""  # B's own panel already says why
+
+
+def test_the_command_line_marks_a_run_at_the_majority_class_as_the_ui_does(tiny_bert, glue_dir, tmp_path, capsys):
+    import json
+
+    from finetune.cli import MAJORITY_NOTE, main
+    from finetune.core import checkpoints
+    from finetune.engine.train import train
+
+    run = train(tiny_config(tiny_bert, glue_dir, "sst2", "lora"), checkpoints_dir=tmp_path).run
+    info = json.loads((run.path / "run.json").read_text())
+    info["metrics"]["headline"] = info["metrics"]["accuracy"] = info["majority_baseline"]["headline"]
+    (run.path / "run.json").write_text(json.dumps(info))  # as a run that learned nothing records itself
+    assert checkpoints.list_runs(tmp_path)  # still a good run
+    main(["runs", "--checkpoints-dir", str(tmp_path)])
+    listed = capsys.readouterr().out
+    assert f"{run.run_id}  ! majority class" in listed and MAJORITY_NOTE in listed
+    main(["predict", "--task", "sst2", "a fine film", "--checkpoints-dir", str(tmp_path)])
+    answered = capsys.readouterr().out
+    assert "! majority class" in answered.splitlines()[1] and MAJORITY_NOTE in answered  # LoRA's line
