@@ -174,6 +174,8 @@ def test_stop_and_resume_in_the_browser(browser_page, tiny_bert, glue_dir):
     expect(page.locator("#action-status")).to_contain_text("Stopping", timeout=20_000)
     expect(status).to_have_attribute("data-state", "cancelled", timeout=60_000)
     [stopped] = demo.runner.stopped_runs()
+    # The newest stopped run is chosen already: Resume is one click.
+    expect(page.locator("#resume-pick input")).to_have_value(re.compile(rf"step {stopped.step:,} of "), timeout=10_000)
 
     page.locator("#resume-pick input").click()
     page.get_by_role("option", name=re.compile(rf"step {stopped.step:,} of {stopped.max_steps:,}")).click()

@@ -33,11 +33,19 @@ def run_names(task_name: str, method_name: str) -> dict[str, str]:
     return {"task": task.title if task else task_name, "method": run_title(method_name)}
 
 
-def progress_html(snap: Snapshot, owner: str | None = None) -> str:
+def progress_html(snap: Snapshot, owner: str | None = None, stopped: int = 0) -> str:
     """The run the machine shows: its progress, or how it ended; another visitor's failure without its reason (a
-    refusal of their GPU quota is theirs, not this visitor's)."""
+    refusal of their GPU quota is theirs, not this visitor's). Nothing yet: what to do, stopped runs first."""
     if snap.config is None:
-        return f"<div class='run-status idle'>{say('No training run yet. Pick a task and method, then Start.')}</div>"
+        text = (
+            say(
+                "Nothing trains now. Stopped runs can go on where they were: pick one below and press Resume, or "
+                "start a new run."
+            )
+            if stopped
+            else say("No training run yet. Pick a task and method, then Start.")
+        )
+        return f"<div class='run-status idle'>{html.escape(text)}</div>"
     progress = [e for e in snap.events if "step" in e and "max_steps" in e]
     step, total = (progress[-1]["step"], progress[-1]["max_steps"]) if progress else (0, 1)
     eta = progress[-1].get("eta_s") if progress else None
@@ -163,8 +171,9 @@ class View:
     parts: gr.HTML
     log: gr.Textbox
 
-    def draw(self, snap: Snapshot, owner: str | None = None) -> list:
-        """What each component shows for `snap`, in field order (a race: the four methods together), to `owner`."""
+    def draw(self, snap: Snapshot, owner: str | None = None, stopped: int = 0) -> list:
+        """What each component shows for `snap`, in field order (a race: the four methods together), to `owner`;
+        `stopped`: how many stopped runs can go on (what an idle machine's panel points to)."""
         if race_view.is_race(snap):
             return [
                 race_view.status_html(snap),
@@ -176,7 +185,7 @@ class View:
                 log_text(snap),
             ]
         return [
-            progress_html(snap, owner),
+            progress_html(snap, owner, stopped),
             final_metrics(snap),
             charts.loss_chart(loss_frame(snap)),
             charts.metric_chart(metric_frame(snap)),
@@ -293,8 +302,8 @@ def _line_status(snap: Snapshot, owner: str) -> str:
                    number=number, wait=duration(wait))  # fmt: skip
     if snap.state == "running" and race_view.is_race(snap):
         waiting = say(" · {count} waiting", count=len(snap.waiting)) if snap.waiting else ""
-        template = "Training your Train all{waiting}." if snap.race_owner == owner else (
-            "Training another visitor's Train all{waiting}.")  # fmt: skip
+        template = "Training all your methods side by side (Train all){waiting}." if snap.race_owner == owner else (
+            "Training another visitor's methods side by side (Train all){waiting}.")  # fmt: skip
         return say(template, waiting=waiting)
     if snap.state == "running" and snap.config is not None:
         waiting = say(" · {count} waiting", count=len(snap.waiting)) if snap.waiting else ""
@@ -319,30 +328,33 @@ def follow(runner: TrainingRunner, view: View, line: gr.Markdown, stopped: gr.Dr
     """Redraw `view` once a second when the runner has something new (and then the list of `stopped`
     runs, shown only when there is one), and this visitor's place in line; returns the count of saved runs
     (a gr.State other tabs listen to)."""
-    seen = gr.State((-1, -1, "", ""))
+    seen = gr.State((-1, -1, "", "", -1))
     completed = gr.State(runner.snapshot().completed)
 
     @localized
-    def refresh(last, request: gr.Request):
+    def refresh(last, chosen, request: gr.Request):
         snap = runner.snapshot()
         owner = owner_of(request)
         status = line_status(snap, owner, runner.last_outcome(owner))
         progress = sum(len(e.events) + e.progress.get("step", 0) for e in snap.race)
-        key = (snap.generation, len(snap.events) + progress, snap.state + str(len(snap.log)), current_language())
+        choices = stopped_choices(runner)
+        key = (snap.generation, len(snap.events) + progress, snap.state + str(len(snap.log)), current_language(),
+               len(choices))  # fmt: skip
         if key == tuple(last):
             return [gr.skip()] * len(view.components) + [status, last, gr.skip(), gr.skip(), gr.skip()]
-        choices = stopped_choices(runner)
+        ids = [run_id for _, run_id in choices]
+        pick = chosen if chosen in ids else (ids[0] if ids else None)  # the newest, unless one is chosen
         return [
-            *view.draw(snap, owner),
+            *view.draw(snap, owner, stopped=len(choices)),
             status,
             key,
             snap.completed,
-            gr.update(choices=choices),
+            gr.update(choices=choices, value=pick),
             gr.Row(visible=bool(choices)),
         ]
 
     gr.Timer(1.0).tick(
-        refresh, seen, [*view.components, line, seen, completed, stopped, stopped_row], show_progress="hidden",
-        api_visibility="private",
+        refresh, [seen, stopped], [*view.components, line, seen, completed, stopped, stopped_row],
+        show_progress="hidden", api_visibility="private",
     )  # fmt: skip
     return completed

@@ -289,6 +289,8 @@ KO: dict[str, str] = {
     "resumed at step {step} of {total}": "{total} 스텝 중 {step} 스텝에서 이어서 학습",
     "run complete": "학습 완료",
     "stopped by the user": "사용자가 중지함",
+    "Nothing trains now. Stopped runs can go on where they were: pick one below and press Resume, or start a new run.": "지금 학습 중인 것이 없습니다. 중지된 학습은 멈춘 곳부터 이어서 학습할 수 있습니다: 아래에서 하나를 골라 이어서 학습을 "
+    "누르거나, 새 학습을 시작하세요.",
     "Another visitor's run of {task} / {method} failed": "다른 방문자의 학습({task} / {method})이 실패했습니다",
     "**Your last run failed:** {reason}.": "**내 마지막 학습이 실패했습니다:** {reason}.",
     "**Your last run stopped:** {reason}.": "**내 마지막 학습이 멈췄습니다:** {reason}.",
@@ -434,8 +436,10 @@ KO: dict[str, str] = {
     "stopped": "중지됨",
     "failed": "실패",
     "not started": "시작 안 함",
-    "Training your Train all{waiting}.": "내 '모두 학습'을 학습하는 중입니다{waiting}.",
-    "Training another visitor's Train all{waiting}.": "다른 방문자의 '모두 학습'을 학습하는 중입니다{waiting}.",
+    "Training all your methods side by side (Train all){waiting}.": "내 방법들을 나란히 학습하는 중입니다 "
+    "('모두 학습'){waiting}.",
+    "Training another visitor's methods side by side (Train all){waiting}.": "다른 방문자의 방법들을 나란히 학습하는 "
+    "중입니다 ('모두 학습'){waiting}.",
     "race: {methods} side by side in {lanes} lanes of {threads} threads": "경주: {methods}을(를) 레인 {lanes}개에서 "
     "나란히 (레인마다 스레드 {threads}개)",
     "stop requested for {method}: stopping at its next step": "{method} 중지 요청: 다음 스텝에서 멈춥니다",
