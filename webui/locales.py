@@ -289,6 +289,11 @@ KO: dict[str, str] = {
     "resumed at step {step} of {total}": "{total} 스텝 중 {step} 스텝에서 이어서 학습",
     "run complete": "학습 완료",
     "stopped by the user": "사용자가 중지함",
+    "the encoders this lab trains, chosen by whoever runs it (each is a Hugging Face Hub id)": "이 실습실에서 학습하는 "
+    "인코더입니다. 실습실을 운영하는 사람이 정했습니다 (각각 Hugging Face Hub ID입니다)",
+    "Only the instructor trains in this lab: Start, Train all and Resume need this token. Results and the Playground "
+    "are open to everyone.": "이 실습실에서는 강사만 학습할 수 있습니다: 시작, 모두 학습, 이어서 학습에는 이 토큰이 "
+    "필요합니다. 결과와 플레이그라운드는 누구나 쓸 수 있습니다.",
     "Nothing trains now. Stopped runs can go on where they were: pick one below and press Resume, or start a new run.": "지금 학습 중인 것이 없습니다. 중지된 학습은 멈춘 곳부터 이어서 학습할 수 있습니다: 아래에서 하나를 골라 이어서 학습을 "
     "누르거나, 새 학습을 시작하세요.",
     "Another visitor's run of {task} / {method} failed": "다른 방문자의 학습({task} / {method})이 실패했습니다",

@@ -88,6 +88,10 @@ class Form:
         return {"task": self.task.value, "method": self.method.value, **{n: c.value for n, c in self.inputs.items()}}
 
 
+# A public lab's encoder is one of its allow-list (no local folder, no other Hub id), said so.
+PUBLIC_ENCODER_HELP = "the encoders this lab trains, chosen by whoever runs it (each is a Hugging Face Hub id)"
+
+
 def build_form(deployment: Deployment) -> Form:
     """Task and method first, then the settings a class changes; the encoder and data, the rest of the
     settings and each method's finer options inside accordions, so that the form stays short."""
@@ -106,7 +110,7 @@ def build_form(deployment: Deployment) -> Form:
             elem_id = f"in-{name.replace('_', '-')}"
             if name == "model" and deployment.public:  # a public lab trains allow-listed encoders only
                 inputs[name] = gr.Dropdown(list(deployment.encoders), value=initial["model"], label=t("Encoder"),
-                                           info=named[name].spec.help, elem_id=elem_id)  # fmt: skip
+                                           info=t(PUBLIC_ENCODER_HELP), elem_id=elem_id)  # fmt: skip
             elif name == "data_dir" and deployment.public:  # and names no server folders
                 inputs[name] = gr.Textbox(value="", visible=False, elem_id=elem_id)
             else:
@@ -282,12 +286,15 @@ def build(runner: TrainingRunner, deployment: Deployment, language_heard) -> gr.
             if not deployment.training:
                 gr.Markdown(t("**Training is switched off in this lab.** Results and the Playground work as usual."))
             form = build_form(deployment)
-            token = gr.Textbox(label=t("Instructor token"), type="password", elem_id="instructor-token",
-                               visible=deployment.instructor_token is not None)  # fmt: skip
             first_estimate, first_command = preview(form.defaults(), deployment)
             command = gr.Code(first_command, label=t("Same run from a terminal"), language="shell", lines=3,
                               max_lines=8, interactive=False, wrap_lines=True, elem_id="terminal-command")  # fmt: skip
         with gr.Column(scale=7, min_width=420):
+            # Beside the buttons it unlocks, so that nobody presses Start without seeing that it needs it.
+            token = gr.Textbox(label=t("Instructor token"), type="password", elem_id="instructor-token",
+                               info=t("Only the instructor trains in this lab: Start, Train all and Resume need "
+                                      "this token. Results and the Playground are open to everyone."),
+                               visible=deployment.instructor_token is not None)  # fmt: skip
             with gr.Row():
                 start_btn = gr.Button(
                     t("Start"), variant="primary", elem_id="start-btn", interactive=deployment.training, min_width=90
