@@ -102,3 +102,39 @@ def test_the_command_line_marks_a_run_at_the_majority_class_as_the_ui_does(tiny_
     main(["predict", "--task", "sst2", "a fine film", "--checkpoints-dir", str(tmp_path)])
     answered = capsys.readouterr().out
     assert "! majority class" in answered.splitlines()[1] and MAJORITY_NOTE in answered  # LoRA's line
+
+
+def test_a_selective_run_says_it_is_caching_its_frozen_layers_not_step_0(tiny_bert, glue_dir, tmp_path):
+    """The selective method computes its frozen layers' outputs once before its first step (minutes on a CPU): the
+    run reports it, and the page and the race's card say what it is doing, in English and Korean."""
+    import dataclasses
+
+    from finetune.engine.race import Entry
+    from finetune.engine.runner import Snapshot
+    from finetune.engine.train import train
+    from webui.language import speaking
+    from webui.live_view import progress_html
+    from webui.phase_words import doing_now
+    from webui.race_view import card_text
+
+    events: list[dict] = []
+    config = tiny_config(tiny_bert, glue_dir, "sst2", "selective")
+    train(config, listeners=[events.append], checkpoints_dir=tmp_path)
+    phases = [e for e in events if e["type"] == "phase"]
+    assert phases[0]["done"] == 0 and phases[0]["total"] == 96  # the training split's cache, then the dev split's
+    assert phases[-1]["done"] == phases[-1]["total"] == 48
+    first = events.index(phases[0])
+    caching = events[: first + 1]  # the page as it is before the first step
+    assert doing_now(caching) is not None and doing_now(events) is None
+    snap = Snapshot(state="running", config=dataclasses.replace(config), events=caching)
+    with speaking("en"):
+        assert "caching the frozen layers' outputs: 0%" in html.unescape(progress_html(snap))
+        assert "step 0/1" not in progress_html(snap)
+    with speaking("ko"):
+        assert "고정된 레이어의 출력을 캐시하는 중" in progress_html(snap)
+    entry = Entry("selective", config, 10.0, state="running")
+    for event in caching:
+        entry.record(event)
+    race = Snapshot(state="running", events=[], race=[entry], lanes=None)
+    with speaking("en"):
+        assert "caching the frozen layers" in card_text(race)

@@ -23,6 +23,7 @@ from .common import format_count
 from .error_words import say_error
 from .language import current_language, duration, localized, say
 from .locales import t
+from .phase_words import doing_now, phase_words
 
 LOG_LINES = 12  # the log box shows the current run's newest lines, with no scrolling to do
 
@@ -47,11 +48,15 @@ def progress_html(snap: Snapshot, owner: str | None = None, stopped: int = 0) ->
         )
         return f"<div class='run-status idle'>{html.escape(text)}</div>"
     progress = [e for e in snap.events if "step" in e and "max_steps" in e]
-    step, total = (progress[-1]["step"], progress[-1]["max_steps"]) if progress else (0, 1)
+    start = next((e for e in snap.events if e["type"] == "start"), {})
+    step, total = (progress[-1]["step"], progress[-1]["max_steps"]) if progress else (0, start.get("max_steps", 1))
     eta = progress[-1].get("eta_s") if progress else None
     pct = 100.0 * step / max(total, 1)
     run = run_names(snap.config.task, snap.config.method)
-    if snap.state == "running":
+    phase = doing_now(snap.events)
+    if snap.state == "running" and phase is not None:
+        label, pct = say("{task} / {method}: {phase}", phase=phase_words(phase), **run), 0.0
+    elif snap.state == "running":
         label = say("Training {task} / {method}: step {step}/{total}", step=f"{step:,}", total=f"{total:,}", **run)
         label += say(", about {eta} left", eta=duration(eta)) if eta is not None else ""
     elif snap.state == "complete":

@@ -289,6 +289,10 @@ KO: dict[str, str] = {
     "resumed at step {step} of {total}": "{total} 스텝 중 {step} 스텝에서 이어서 학습",
     "run complete": "학습 완료",
     "stopped by the user": "사용자가 중지함",
+    "{task} / {method}: {phase}": "{task} / {method}: {phase}",
+    "caching the frozen layers' outputs: {share} (once per run; then each step is quick)": "고정된 레이어의 출력을 "
+    "캐시하는 중: {share} (학습마다 한 번; 그다음 스텝은 빠릅니다)",
+    "preparing: {share}": "준비 중: {share}",
     "the encoders this lab trains, chosen by whoever runs it (each is a Hugging Face Hub id)": "이 실습실에서 학습하는 "
     "인코더입니다. 실습실을 운영하는 사람이 정했습니다 (각각 Hugging Face Hub ID입니다)",
     "Only the instructor trains in this lab: Start, Train all and Resume need this token. Results and the Playground "

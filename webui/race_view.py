@@ -19,6 +19,7 @@ from finetune.engine.runner import Snapshot
 from . import charts
 from .error_words import say_error
 from .language import duration, say
+from .phase_words import doing_now, phase_words
 
 NONE = "\u2013"  # an en dash: nothing to show yet
 STATE_WORDS = {
@@ -129,6 +130,8 @@ def card_text(snap: Snapshot) -> str:
         start = next((ev for ev in e.events if ev["type"] == "start"), None)
         share = f"{start['params']['trainable_percent']:.2f}%" if start else NONE
         state = say(STATE_WORDS.get(e.state, e.state))
+        if e.state == "running" and (phase := doing_now(e.events)) is not None:
+            state = phase_words(phase)
         if e.state == "failed" and e.reason:
             state += f": {html.escape(say_error(e.reason))}"
         rows.append(f"| **{run_title(e.method)}** | {state} | {step} | {left} | {score} | {share} |")

@@ -65,9 +65,9 @@ class Entry:
         """Keep what the race view draws: every evaluation, the start and end, and only the newest progress tick."""
         if event["type"] == "start":
             self.run_id = event.get("run_id", self.run_id)
-        if event["type"] == "progress" and self.events and self.events[-1]["type"] == "progress":
-            self.events[-1] = event
-        elif event["type"] in ("start", "progress", "log", "eval", "end", "resume"):
+        if event["type"] in ("progress", "phase") and self.events and self.events[-1]["type"] == event["type"]:
+            self.events[-1] = event  # the newest tick only
+        elif event["type"] in ("start", "progress", "phase", "log", "eval", "end", "resume"):
             self.events.append(event)
 
     @property

@@ -38,7 +38,7 @@ from transformers import (
 )
 from transformers.trainer_pt_utils import safe_globals
 
-from ..core import checkpoints, dev_predictions, resumable, storage
+from ..core import checkpoints, dev_predictions, phases, resumable, storage
 from ..core.data import load_glue, tokenize
 from ..core.dev_predictions import DevPredictions
 from ..core.hardware import this_process_device, training_hardware
@@ -411,7 +411,8 @@ def fit(
         resumable.verify_checkpoint(resume_from, setup.model)
         if averaging:
             averaging.restore(resume_from.checkpoint, resume_from.step)
-    trainer.train(resume_from_checkpoint=str(resume_from.checkpoint) if resume_from else None)
+    with phases.reporting(emit):  # a long quiet part (a selective run's cache) says what it does
+        trainer.train(resume_from_checkpoint=str(resume_from.checkpoint) if resume_from else None)
     train_seconds = marks.seconds()
     if events.cancelled:
         raise RunCancelled(trainer.state.global_step)

@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
+from .. import phases
 from ..fields import setting
 from ..models import shared_clone
 from .base import (
@@ -237,12 +238,14 @@ class FrozenOutputs(torch.utils.data.Dataset):
         order = sorted(range(len(self.rows)), key=lambda i: len(self.rows[i]["input_ids"]))
         dtype = self.autocast.get(device.type)
         for start in range(0, len(order), self.batch_size):
+            phases.report(phases.CACHING, start, len(order))  # minutes on a CPU: the page says what it does
             chunk = order[start : start + self.batch_size]
             batch = self.collator([{k: self.rows[i][k] for k in MODEL_INPUTS if k in self.rows[i]} for i in chunk])
             with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 out = bottom(**{k: v.to(device) for k, v in batch.items()}).last_hidden_state.float().cpu()
             for row, i in enumerate(chunk):
                 hidden[i] = out[row, : len(self.rows[i]["input_ids"])].clone()
+        phases.report(phases.CACHING, len(order), len(order))
         return hidden
 
 
