@@ -180,10 +180,26 @@ def _watch_file(path: Path, stop: threading.Event, training: threading.Thread) -
     threading.Thread(target=watch, name="stop-file", daemon=True).start()
 
 
+NICENESS = 10  # LAB_WORKER_NICENESS: how far a training worker stands back when the app needs the cores
+
+
+def yield_to_the_app() -> None:
+    """A training worker runs at a lower CPU priority than the app: a class predicting in the Playground while a run
+    trains gets the cores at once (a prediction takes milliseconds of them; the run loses only those), where at equal
+    priority 20 visitors' predictions waited seconds behind the run's threads. Nothing changes when nobody asks."""
+    try:
+        niceness = int(os.environ.get("LAB_WORKER_NICENESS", NICENESS))
+    except ValueError:
+        niceness = NICENESS
+    with contextlib.suppress(OSError):
+        os.nice(max(0, min(19, niceness)))
+
+
 def main() -> None:
     """`python -m finetune.engine.worker --events-fd N`: the order on stdin's first line; events as JSON lines on
     file descriptor N; "stop" on stdin (or stdin closing) stops the run."""
     settle()  # an entry point: before the libraries that read the environment start
+    yield_to_the_app()
     logging.basicConfig(level=logging.WARNING, format="worker %(process)d: %(levelname)s %(message)s")
     events_fd = int(sys.argv[sys.argv.index("--events-fd") + 1])
     order = WorkOrder.from_json(sys.stdin.readline())
