@@ -242,8 +242,9 @@ def markdown(result: dict) -> str:
         f"{result['latency']['max_s']} s over {result['latency']['predictions']} predictions (goal: p95 at most 2 s).",
     ]
     if crowd := result.get("crowd"):
-        lines += ["", f"{crowd['niceness'][0]['visitors']} visitors predicting at once while a run trains (the training "
-                  "worker's CPU priority, LAB_WORKER_NICENESS; the same lab, one after the other):", "",
+        visitors = crowd["niceness"][0]["visitors"]
+        lines += ["", f"{visitors} visitors predicting at once while a run trains (the training worker's CPU "
+                  "priority, LAB_WORKER_NICENESS; the same lab, one after the other):", "",
                   "| worker niceness | predictions | p50 s | p95 s | max s |", "|---|---|---|---|---|",
                   *[f"| {r['worker_niceness']} | {r['predictions']} | {r['p50_s']} | {r['p95_s']} | {r['max_s']} |"
                     for r in crowd["niceness"]]]  # fmt: skip
