@@ -264,3 +264,20 @@ def test_train_all_races_the_methods_and_one_stopped_method_resumes_with_the_rac
     assert seeded == set(METHODS)
     with pytest.raises(Exception, match="no stopped race"):
         client.predict(api_name="/resume_race")
+
+
+def test_a_raw_call_that_leaves_values_out_is_answered_in_words(served):
+    """A raw HTTP call to the queue API with too few values: words naming the call and the count, not
+    {"error": null}."""
+    import urllib.request
+
+    base = served["client"].src.rstrip("/")
+    for name in ("predict", "train"):
+        request = urllib.request.Request(f"{base}/gradio_api/call/{name}", data=json.dumps({"data": []}).encode(),
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            event_id = json.load(answer)["event_id"]
+        with urllib.request.urlopen(f"{base}/gradio_api/call/{name}/{event_id}", timeout=60) as answer:
+            stream = answer.read().decode()
+        assert "event: error" in stream and '"error": null' not in stream, stream
+        assert f"/{name} takes" in stream and "this call sent 0" in stream, stream
