@@ -77,15 +77,14 @@ def test_the_stand_in_runs_each_call_in_a_forked_worker_with_pickled_arguments_a
         as_visitor(visitor("a"), lambda: list(stand_in.GPU(duration=10)(lambda x: (yield x))(lambda: None)))
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def behind_spaces_proxy(monkeypatch):
-    """The lab behind a proxy that sets X-IP-Token per visitor, as Spaces' does (off a Space it is not trusted)."""
+    """The lab behind a proxy that sets X-IP-Token per visitor, as Spaces' does (off a Space it is not trusted unless
+    LAB_VISITOR_HEADER names it): these tests' requests carry the header as that proxy would."""
     monkeypatch.setenv("LAB_VISITOR_HEADER", "x-ip-token")
 
 
-def test_the_stand_in_enforces_the_duration_and_refuses_as_zerogpu_does_with_visitors_counted_apart(
-    behind_spaces_proxy,
-):
+def test_the_stand_in_enforces_the_duration_and_refuses_as_zerogpu_does_with_visitors_counted_apart():
     stand_in = ZeroGpuStandIn(quota_s=4, max_duration_s=6)
     cut = stand_in.GPU(duration=1)(slow)
     with pytest.raises(gr.Error) as aborted:
@@ -120,7 +119,7 @@ def test_a_header_a_visitor_sends_does_not_choose_who_pays(monkeypatch):
     assert ZeroGpuStandIn.visitor(spoofed) == "token:x"
 
 
-def test_calls_started_together_cannot_be_granted_more_than_the_quota(behind_spaces_proxy):
+def test_calls_started_together_cannot_be_granted_more_than_the_quota():
     """A race's four calls of 4 s against a 10 s quota, started at once: two are granted (each reserves its whole
     duration when it starts), the others refused; what a call did not use is given back when it ends."""
     import threading
@@ -207,6 +206,10 @@ def test_a_run_is_one_gpu_call_charged_to_the_visitor_who_asked_and_a_used_quota
     outcome = runner.outcome(refused)
     assert outcome.state == "failed" and outcome.reason.startswith("ZeroGPU refused this run: it asks for 32 s")
     assert "logging in gives you your own" in outcome.reason
+    from webui.train_tab import started_text
+
+    said = started_text(runner, refused, "a")  # the action line of a click refused at once: not "Started."
+    assert said.startswith("**It did not run:** ZeroGPU refused this run") and "Started" not in said
     assert len(checkpoints.list_runs(checkpoints_dir)) == 1 and not runner.stopped_runs()
     assert not any((checkpoints_dir / checkpoints.STAGING).glob("*"))  # nothing written, not even a staging folder
     other = submitted_as(runner, visitor("b"), [tiny_config(tiny_bert, glue_dir, "sst2", "full")], "b")

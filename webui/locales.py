@@ -289,6 +289,7 @@ KO: dict[str, str] = {
     "resumed at step {step} of {total}": "{total} 스텝 중 {step} 스텝에서 이어서 학습",
     "run complete": "학습 완료",
     "stopped by the user": "사용자가 중지함",
+    "**It did not run:** {reason}": "**실행되지 않았습니다:** {reason}",
     "{task} / {method}: {phase}": "{task} / {method}: {phase}",
     "caching the frozen layers' outputs: {share} (once per run; then each step is quick)": "고정된 레이어의 출력을 "
     "캐시하는 중: {share} (학습마다 한 번; 그다음 스텝은 빠릅니다)",

@@ -456,6 +456,9 @@ def machine_reading() -> tuple[int, int, float]:
 def started_text(runner: TrainingRunner, job: int, owner: str) -> str:
     """What a click that put a job in line did: started at once, or its place in the line and the wait."""
     snap = runner.snapshot()
+    ended = runner.outcome(job)
+    if ended is not None and ended.state in ("failed", "cancelled"):  # refused at once (a GPU quota), never "Started."
+        return say("**It did not run:** {reason}", reason=say_error(ended.reason or ""))
     place = snap.place_of(owner)
     first_with_nothing_running = place is not None and place[0] == 1 and snap.state != "running"
     if snap.job_id == job or first_with_nothing_running:  # (the runner's thread takes it up in a moment)
