@@ -36,9 +36,12 @@ def test_a_run_trains_in_a_worker_process_streams_its_events_and_lands_in_the_st
     events: list[dict] = []
     seen_workers: set[int] = set()
 
+    niceness: set[int] = set()
+
     def on_event(event: dict) -> None:
         events.append(event)
         seen_workers.update(p.pid for p in worker_processes())
+        niceness.update(p.nice() for p in worker_processes())
 
     config = tiny_config(tiny_bert, glue_dir, "sst2", "lora")
     outcome = train_in_worker(WorkOrder(config, checkpoints_dir=str(checkpoints_dir)), on_event, never())
@@ -50,6 +53,7 @@ def test_a_run_trains_in_a_worker_process_streams_its_events_and_lands_in_the_st
     assert run.run_id == outcome.run["run_id"] == events[0]["run_id"]
     assert run.info["hardware"]["kind"] == "cpu" and run.info["hardware"]["threads"] >= 1
     assert not worker_processes()  # the worker ended with its run
+    assert niceness == {psutil.Process().nice() + 10}  # it stood back for the app (LAB_WORKER_NICENESS)
 
 
 def test_stop_ends_the_workers_run_within_a_step_and_resume_ends_like_a_run_never_stopped(
