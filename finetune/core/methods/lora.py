@@ -74,7 +74,7 @@ class LoRA(PeftMethod):
             shape = tensor["shape"]
             if ("lora_A" in name and shape[:1] != [options.r]) or ("lora_B" in name and shape[-1:] != [options.r]):
                 return f"adapter tensor {name} has shape {shape}, not rank {options.r}"
-        return _setting_not_the_labs(config, options)
+        return self._setting_not_the_labs(config, options)
 
     def adapter_config(self, folder: Path, options: LoraOptions):
         # Built from the run's own options, never from the file: a crafted one could replicate layers, rewrite the
@@ -84,6 +84,18 @@ class LoRA(PeftMethod):
     def prepare(self, model, options: LoraOptions, source):
         # TaskType.SEQ_CLS keeps the classifier head trainable (modules_to_save).
         return get_peft_model(model, self._lora_config(options, task_type=TaskType.SEQ_CLS))
+
+    def _setting_not_the_labs(self, config: dict, options: LoraOptions) -> str | None:
+        """A key of a saved adapter config set otherwise than a run with `options` sets it (an allow-list: every other
+        key must read as the lab's LoraConfig writes it, or, unknown to this peft, as nothing at all), or None."""
+        own = self._lora_config(options, task_type=TaskType.SEQ_CLS).to_dict()
+        for key, value in config.items():
+            if key in FREE_KEYS or (key in own and _same(value, own[key])) or (key not in own and not value):
+                continue
+            return f"adapter_config.json sets {key} to {str(value)[:40]!r}, which this lab's LoRA runs never do"
+        if set(config.get("modules_to_save") or []) - {"classifier", "score"}:
+            return "adapter_config.json trains more than the classifier head beside its adapters"
+        return None
 
     @staticmethod
     def _lora_config(options: LoraOptions, **more) -> LoraConfig:
@@ -100,19 +112,6 @@ class LoRA(PeftMethod):
 # (the encoder's name, peft's version), how it was last used, and the head peft keeps trainable for a classifier.
 FREE_KEYS = frozenset({"base_model_name_or_path", "revision", "inference_mode", "peft_version", "modules_to_save",
                        "target_modules", "auto_mapping", "task_type", "megatron_core"})  # fmt: skip
-
-
-def _setting_not_the_labs(config: dict, options: LoraOptions) -> str | None:
-    """A key of a saved adapter config set otherwise than a run with `options` sets it (an allow-list: every other key
-    must read as the lab's LoraConfig writes it, or, unknown to this peft, as nothing at all), or None."""
-    own = LoRA._lora_config(options, task_type=TaskType.SEQ_CLS).to_dict()
-    for key, value in config.items():
-        if key in FREE_KEYS or (key in own and _same(value, own[key])) or (key not in own and not value):
-            continue
-        return f"adapter_config.json sets {key} to {str(value)[:40]!r}, which this lab's LoRA runs never do"
-    if set(config.get("modules_to_save") or []) - {"classifier", "score"}:
-        return "adapter_config.json trains more than the classifier head beside its adapters"
-    return None
 
 
 def _same(saved, own) -> bool:
