@@ -308,10 +308,13 @@ def build(runner: TrainingRunner, deployment: Deployment, language_heard) -> gr.
             estimate_md = gr.Markdown(first_estimate, elem_id="estimate")
             where = gr.Markdown(hardware_text(), elem_id="hardware")
             with gr.Row(visible=bool(runner.stopped_runs()), equal_height=True) as stopped_row:
+                # The timer reads the choice back (to keep it) while the list changes under it: a run just taken
+                # up is no longer a choice, and Resume answers a stale one in words (allow_custom_value spares the
+                # visitor Gradio's "not in the list of choices" pop-up).
                 stopped = gr.Dropdown(
                     live_view.stopped_choices(runner), value=None, label=t("Stopped runs"),
                     info=t("A run stopped after a dev evaluation goes on where it was, with its own settings."),
-                    elem_id="resume-pick", scale=4,
+                    elem_id="resume-pick", scale=4, allow_custom_value=True,
                 )  # fmt: skip
                 resume_btn = gr.Button(t("Resume"), elem_id="resume-btn", interactive=deployment.training, scale=1,
                                        min_width=90)  # fmt: skip
