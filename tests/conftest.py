@@ -90,6 +90,16 @@ def tiny_config(tiny_bert, glue_dir, task="sst2", method="full", **overrides):
     return RunConfig(**settings)
 
 
+def train_sst2_store(root: Path, tiny_bert, glue_dir) -> Path:
+    """A full, a LoRA and a prompt-tuning run of SST-2 (tiny, real) in `root`: the store the hardening tests craft
+    bundles and broken runs from (each module trains its own, since some of them change it)."""
+    from finetune.engine.train import train
+
+    for method in ("full", "lora", "prompt"):
+        train(tiny_config(tiny_bert, glue_dir, "sst2", method), checkpoints_dir=root)
+    return root
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

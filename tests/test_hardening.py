@@ -24,16 +24,13 @@ from finetune.engine.train import train
 from finetune.engine.worker import train_here
 from webui.deployment import Deployment, max_run_seconds
 
-from .conftest import tiny_config
+from .conftest import tiny_config, train_sst2_store
 
 
 @pytest.fixture(scope="module")
 def store(tiny_bert, glue_dir, tmp_path_factory):
     """A full, a LoRA and a prompt-tuning run of SST-2 (tiny, real), in a store of their own."""
-    root = tmp_path_factory.mktemp("hardening-store")
-    for method in ("full", "lora", "prompt"):
-        train(tiny_config(tiny_bert, glue_dir, "sst2", method), checkpoints_dir=root)
-    return root
+    return train_sst2_store(tmp_path_factory.mktemp("hardening-store"), tiny_bert, glue_dir)
 
 
 @pytest.fixture

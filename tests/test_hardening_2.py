@@ -21,18 +21,14 @@ from finetune.core.models import load_classifier, resolve_model
 from finetune.core.tasks import get_task
 from finetune.engine.bundle import BundleError, export_runs, import_bundle
 from finetune.engine.predict import Predictor
-from finetune.engine.train import train
 
-from .conftest import tiny_config
+from .conftest import tiny_config, train_sst2_store
 
 
 @pytest.fixture(scope="module")
 def store(tiny_bert, glue_dir, tmp_path_factory):
     """A full, a LoRA and a prompt-tuning run of SST-2 (tiny, real), in a store of their own."""
-    root = tmp_path_factory.mktemp("hardening-2-store")
-    for method in ("full", "lora", "prompt"):
-        train(tiny_config(tiny_bert, glue_dir, "sst2", method), checkpoints_dir=root)
-    return root
+    return train_sst2_store(tmp_path_factory.mktemp("hardening-2-store"), tiny_bert, glue_dir)
 
 
 @pytest.fixture
@@ -105,12 +101,14 @@ def test_a_run_holding_a_link_out_of_the_store_is_broken_and_neither_exported_no
 
 
 # -- crafted adapter configs ---------------------------------------------------------------------------------------
-def edit_lora_adapter(change):
+def edit_json(method: str, file: str, change):
+    """A bundle edit (rezip's `edit`) that applies `change` to the JSON file `file` of the `method` run."""
+
     def edit(name: str, content: bytes) -> bytes:
-        if "/lora/" in name and name.endswith("adapter_config.json"):
-            config = json.loads(content)
-            change(config)
-            return json.dumps(config).encode()
+        if f"/{method}/" in name and name.endswith(file):
+            data = json.loads(content)
+            change(data)
+            return json.dumps(data).encode()
         return content
 
     return edit
@@ -130,7 +128,10 @@ def edit_lora_adapter(change):
 )
 def test_an_adapter_config_set_otherwise_than_the_labs_lora_is_refused(bundle, tmp_path, scratch, change, key):
     with pytest.raises(BundleError, match=f"sets {key} to .*which this lab's LoRA runs never do"):
-        import_bundle(rezip(bundle, tmp_path / "crafted.zip", edit_lora_adapter(change)), tmp_path / "class-store")
+        import_bundle(
+            rezip(bundle, tmp_path / "crafted.zip", edit_json("lora", "adapter_config.json", change)),
+            tmp_path / "class-store",
+        )
     assert not (tmp_path / "class-store").exists()
 
 
@@ -233,13 +234,7 @@ def test_encrypted_oddly_packed_and_duplicate_entries_are_refused_in_words(bundl
     ids=["nan-metric", "infinite-number", "huge-encoder-name"],
 )
 def test_a_record_with_a_non_finite_number_or_a_huge_text_is_refused(bundle, copy_of, tmp_path, change, message):
-    def edit(name: str, content: bytes) -> bytes:
-        if "/full/" in name and name.endswith("/run.json"):
-            info = json.loads(content)
-            change(info)
-            return json.dumps(info).encode()
-        return content
-
+    edit = edit_json("full", "/run.json", change)
     with pytest.raises(BundleError, match=message):
         import_bundle(rezip(bundle, tmp_path / "record.zip", edit), tmp_path / "class-store")
     copy = copy_of()

@@ -182,11 +182,9 @@ def submit(runner: TrainingRunner, deployment: Deployment, configs: list[RunConf
                     f"this run would take about {duration_text(seconds)} on this machine; this lab allows "
                     f"{duration_text(budget)} a run: fewer training examples or epochs are faster"
                 )
-    one_job = deployment.one_job_per_visitor and not deployment.is_instructor(token)
     try:
-        return runner.submit(configs, owner=owner_of(request), max_seconds=budget, one_per_owner=one_job,
-                             context=contextvars.copy_context(), race=race, **visitor_bounds(deployment, token,
-                                                                                              request))  # fmt: skip
+        return runner.submit(configs, owner=owner_of(request), max_seconds=budget, context=contextvars.copy_context(),
+                             race=race, **visitor_bounds(deployment, token, request))  # fmt: skip
     except (RunnerBusy, ConfigError, ResumeError) as e:
         raise user_error(str(e)) from None
 
@@ -576,19 +574,20 @@ def resume_job(runner: TrainingRunner, deployment: Deployment, run_id: str | Non
 
 
 def visitor_bounds(deployment: Deployment, token, request) -> dict[str, Any]:
-    """Who the visitor is (webui/visitors.py) and how many jobs they may hold at once (None: no bound)."""
+    """The runner's bounds on this visitor's jobs: one a browser session on a public lab (`one_per_owner`), who the
+    visitor is (webui/visitors.py) and how many jobs they may hold at once (None: no bound); the instructor has none."""
     visitor = visitor_of(request)
     bounded = deployment.one_job_per_visitor and not deployment.is_instructor(token)
-    return {"visitor": visitor, "per_visitor": deployment.jobs_per_visitor(visitor) if bounded else None}
+    return {"one_per_owner": bounded, "visitor": visitor,
+            "per_visitor": deployment.jobs_per_visitor(visitor) if bounded else None}  # fmt: skip
 
 
 def go_on(deployment: Deployment, token, request, put: Callable[..., int]) -> int:
     """Put a stopped run (or race) back in line for this visitor, as a new run's checks would: the instructor token,
     this lab's run budget, one job at a time on a public lab, the request's context; refusals in words."""
     deployment.check_may_train(token)
-    one_job = deployment.one_job_per_visitor and not deployment.is_instructor(token)
     try:
-        return put(max_seconds=deployment.run_budget(token), one_per_owner=one_job, context=contextvars.copy_context(),
+        return put(max_seconds=deployment.run_budget(token), context=contextvars.copy_context(),
                    **visitor_bounds(deployment, token, request))  # fmt: skip
     except (RunnerBusy, ConfigError, ResumeError) as e:
         raise user_error(str(e)) from None

@@ -234,9 +234,10 @@ def shape_problem(info: Any, folder: Path) -> str | None:
     for key in ("trainable", "total", "trainable_percent"):
         if not _finite(info["params"].get(key)):
             return f"{RUN_FILE} has no parameter count {key!r}"
-    if any(not math.isfinite(v) for v in _numbers(info)):  # NaN or Infinity, which json reads but no reader can show
+    values = list(_leaves(info))
+    if any(isinstance(v, float) and not math.isfinite(v) for v in values):  # NaN, Infinity: json reads, nobody shows
         return f"{RUN_FILE} holds a number that is not finite"
-    if (longest := max(map(len, _texts(info)), default=0)) > MAX_TEXT_CHARS:
+    if (longest := max((len(v) for v in values if isinstance(v, str)), default=0)) > MAX_TEXT_CHARS:
         return f"{RUN_FILE} holds a text of {longest:,} characters; a run's record holds at most {MAX_TEXT_CHARS:,}"
     where = place_in_store(folder)
     if (info["task"], info["method"], info["run_id"]) != tuple(where.split("/")):
@@ -251,20 +252,17 @@ def _finite(value: Any) -> bool:
     return isinstance(value, _NUMBER) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _numbers(value: Any) -> Iterator[float]:
-    if isinstance(value, float):
+def _leaves(value: Any) -> Iterator[Any]:
+    """Every value inside a JSON document that is neither an object nor a list, keys of objects included."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    else:
         yield value
-    elif isinstance(value, dict | list):
-        for item in value.values() if isinstance(value, dict) else value:
-            yield from _numbers(item)
-
-
-def _texts(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict | list):
-        for item in [*value, *value.values()] if isinstance(value, dict) else value:
-            yield from _texts(item)
 
 
 def link_in(folder: Path) -> str | None:

@@ -77,10 +77,9 @@ def public_files(run: RunRecord) -> Iterator[tuple[str, bytes]]:
     any text file (run.json names a local encoder by its folder and keeps no data folder; adapter configs and model
     cards name the encoder). Weights go as they are."""
     paths = server_paths(run.info)
-    files = sorted(p for p in run.path.rglob("*") if p.is_file() or p.is_symlink())
-    if checkpoints.link_in(run.path) is not None or any(p.is_symlink() for p in files):  # never read through a link
+    if checkpoints.link_in(run.path) is not None:  # never read through a link (it walks the files too)
         raise BundleError(f"{run.where}: it holds a link; a run is made of plain files")
-    for path in files:
+    for path in sorted(p for p in run.path.rglob("*") if p.is_file()):
         relative = path.relative_to(run.path).as_posix()
         content = path.read_bytes()
         if relative == checkpoints.RUN_FILE:
