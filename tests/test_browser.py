@@ -57,6 +57,13 @@ def test_train_watch_and_predict_in_the_browser(browser_page, tiny_bert, glue_di
     from playwright.sync_api import expect
 
     page, _ = browser_page
+    # A value typed right after choosing a method stays: the method's defaults are filled in as the choice is made,
+    # not by a server answer that may arrive later.
+    page.get_by_text("LoRA", exact=True).click()
+    page.get_by_label("Learning rate", exact=True).fill("0.002")
+    page.wait_for_timeout(1500)
+    expect(page.get_by_label("Learning rate", exact=True)).to_have_value("0.002")
+    expect(page.get_by_label("LoRA rank r")).to_be_visible()  # the method's own options shown
     page.get_by_text("Selective layers", exact=True).click()
     expect(page.get_by_label("Learning rate")).to_have_value("0.0003")  # the method's default filled in
     # Settings whose default is decided later show empty (not 0, which would be out of bounds) once drawn.
@@ -438,9 +445,10 @@ def test_two_browsers_on_the_zerogpu_stand_in_train_stop_resume_and_run_out_of_q
                                                               timeout=120_000)  # fmt: skip
             page.get_by_text("Model and data" if name == "en" else "모델과 데이터").click()
             page.get_by_text("Advanced" if name == "en" else "고급 설정").click()
-            # 200 steps; and 8,000 (longer than two 20 s calls), evaluated every 160 steps so that even a call
-            # slowed by a loaded machine reaches an evaluation, the step a cut run resumes from.
-            epochs, examples, evaluations = (2, 800, 3) if name == "en" else (8, 8000, 50)
+            # 100 steps (well inside one 20 s call, on a loaded machine too); and 8,000 (longer than two 20 s calls),
+            # evaluated every 160 steps so that even a call slowed by a loaded machine reaches an evaluation, the step a
+            # cut run resumes from.
+            epochs, examples, evaluations = (1, 800, 3) if name == "en" else (8, 8000, 50)
             # Every value filled, seen in the command (3 evaluations, the default, is not written there).
             wanted = [f"--epochs {epochs}", f"--max-train-samples {examples}", "--batch-size 8", str(tiny_bert)]
             wanted += [f"--evaluations {evaluations}"] if evaluations != 3 else []

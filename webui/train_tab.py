@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import inspect
+import json
 import shlex
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from finetune.core.hardware import training_hardware
 from finetune.core.hub import hub_reachable
 from finetune.core.methods import METHODS
 from finetune.core.models import default_model_name
+from finetune.core.recipes import STUDY_MODEL
 from finetune.core.resumable import ResumeError
 from finetune.core.tasks import TASKS
 from finetune.engine.config import (
@@ -401,26 +403,27 @@ def wire_form(form: Form, deployment: Deployment, estimate_md: gr.Markdown, comm
     groups = [(name, group, filled_in) for name, pair in form.method_groups.items() for group, filled_in in pair]
 
     @localized
-    def on_choice(task_name: str, method_name: str, model: str | None):
-        model = (model or "").strip() or None
-        defaults = classroom_defaults(task_name, method_name, model)
-        chosen = option_inputs(task_name, method_name, model)
+    def on_choice(method_name: str):
         return (
             say(METHODS[method_name].summary),
-            *[defaults[name] for name in filled],
-            *[chosen[name] if name in chosen else gr.update() for name in options],
             *[gr.update(visible=name == method_name and filled_in) for name, _, filled_in in groups],
         )
 
-    outputs = [form.summary, *[form.inputs[n] for n in filled], *[form.inputs[n] for n in options],
-               *[group for _, group, _ in groups]]  # fmt: skip
+    # The defaults are filled in the browser, at once: an answer from the server arriving late (a loaded machine)
+    # would overwrite a value the visitor typed right after choosing.
+    values = [*[form.inputs[n] for n in filled], *[form.inputs[n] for n in options]]
+    fill = fill_defaults_js(filled, options)
     chosen = [form.task, form.method, form.inputs["model"]]
-    for trigger in (form.method, form.task):
-        trigger.change(on_choice, chosen, outputs, api_visibility="private")
-    # The encoder refills the defaults once it is chosen (a dropdown) or typed (a text field left), not per keystroke.
+    shown = [form.summary, *[group for _, group, _ in groups]]
     model = form.inputs["model"]
-    (model.change if isinstance(model, gr.Dropdown) else model.blur)(on_choice, chosen, outputs,
-                                                                     api_visibility="private")  # fmt: skip
+    # The encoder refills the defaults once it is chosen (a dropdown) or typed (a text field left), not per keystroke.
+    for trigger in (
+        form.method.change,
+        form.task.change,
+        model.change if isinstance(model, gr.Dropdown) else model.blur,
+    ):
+        trigger(None, chosen, values, js=fill)
+    form.method.change(on_choice, form.method, shown, api_visibility="private", show_progress="hidden")
 
     @localized
     def on_edit(*values):
@@ -431,7 +434,7 @@ def wire_form(form: Form, deployment: Deployment, estimate_md: gr.Markdown, comm
                          show_progress="hidden", trigger_mode="always_last")  # fmt: skip
     language_heard.then(on_edit, form.components, [estimate_md, command], api_visibility="private",
                         show_progress="hidden")  # fmt: skip
-    language_heard.then(on_choice, chosen, outputs, api_visibility="private")
+    language_heard.then(on_choice, form.method, shown, api_visibility="private", show_progress="hidden")
 
     # The machine is measured again when it was busy, and each run's pace corrects the estimates: a page left open
     # reads the new estimate within half a minute, without anyone touching the form.
@@ -446,6 +449,32 @@ def wire_form(form: Form, deployment: Deployment, estimate_md: gr.Markdown, comm
 
     gr.Timer(20.0).tick(on_new_reading, [measured, *form.components], [estimate_md, command, measured],
                         api_visibility="private", show_progress="hidden")  # fmt: skip
+
+
+def defaults_by_choice(filled: list[str], options: list[str]) -> dict[str, list[Any]]:
+    """What choosing a task, method and encoder fills in, for every choice the form offers: by "task|method|study"
+    (study: 1 for the study's encoder, whose literature recipe differs), the values of `filled` then of `options`
+    (the chosen method's; another method's options are left as they are)."""
+    table = {}
+    for task in TASKS:
+        for method in METHODS:
+            for study, model in enumerate((None, STUDY_MODEL)):
+                defaults, chosen = classroom_defaults(task, method, model), option_inputs(task, method, model)
+                table[f"{task}|{method}|{study}"] = [*[defaults[n] for n in filled], *[chosen.get(n) for n in options]]
+    return table
+
+
+def fill_defaults_js(filled: list[str], options: list[str]) -> str:
+    """The browser's side of choosing: (task, method, model, *current values) -> the values filled in."""
+    owners = [next(m.name for m in METHODS.values() if name in option_inputs("sst2", m.name)) for name in options]
+    return f"""(task, method, model, ...current) => {{
+        const table = {json.dumps(defaults_by_choice(filled, options))};
+        const owners = {json.dumps([None] * len(filled) + owners)};
+        const study = String(model || "").trim() === {json.dumps(STUDY_MODEL)} ? 1 : 0;
+        const row = table[`${{task}}|${{method}}|${{study}}`];
+        if (!row) return current;
+        return row.map((value, i) => (owners[i] === null || owners[i] === method) ? value : current[i]);
+    }}"""
 
 
 def machine_reading() -> tuple[int, int, float]:
