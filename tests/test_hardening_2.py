@@ -414,3 +414,48 @@ def test_another_visitors_stopped_runs_never_push_mine_out(tmp_path, monkeypatch
     stopped_state(tmp_path, "a-third-visitors", "ip:10.0.0.3", size=1000)
     kept = {s.run_id: resumable.owner_of(s) for s in resumable.list_states(tmp_path)}
     assert set(kept) == {"mine", "theirs-7", "a-third-visitors"}  # three visitors, one each: over the bound, kept
+
+
+def test_a_class_predicting_at_once_is_answered_in_batches_each_input_on_its_own(store):
+    """Twenty visitors predicting at once: the methods run a few batched forward passes, not twenty each; every
+    visitor gets their own input's answer (the one it gets alone, to float precision); a bad input among them is
+    refused alone."""
+    import threading
+
+    from finetune.engine.predict import InputError
+
+    predictor = Predictor(store)
+    sentences = [f"{word} film , {n} times over" for n in range(5) for word in ("a moving", "a dull", "an odd", "a")]
+    alone = {text: {a.method: a for a in predictor.predict("sst2", text)} for text in sentences}
+    # Count the forward passes of the models that answer (each loaded once above).
+    passes = []
+    for method in ("full", "lora", "prompt"):
+        run = predictor.candidates("sst2", method)[0][0]
+        predictor.predicting_model(run).register_forward_hook(lambda *_, m=method: passes.append(m))
+    together: dict[str, list] = {}
+    refused: list[str] = []
+    start = threading.Barrier(len(sentences) + 1)
+
+    def visitor(text: str) -> None:
+        start.wait()
+        try:
+            together[text] = predictor.predict("sst2", text)
+        except InputError as e:
+            refused.append(str(e))
+
+    threads = [threading.Thread(target=visitor, args=(text,)) for text in [*sentences, "\u200b \t"]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert refused == ["the text has no visible characters (only spaces, zero-width or control characters)"]
+    assert sorted(together) == sorted(sentences)
+    for text, answers in together.items():
+        for answer in answers:
+            own = alone[text][answer.method]
+            assert (answer.status, answer.label, answer.run_id) == (own.status, own.label, own.run_id), text
+            for label, p in answer.probabilities.items():
+                assert p == pytest.approx(own.probabilities[label], abs=2e-3)
+    # Each method answered the twenty in fewer passes than inputs (the first asker alone, the rest together).
+    for method in ("full", "lora", "prompt"):
+        assert 1 <= passes.count(method) < len(sentences) / 2, (method, passes.count(method))

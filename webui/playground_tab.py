@@ -207,7 +207,8 @@ class Controls:
 
 # The four methods share two workers (two cores); the rest wait in the app's bounded queue. The zero-shot LM and the
 # word attributions each have a worker of their own, so that neither starves a prediction.
-PREDICTING = {"concurrency_limit": 2, "concurrency_id": "predict"}
+# Many at once: the Predictor answers those waiting together, in batches (engine/predict.py PredictionLine).
+PREDICTING = {"concurrency_limit": 24, "concurrency_id": "predict"}
 ASKING_THE_LM = {"concurrency_limit": 1, "concurrency_id": "zero-shot"}
 EXPLAINING = {"concurrency_limit": 1, "concurrency_id": "explain"}
 

@@ -180,6 +180,7 @@ class Predictor:
         # Held by every explanation, which hooks the (shared) embeddings for a moment, and while a prediction's own
         # view of a model is made (a copy made meanwhile would keep the hook); predictions run on those views.
         self._forward = threading.Lock()
+        self._line = PredictionLine(self._predict_batch)
 
     def candidates(self, task: str, method: str) -> tuple[list[RunRecord], list[str]]:
         """The method's good runs newest first, and what was skipped as broken. Re-listed only when the
@@ -261,10 +262,26 @@ class Predictor:
         return None
 
     def predict(self, task_name: str, text: object, text_pair: object = None) -> list[MethodPrediction]:
-        """One prediction per method (trained or not) for one input."""
+        """One prediction per method (trained or not) for one input. Inputs asked for while others are computed
+        are answered together, one forward pass per method (a class predicting at once waits for one batch, not
+        for twenty); each input is checked on its own first, so a bad one is refused alone."""
         task = get_task(task_name)
         text, text_pair = validate_input(task, text, text_pair)
-        return [self._predict_one(task, method.name, method.title, text, text_pair) for method in METHODS.values()]
+        return self._line.answer(_Question(task, text, text_pair))
+
+    def _predict_batch(self, questions: list[_Question]) -> None:
+        """Every method's predictions for `questions` (each task's together), into each question's answer."""
+        for task_name in dict.fromkeys(q.task.name for q in questions):
+            asked = [q for q in questions if q.task.name == task_name]
+            for method in METHODS.values():
+                try:
+                    answers = self._predict_method(asked[0].task, method.name, method.title, asked)
+                except Exception as e:  # (a model that fails to run) told to those asking, the line goes on
+                    for question in asked:
+                        question.error = question.error or e
+                    continue
+                for question, answer in zip(asked, answers, strict=True):
+                    question.answers.append(answer)
 
     def explain(self, task_name: str, text: object, text_pair: object = None) -> dict[str, Explanation]:
         """Each trained method's word attributions for one input (engine/explain.py), by method name."""
@@ -283,43 +300,96 @@ class Predictor:
                                             run.info["config"].get("max_seq_length", 128))  # fmt: skip
         return explained
 
-    def _predict_one(self, task: Task, method: str, title: str, text: str, text_pair: str | None) -> MethodPrediction:
+    def _predict_method(self, task: Task, method: str, title: str, asked: list[_Question]) -> list[MethodPrediction]:
+        """`method`'s prediction for each of `asked` (inputs of `task`), in one forward pass."""
         found = self.serving(task.name, method)
         if found is None:
             _, skipped = self.candidates(task.name, method)
             note = f" ({len(skipped)} broken run{'s' * (len(skipped) > 1)} skipped)" if skipped else ""
-            return MethodPrediction(
-                method,
-                title,
-                "not_trained",
-                message=f"{title} has not been trained on {task.title} yet: train it first{note}",
-            )
+            message = f"{title} has not been trained on {task.title} yet: train it first{note}"
+            return [MethodPrediction(method, title, "not_trained", message=message) for _ in asked]
         run, _, tokenizer, skipped = found
         max_length = run.info["config"].get("max_seq_length", 128)
         model = self.predicting_model(run)  # its own modules: no explanation's hook reaches them
+        pairs = [q.text_pair or "" for q in asked] if task.is_pair else None
         probabilities, truncated = classify(
-            model, tokenizer, task, [text], [text_pair] if text_pair else None, max_length,
+            model, tokenizer, task, [q.text for q in asked], pairs, max_length,
             precision=serving_precision(run.info.get("precision")),
         )  # fmt: skip
-        probs = probabilities[0]
-        notes = [f"input truncated to {max_length} tokens"] if truncated[0] else []
+        notes = []
         if skipped:
             notes.append(
                 f"skipped a broken run: {skipped[0]}" + (f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else "")
             )
-        return MethodPrediction(
-            method,
-            title,
-            "ok",
-            label=task.label_names[int(probs.argmax())],
-            probabilities={name: round(float(p), 6) for name, p in zip(task.label_names, probs, strict=True)},
-            run_id=run.run_id,
-            model=display_model(run.info),
-            dev_score={task.headline_title: round(float(run.info["metrics"]["headline"]), 4)},
-            at_majority=at_majority_baseline(run.info),
-            truncated=truncated[0],
-            message="; ".join(notes) or None,
-        )
+        return [
+            MethodPrediction(
+                method,
+                title,
+                "ok",
+                label=task.label_names[int(probs.argmax())],
+                probabilities={name: round(float(p), 6) for name, p in zip(task.label_names, probs, strict=True)},
+                run_id=run.run_id,
+                model=display_model(run.info),
+                dev_score={task.headline_title: round(float(run.info["metrics"]["headline"]), 4)},
+                at_majority=at_majority_baseline(run.info),
+                truncated=cut,
+                message="; ".join([f"input truncated to {max_length} tokens"] * cut + notes) or None,
+            )
+            for probs, cut in zip(probabilities, truncated, strict=True)
+        ]
+
+
+@dataclass
+class _Question:
+    """One input asked for, and what answers it (filled by the batch that takes it)."""
+
+    task: Task
+    text: str
+    text_pair: str | None
+    answers: list[MethodPrediction] = field(default_factory=list)
+    error: Exception | None = None
+    done: bool = False
+
+
+class PredictionLine:
+    """Questions answered in batches: the first asker computes at once; whoever asks meanwhile waits, and the
+    next asker to find the line free takes everyone waiting (at most `max_batch`) in one batch. Nothing waits on
+    a timer: a lone visitor's answer is as fast as before, and twenty at once cost a few forward passes."""
+
+    def __init__(self, compute, max_batch: int = 32):
+        self._compute = compute  # (list[_Question]) -> None, filling each question's answers or error
+        self._max_batch = max_batch
+        self._changed = threading.Condition()
+        self._waiting: list[_Question] = []
+        self._busy = False
+
+    def answer(self, question: _Question) -> list[MethodPrediction]:
+        with self._changed:
+            self._waiting.append(question)
+        while True:
+            with self._changed:
+                while not question.done and self._busy:
+                    self._changed.wait()
+                if question.done:
+                    break
+                # The line is free and this question not answered yet: take those waiting (it among them, or it is
+                # in a later batch: more than max_batch were waiting).
+                batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
+                self._busy = True
+            try:
+                self._compute(batch)
+            except Exception as e:
+                for asked in batch:
+                    asked.error = asked.error or e
+            finally:
+                with self._changed:
+                    for asked in batch:
+                        asked.done = True
+                    self._busy = False
+                    self._changed.notify_all()
+        if question.error is not None:
+            raise question.error
+        return question.answers
 
 
 @torch.inference_mode()
