@@ -459,3 +459,64 @@ def test_a_class_predicting_at_once_is_answered_in_batches_each_input_on_its_own
     # Each method answered the twenty in fewer passes than inputs (the first asker alone, the rest together).
     for method in ("full", "lora", "prompt"):
         assert 1 <= passes.count(method) < len(sentences) / 2, (method, passes.count(method))
+
+
+@pytest.mark.slow
+def test_ten_runs_and_twenty_bundles_leave_no_open_files_temporary_files_or_growing_memory(tiny_bert, glue_dir,
+                                                                                         tmp_path, monkeypatch):  # fmt: skip
+    """The lab as a class uses it for an afternoon: ten runs (each in its worker process, each predicted with as it
+    lands) and twenty bundles made and imported through the API. After the first run and bundle (what loads once),
+    the app holds no more open files, the temporary folder no more of the lab's folders, and its memory stays put."""
+    import tempfile
+
+    import psutil
+    from gradio_client import Client, handle_file
+
+    import app as lab
+
+    from .conftest import free_port
+
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))  # the workers' and the app's temporary files, where we count them
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    demo = lab.create_app(tmp_path / "runs")
+    port = free_port()
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    me = psutil.Process()
+    visitor = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=str(tmp_path / "downloads"))
+    home = tmp_path / "home"
+
+    def lab_leftovers() -> list[str]:
+        return sorted(p.name for p in temporary.iterdir() if p.name.startswith("glue-tune-lab-"))
+
+    def one_run(n: int) -> None:
+        config = tiny_config(tiny_bert, glue_dir, "sst2", ("full", "lora", "prompt", "selective")[n % 4], seed=n)
+        demo.runner.submit([config], owner=f"visitor-{n}")
+        assert demo.runner.wait(180)
+        assert all(card["status"] == "ok" or card["method"] != config.method
+                   for card in visitor.predict("sst2", "a fine film", "", api_name="/predict"))  # fmt: skip
+
+    def one_bundle(n: int) -> None:
+        made = visitor.predict("sst2", api_name="/export_bundle")
+        if n == 0:  # the home lab's copy, imported back: each import unpacks the bundle, checks it, and adds nothing
+            import_bundle(Path(made), home)
+        assert "run" in visitor.predict(handle_file(made), "", api_name="/import_bundle")
+
+    try:
+        one_run(0)
+        one_bundle(0)
+        settled = (me.num_fds(), len(lab_leftovers()), me.memory_info().rss)
+        for n in range(1, 10):
+            one_run(n)
+            one_bundle(n)
+        for n in range(10, 20):
+            one_bundle(n)
+        assert len(checkpoints.list_runs(tmp_path / "runs")) == 10
+        after = (me.num_fds(), len(lab_leftovers()), me.memory_info().rss)
+        assert after[0] <= settled[0] + 3, (settled, after)  # (a connection or two of the client may be open)
+        assert after[1] <= settled[1], lab_leftovers()  # the bundles' folder, made once; no worker's or import's
+        assert after[2] - settled[2] < 300e6, (settled, after)  # nine more runs loaded: the newest of each kept
+    finally:
+        visitor.close()
+        demo.close()
