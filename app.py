@@ -38,7 +38,7 @@ from finetune.engine.predict import Predictor
 from finetune.engine.runner import SpeedFeedback, TrainingRunner
 from finetune.engine.train import saved_settings
 from finetune.engine.worker import Launcher, WorkOrder, train_in_worker
-from webui import differences, playground_tab, results_tab, sharing, train_tab, zerogpu
+from webui import differences, playground_tab, race_view, results_tab, sharing, train_tab, zerogpu
 from webui.deployment import Deployment
 from webui.language import REPORT_LANGUAGE_JS, remember_language
 from webui.locales import I18N, INTRO_KO, t
@@ -100,7 +100,11 @@ html[lang="ko"] .toast-title.error::before { content: "오류"; }
 html[lang="ko"] .toast-title.warning::before { content: "알림"; }
 html[lang="ko"] .toast-title.info::before { content: "안내"; }
 html[lang="ko"] .toast-title.success::before { content: "완료"; }
-"""
+/* A projector's 768 rows hold the buttons, the status, a race's table and the curves (tests/test_browser.py). */
+#final-metrics table th, #final-metrics table td { padding: 2px 8px; }
+#estimate p, #hardware p { margin: 0; }
+.live-column { gap: 6px !important; }  /* (empty lines between its parts would each cost a full gap) */
+""" + race_view.swatch_css()
 
 INTRO = """# glue-tune-lab
 How do **full fine-tuning, LoRA, prompt tuning and selective layer tuning** compare? Train them on a GLUE

@@ -48,6 +48,15 @@ def browser_page(tmp_path_factory):
     demo.close()
 
 
+def below_the_fold(page, selectors: tuple[str, ...]) -> dict[str, float]:
+    """The elements (of `selectors`) whose bottom edge lies below a projector's first screen, with where it lies."""
+    bottoms = {
+        selector: page.locator(selector).first.evaluate("e => e.getBoundingClientRect().bottom + window.scrollY")
+        for selector in selectors
+    }
+    return {selector: bottom for selector, bottom in bottoms.items() if bottom > PROJECTOR["height"]}
+
+
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -106,6 +115,8 @@ def test_train_watch_and_predict_in_the_browser(browser_page, tiny_bert, glue_di
     expect(page.locator("#param-card")).to_contain_text("fewer than full fine-tuning")
     for plot in ("#loss-plot", "#metric-plot"):
         expect(page.locator(f"{plot} canvas").first).to_be_visible(timeout=20_000)
+    # A projector shows the run's curves without scrolling (the first screen of the page).
+    assert below_the_fold(page, ("#loss-plot", "#metric-plot")) == {}
     # The run's own log, newest line last; the method by its title.
     expect(page.locator("#run-log textarea")).to_have_value(re.compile(r"SST-2 \(sentiment\) / Selective layers on"))
     expect(page.locator("#run-log textarea")).to_have_value(re.compile(r"saved run \S+$"))
@@ -236,7 +247,12 @@ def test_train_all_races_in_the_browser_and_a_stopped_method_goes_on_with_resume
             expect(page.locator("#final-metrics")).to_contain_text(METHODS[name].title)  # a card a method
         expect(page.locator("#metric-plot .vega-embed")).to_be_visible()  # the four curves on one chart
         expect(page.locator("#resume-race-btn")).to_be_visible(timeout=10_000)
+        # The table is the curves' legend (each method's colour), and table and curves fit a projector's screen.
+        expect(page.locator("#final-metrics .swatch")).to_have_count(len(METHODS))
+        color = page.locator("#final-metrics .swatch.method-lora").evaluate("e => getComputedStyle(e).backgroundColor")
+        assert color == "rgb(255, 127, 14)"  # LoRA's orange, as in the charts
         shot(page, "train-race-stopped")
+        assert below_the_fold(page, ("#final-metrics", "#loss-plot", "#metric-plot")) == {}
         page.locator("#resume-race-btn").click()
         expect(page.locator("#run-status .run-status")).to_have_attribute("data-state", "complete", timeout=300_000)
         seeded = {r.method for r in checkpoints.list_runs(tmp_path / "checkpoints") if r.info["config"]["seed"] == 7}

@@ -462,8 +462,9 @@ def test_a_class_predicting_at_once_is_answered_in_batches_each_input_on_its_own
 
 
 @pytest.mark.slow
-def test_ten_runs_and_twenty_bundles_leave_no_open_files_temporary_files_or_growing_memory(tiny_bert, glue_dir,
-                                                                                         tmp_path, monkeypatch):  # fmt: skip
+def test_ten_runs_and_twenty_bundles_leave_no_open_files_temporary_files_or_growing_memory(
+    tiny_bert, glue_dir, tmp_path, monkeypatch
+):
     """The lab as a class uses it for an afternoon: ten runs (each in its worker process, each predicted with as it
     lands) and twenty bundles made and imported through the API. After the first run and bundle (what loads once),
     the app holds no more open files, the temporary folder no more of the lab's folders, and its memory stays put."""

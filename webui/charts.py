@@ -16,7 +16,7 @@ import pandas as pd
 
 from .language import say
 
-HEIGHT = 210  # two charts side by side under the buttons fit a 1366x768 projector
+HEIGHT = 180  # two charts side by side under the buttons fit a 1366x768 projector (tests/test_browser.py)
 # gr.Plot sizes an Altair chart by the chart's own width (a "container" width collapses to nothing), so each
 # chart has one that fits where it is shown: two side by side in the Train tab's right column, one across Results.
 WIDTH, WIDE = 290, 880
@@ -90,10 +90,15 @@ def padded(values: pd.Series, least: float = 0.02) -> list[float]:
 
 
 def curves_chart(
-    frame: pd.DataFrame, y_title: str, colors: dict[str, str], width: int = WIDE, height: int = 260
+    frame: pd.DataFrame,
+    y_title: str,
+    colors: dict[str, str],
+    width: int = WIDE,
+    height: int = 260,
+    legend: bool = True,
 ) -> alt.Chart:
     """Each method's curve against training examples seen, in the method's colour (Results, and a race's view at
-    the live view's `width`)."""
+    the live view's `width`, whose table is the legend)."""
     data = frame.dropna(subset=["value"])
     if data.empty:
         return empty_chart(say("Each method's curve appears here once it has a saved run on this task."), height, width)
@@ -110,7 +115,9 @@ def curves_chart(
                 "method:N",
                 title=say("Method"),
                 scale=alt.Scale(domain=methods, range=[colors[m] for m in methods]),
-                legend=alt.Legend(orient="bottom", labelFontSize=13, symbolSize=120, columns=2 if width < WIDE else 0),
+                legend=alt.Legend(orient="bottom", labelFontSize=13, symbolSize=120, columns=2 if width < WIDE else 0)
+                if legend
+                else None,
             ),
             tooltip=["method:N", alt.Tooltip("examples seen:Q", format=","), alt.Tooltip("value:Q", format=".4f")],
         )

@@ -58,24 +58,33 @@ def colors() -> dict[str, str]:
     return {m.title: m.color for m in METHODS.values()}
 
 
+def swatch_css() -> str:
+    """Each method's colour for the race table's swatches (a class each: the page's Markdown keeps no inline style)."""
+    shape = ".swatch { display: inline-block; width: .8em; height: .8em; border-radius: 50%; margin-right: 4px; }"
+    return "\n".join([shape, *[f".swatch.method-{m.name} {{ background: {m.color}; }}" for m in METHODS.values()]])
+
+
 # Two race charts side by side in the live view's column, each with its legend under it.
 RACE_WIDTH = charts.WIDTH - 70
+RACE_HEIGHT = 150  # lower than a single run's: the table above them fits a projector's screen with them
 
 
 def metric_chart(snap: Snapshot) -> alt.Chart:
     title = TASKS[snap.race[0].config.task].headline_title
     frame = metric_frame(snap)
     if frame.empty:
-        return charts.empty_chart(say("Dev scores appear at each evaluation."), charts.HEIGHT, charts.WIDTH)
-    return charts.curves_chart(frame, say("dev {metric}", metric=title), colors(), RACE_WIDTH, charts.HEIGHT)
+        return charts.empty_chart(say("Dev scores appear at each evaluation."), RACE_HEIGHT, charts.WIDTH)
+    return charts.curves_chart(
+        frame, say("dev {metric}", metric=title), colors(), RACE_WIDTH, RACE_HEIGHT, legend=False
+    )
 
 
 def loss_chart(snap: Snapshot) -> alt.Chart:
     frame = loss_frame(snap)
     if frame.empty:
         waiting = say("Training loss appears as they train.")
-        return charts.empty_chart(waiting, charts.HEIGHT, charts.WIDTH)
-    return charts.curves_chart(frame, say("training loss"), colors(), RACE_WIDTH, charts.HEIGHT)
+        return charts.empty_chart(waiting, RACE_HEIGHT, charts.WIDTH)
+    return charts.curves_chart(frame, say("training loss"), colors(), RACE_WIDTH, RACE_HEIGHT, legend=False)
 
 
 def status_html(snap: Snapshot) -> str:
@@ -134,5 +143,6 @@ def card_text(snap: Snapshot) -> str:
             state = phase_words(phase)
         if e.state == "failed" and e.reason:
             state += f": {html.escape(say_error(e.reason))}"
-        rows.append(f"| **{run_title(e.method)}** | {state} | {step} | {left} | {score} | {share} |")
+        swatch = f"<span class='swatch method-{e.method}'></span>"  # the charts' colour: the table is their legend
+        rows.append(f"| {swatch} **{run_title(e.method)}** | {state} | {step} | {left} | {score} | {share} |")
     return "\n".join(rows)

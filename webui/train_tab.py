@@ -289,7 +289,7 @@ def build(runner: TrainingRunner, deployment: Deployment, language_heard) -> gr.
             first_estimate, first_command = preview(form.defaults(), deployment)
             command = gr.Code(first_command, label=t("Same run from a terminal"), language="shell", lines=3,
                               max_lines=8, interactive=False, wrap_lines=True, elem_id="terminal-command")  # fmt: skip
-        with gr.Column(scale=7, min_width=420):
+        with gr.Column(scale=7, min_width=420, elem_classes=["live-column"]):
             # Beside the buttons it unlocks, so that nobody presses Start without seeing that it needs it.
             token = gr.Textbox(label=t("Instructor token"), type="password", elem_id="instructor-token",
                                info=t("Only the instructor trains in this lab: Start, Train all and Resume need "
