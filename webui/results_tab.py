@@ -150,7 +150,15 @@ def build(checkpoints_dir: Path | None, deployment: Deployment) -> ResultsTab:
     outputs = [notice, table, study, plot, download, moving.push_run, *differ.outputs]
     refresh_btn.click(refresh, inputs, outputs, api_visibility="private")
     task.change(refresh, inputs, outputs, api_visibility="private")
-    measure.change(refresh, inputs, outputs, api_visibility="private")
+
+    @localized
+    def redraw(task_name: str, measured: str):
+        """Only the chart, against the newly chosen cost: at once, its spinner showing while it is drawn (the
+        table and the differences do not change with the x axis)."""
+        scan = scan_runs(checkpoints_dir)
+        return task_chart(task_name, runs_frame(scan.runs), scan.runs, measured)
+
+    measure.change(redraw, [task, measure], plot, api_visibility="private", show_progress="full")
     moving.imported.success(refresh, inputs, outputs, api_visibility="private")  # imported runs show at once
 
     def runs_api() -> list[dict]:
