@@ -25,6 +25,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
 # What a text not yet translated looks like on the page: Gradio's marker, or one of locales.key()'s keys.
 UNTRANSLATED = re.compile(r"__i18n__|\bs[0-9a-f]{12}\b")
+GRADIO_KEY = re.compile(r"[a-z_]+\.[a-z_.]+")  # one of Gradio's own catalogue's keys, e.g. common.complete
 
 
 @pytest.fixture(scope="module")
@@ -384,12 +385,17 @@ def test_a_fresh_server_shows_no_translation_key_anywhere(browser_page, locale, 
     port = free_port()
     demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     seen: list[str] = []
+    heard: set[str] = set()
 
     def no_keys(page, where: str) -> None:
         page.wait_for_timeout(400)  # the handlers' answers drawn
         text = page.inner_text("body")  # what a person sees (the page's config carries the keys, by design)
         seen.append(where)
         assert not UNTRANSLATED.search(text), (where, UNTRANSLATED.findall(text)[:5])
+        # What Gradio announces to a screen reader (an event's end) is words, not one of its keys ("common.complete").
+        announced = page.locator(".sr-only[role='status']").all_inner_texts()
+        assert not [said for said in announced if GRADIO_KEY.fullmatch(said.strip())], (where, announced)
+        heard.update(said.strip() for said in announced if said.strip())
 
     context = browser_page[0].context.browser.new_context(locale=locale, viewport=PROJECTOR)  # the module's chromium
     try:
@@ -428,6 +434,7 @@ def test_a_fresh_server_shows_no_translation_key_anywhere(browser_page, locale, 
         context.close()
         demo.close()
     assert len(seen) == 1 + len(TASKS) * len(METHODS) + 2 * len(TASKS)
+    assert ("완료" if korean else "Done") in heard, heard  # (the events that ended were announced in words)
 
 
 def test_two_browsers_on_the_zerogpu_stand_in_train_stop_resume_and_run_out_of_quota(browser_page, tmp_path, tiny_bert,

@@ -522,4 +522,8 @@ _counted()
 
 # Every text of the catalogue, registered before the UI is built and handed to launch() by app.create_app: a
 # text that a handler shows later (a method's summary, a relabelled field) is already in the page's catalogue.
-I18N = gr.I18n(en={key(text): text for text in KO}, ko={key(text): korean for text, korean in KO.items()})
+# Gradio's own words its catalogues lack (6.x): what its status tracker announces to a screen reader when an event
+# ends, else read out as the key "common.complete".
+GRADIO_MISSING = {"en": {"common.complete": "Done"}, "ko": {"common.complete": "완료"}}
+I18N = gr.I18n(en={**{key(text): text for text in KO}, **GRADIO_MISSING["en"]},
+               ko={**{key(text): korean for text, korean in KO.items()}, **GRADIO_MISSING["ko"]})  # fmt: skip
