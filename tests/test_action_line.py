@@ -3,6 +3,7 @@ never before it could be read: checked against a real runner with two visitors, 
 
 from __future__ import annotations
 
+import re
 import time
 
 from finetune.engine.runner import TrainingRunner
@@ -19,6 +20,12 @@ def test_a_line_goes_when_its_job_moves_on_and_not_before_it_was_read(tiny_bert,
     alice_said = spoken("**Started:** full fine-tuning", runner.snapshot(), "alice")
     b = runner.submit([tiny_config(tiny_bert, glue_dir, "sst2", "lora", max_train_samples=400)], owner="bob")
     bob_said = spoken("**2nd in line**, starts in about 30 s", runner.snapshot(), "bob")
+    # One wait on the page: the line under the buttons gives Bob's place, the status below (kept current) his wait.
+    from webui.live_view import line_status
+    from webui.train_tab import started_text
+
+    assert started_text(runner, b, "bob") == "**In line: #1.** The status below keeps your wait up to date."
+    assert re.search(r"#1 in line\*\* — it starts in about \d", line_status(runner.snapshot(), "bob"))
     carol_said = spoken("**Not stopped:** the run training now is another visitor's.", runner.snapshot(), "carol")
     assert alice_said["job"] == ("running", a) and bob_said["job"] == ("waiting", b) and carol_said["job"] is None
     assert spoken("", runner.snapshot(), "alice") is None

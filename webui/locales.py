@@ -248,8 +248,8 @@ KO: dict[str, str] = {
     # Train tab: the status line under the buttons
     "**Started.** Progress and curves appear below.": "**시작했습니다.** 진행 상황과 곡선이 아래에 나타납니다.",
     "**In line.** It starts as soon as the run before it ends.": "**대기열에 들어갔습니다.** 앞의 학습이 끝나면 바로 시작합니다.",
-    "**In line: #{number}.** It starts in about {wait}; the status below follows it.": "**대기열 {number}번째입니다.** "
-    "약 {wait} 뒤에 시작합니다. 아래 상태에서 따라가 볼 수 있습니다.",
+    "**In line: #{number}.** The status below keeps your wait up to date.": "**대기열 {number}번째입니다.** "
+    "남은 대기 시간은 아래 상태에 계속 새로 표시됩니다.",
     "**Not started:** {reason}": "**시작하지 못했습니다:** {reason}",
     "**Resumed:** it goes on from its last dev evaluation.": "**이어서 학습합니다:** 마지막 dev 평가 지점부터 이어집니다.",
     "**Stopping** at the next step; runs saved earlier are kept.": "다음 스텝에서 **멈춥니다**. 앞서 저장된 학습은 그대로 "

@@ -495,8 +495,9 @@ def started_text(runner: TrainingRunner, job: int, owner: str) -> str:
         return say("**Started.** Progress and curves appear below.")
     if place is None:
         return say("**In line.** It starts as soon as the run before it ends.")
-    return say("**In line: #{number}.** It starts in about {wait}; the status below follows it.", number=place[0],
-               wait=duration(place[1]))  # fmt: skip
+    # The wait itself is said once, in the status below, which keeps it current: two numbers on one page for one
+    # wait (this one frozen at the click) would disagree within a minute.
+    return say("**In line: #{number}.** The status below keeps your wait up to date.", number=place[0])
 
 
 def refused_text(error: gr.Error) -> str:
