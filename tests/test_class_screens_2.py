@@ -138,3 +138,21 @@ def test_a_selective_run_says_it_is_caching_its_frozen_layers_not_step_0(tiny_be
     race = Snapshot(state="running", events=[], race=[entry], lanes=None)
     with speaking("en"):
         assert "caching the frozen layers" in card_text(race)
+
+
+@pytest.mark.slow
+def test_a_stopped_runs_status_names_the_step_it_can_resume_from(tiny_bert, glue_dir, checkpoints_dir):
+    """ "Cancelled … at step N" names the step the run saved and Stopped runs offers (its last progress report may be a
+    step behind it), so that the page says one step for one stop."""
+    from webui.live_view import progress_html, stopped_choices
+
+    from .conftest import wait_for
+
+    runner = TrainingRunner(checkpoints_dir)
+    runner.submit([tiny_config(tiny_bert, glue_dir, "sst2", "full", max_train_samples=4000, evaluations=50)], owner="a")
+    wait_for(lambda: any(e["type"] == "eval" for e in runner.snapshot().events), timeout=120)
+    assert runner.stop(owner="a") and runner.wait(120)
+    snap = runner.snapshot()
+    saved = next(e for e in reversed(snap.events) if e["type"] == "end")["resumable_from"]
+    assert saved and f"at step {saved:,}" in html.unescape(progress_html(snap, "a"))
+    assert f"{saved:,}" in stopped_choices(runner)[0][0]

@@ -62,6 +62,9 @@ def progress_html(snap: Snapshot, owner: str | None = None, stopped: int = 0) ->
     elif snap.state == "complete":
         label = say("Finished {task} / {method}", **run)
     elif snap.state == "cancelled":
+        # The step it stopped at is the one it saved (its end says so); the last progress report may be a step behind.
+        ended = next((e for e in reversed(snap.events) if e["type"] == "end"), {})
+        step = ended.get("resumable_from") or ended.get("step") or step
         label = say("Cancelled {task} / {method} at step {step}", step=f"{step:,}", **run)
         reason = (snap.reason or "").split("; it can be resumed")[0]
         limits = ("it trained past", "it used up the GPU time")  # the lab's limit, or the GPU call's
