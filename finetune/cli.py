@@ -21,11 +21,12 @@ from .core.fields import Setting, SettingError, cli_flag, help_text, parse, sett
 from .core.methods import METHODS
 from .core.metrics import at_majority_baseline
 from .core.models import default_model_name
+from .core.own_data import DEFAULT_DEV_SHARE
 from .core.precision import PRECISIONS, PrecisionError
 from .core.resumable import ResumeError, find_state, list_states, sweep_stale_staging
 from .core.runs_table import runs_table
 from .core.storage import default_checkpoints_dir, results_dir
-from .core.tasks import METRIC_TITLES, TASKS
+from .core.tasks import METRIC_TITLES, TASKS, use_store
 from .engine.config import ConfigError, RunConfig, resolve_config
 
 EXIT_USAGE = 2
@@ -54,8 +55,11 @@ def _parser_type(item: Setting) -> Callable[[str], typing.Any]:
 def _add_settings(parser: argparse.ArgumentParser, cls: type, prefix: str = "", dest_prefix: str = "") -> None:
     for item in settings_of(cls):
         if item.spec.choices is not None:  # task, method: a plain choice (cmd_train asks for them unless resuming)
+            # A task may be one made from a file in the --checkpoints-dir given: checked once that store is known.
+            choices = None if item.name == "task" else item.spec.choices()
+            shown = "{" + ",".join(TASKS) + ",…}" if choices is None else None
             parser.add_argument(
-                cli_flag(item, prefix), dest=dest_prefix + item.name, choices=item.spec.choices(),
+                cli_flag(item, prefix), dest=dest_prefix + item.name, choices=choices, metavar=shown,
                 help=item.spec.help + (" (required unless --resume)" if item.required else ""),
             )  # fmt: skip
             continue
@@ -99,6 +103,17 @@ def _add_train_command(commands) -> None:
     train = commands.add_parser("train", help="train one method on one task and save the run")
     _add_train_arguments(train)
     _add_checkpoints(train)
+    own = train.add_argument_group("your own data (instead of --task): a CSV, TSV, JSON Lines or .xlsx file")
+    own.add_argument("--data", type=Path, metavar="FILE", help="the file; its columns are found by name and content "
+                     "(UTF-8, UTF-8 with BOM or CP949/EUC-KR, said which)")  # fmt: skip
+    own.add_argument("--dev-file", type=Path, metavar="FILE", help="dev rows from a second file (default: the file's "
+                     "split column, else a share held out)")  # fmt: skip
+    own.add_argument("--text-column", action="append", metavar="COLUMN", help="the text column (twice for a pair)")
+    own.add_argument("--label-column", metavar="COLUMN", help="the label column")
+    own.add_argument("--split-column", metavar="COLUMN", help="the column saying train or dev for each row")
+    own.add_argument("--dev-share", type=float, default=DEFAULT_DEV_SHARE, metavar="SHARE",
+                     help=f"each label's share held out for dev, by --seed (default {DEFAULT_DEV_SHARE})")  # fmt: skip
+    own.add_argument("--positive-label", metavar="LABEL", help="the label a binary F1 is of (default: the rarer)")
     train.add_argument("--json", action="store_true", help="print the saved run's record as JSON")
     train.add_argument("--all", action="store_true", help="train every method side by side, as the lab's \"Train "
                        "all\" (two lanes of one thread each on 2 cores; LAB_LANES sets the lanes)")  # fmt: skip
@@ -111,7 +126,12 @@ def _add_train_command(commands) -> None:
 def _add_predict_command(commands) -> None:
     """`predict`: every trained method's answer for a text."""
     predict = commands.add_parser("predict", help="classify text with every method trained for a task")
-    predict.add_argument("--task", required=True, choices=list(TASKS))
+    predict.add_argument(
+        "--task",
+        required=True,
+        metavar="{" + ",".join(TASKS) + ",…}",
+        help="a GLUE task or one made from a file (train --data)",
+    )
     predict.add_argument("text")
     predict.add_argument("text_pair", nargs="?", help="second sentence (MRPC)")
     _add_checkpoints(predict)
@@ -160,7 +180,7 @@ def _add_moving_commands(commands) -> None:
     export = commands.add_parser(
         "export", help="zip the newest run of each method of a task, to move to another machine"
     )
-    export.add_argument("--task", required=True, choices=list(TASKS))
+    export.add_argument("--task", required=True, metavar="{" + ",".join(TASKS) + "}")
     export.add_argument("--methods", nargs="+", choices=list(METHODS), help="default: every method with a run")
     export.add_argument("out", type=Path, help="the bundle to write, e.g. sst2-runs.zip (a folder with --merged)")
     export.add_argument(
@@ -232,6 +252,9 @@ def cmd_train(args, parser) -> int:
     main_process, _ = process_layout()  # under `accelerate launch`, only the main process reports
 
     root = args.checkpoints_dir or default_checkpoints_dir()
+    use_store(root)
+    if args.data is not None:
+        args.task = task_from_file(args, parser, root, quiet=not main_process)
     if args.all:
         return train_all(args, parser, root)
     try:
@@ -269,6 +292,31 @@ def cmd_train(args, parser) -> int:
     )
     print(f"run saved to {run.path}")
     return 0
+
+
+def task_from_file(args, parser, root: Path, quiet: bool = False) -> str:
+    """`train --data FILE`: the file read, checked and kept in the store as a task; its name (what it read said)."""
+    from .core.own_data import DataFileError, build_data, infer_columns, read_table, save_data
+
+    if args.task is not None:
+        _fail(parser, "--data makes the task from the file: leave out --task")
+    try:
+        table = read_table(args.data)
+        columns = infer_columns(table, tuple(args.text_column or ()), args.label_column, args.split_column)
+        dev = read_table(args.dev_file) if args.dev_file else None
+        seed = args.seed if args.seed is not None else 42
+        data = build_data(table, columns, dev, args.dev_share, seed, args.positive_label)
+        task = save_data(data, root)
+    except DataFileError as e:
+        _fail(parser, str(e))
+    if not quiet:
+        pair = " + ".join(repr(c) for c in columns.text)
+        print(f"task {task.name}: text {pair}, label {columns.label!r} ({', '.join(task.label_names)})",
+              file=sys.stderr)  # fmt: skip
+        for line in data.report:
+            print(f"  {line}", file=sys.stderr)
+        print(f"  headline metric: {data.headline_reason}", file=sys.stderr)
+    return task.name
 
 
 def train_all(args, parser, root: Path) -> int:
@@ -389,7 +437,7 @@ def cmd_predict(args, parser) -> int:
     quiet_loading()
     try:
         results = Predictor(args.checkpoints_dir).predict(args.task, args.text, args.text_pair)
-    except InputError as e:
+    except (InputError, ValueError) as e:  # (an unknown task too: one made from a file is found in the store)
         _fail(parser, str(e))
     if args.json:
         print(json.dumps(_finite_json([asdict(r) for r in results]), indent=2, allow_nan=False))

@@ -65,7 +65,7 @@ def test_train_runs_predict_from_the_command_line(tiny_bert, glue_dir, checkpoin
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "--task", "qnli", "--method", "full"], "invalid choice: 'qnli'"),
+        (["train", "--task", "qnli", "--method", "full"], "unknown task 'qnli'; choose one of: sst2, mrpc, cola"),
         (["train", "--task", "sst2", "--method", "bitfit"], "invalid choice: 'bitfit'"),
         (
             ["train", "--task", "sst2", "--method", "full", "--lr", "0"],

@@ -311,8 +311,9 @@ def test_a_full_disk_is_said_as_such_by_the_runner_and_the_cli(tiny_bert, glue_d
 
 # -- M1, M2: slow work has its own workers; bundles are made once and cleaned up ---------------------------
 def test_explanations_the_zero_shot_lm_and_bundles_never_take_the_predictions_workers(tmp_path):
-    """/predict keeps its two workers whatever else is asked: word attributions, the zero-shot LM and bundles
-    queue behind workers of their own (the latency under that load is measured by bench/reliability.py)."""
+    """/predict keeps its workers whatever else is asked (many requests in flight, answered in batches by the
+    Predictor): word attributions, the zero-shot LM and bundles queue behind workers of their own (the latency under
+    that load is measured by bench/reliability.py)."""
     import app as lab
 
     demo = lab.create_app(tmp_path / "store")
@@ -321,7 +322,7 @@ def test_explanations_the_zero_shot_lm_and_bundles_never_take_the_predictions_wo
     explain = next(f for f in functions if f.api_name == "explain")
     bundles = next(f for f in functions if f.api_name == "export_bundle")
     zero_shot = [f for f in functions if getattr(f.fn, "__name__", "") == "with_zero_shot"]
-    assert predict.concurrency_limit == 2 and explain.concurrency_limit == 1 and len(zero_shot) == 2  # click, Enter
+    assert predict.concurrency_limit == 24 and explain.concurrency_limit == 1 and len(zero_shot) == 2  # click, Enter
     others = {explain.concurrency_id, bundles.concurrency_id, *(f.concurrency_id for f in zero_shot)}
     assert predict.concurrency_id not in others
     assert [f.concurrency_id for f in functions if f.api_name == "predict"] == [predict.concurrency_id]

@@ -32,7 +32,7 @@ from finetune.core.methods import METHODS
 from finetune.core.models import default_model_name
 from finetune.core.recipes import STUDY_MODEL
 from finetune.core.resumable import ResumeError
-from finetune.core.tasks import TASKS
+from finetune.core.tasks import TASKS, get_task
 from finetune.engine.config import (
     ConfigError,
     RunConfig,
@@ -351,7 +351,9 @@ def preview(values: dict[str, Any], deployment: Deployment | None = None) -> tup
 def data_problem(config: RunConfig, deployment: Deployment) -> str | None:
     """Why the run would find no GLUE data, in the visitor's words (the form's field, where GLUE comes from),
     or None. Checked before a run is put in line: a run that cannot start is not estimated, queued or logged."""
-    task = TASKS[config.task]
+    task = get_task(config.task)
+    if task.local is None:  # a task made from a file: its rows are in the lab's store
+        return None
     folder = task.local.folder
     typed = (config.data_dir or "").strip()
     data_dir = typed or glue_dir_from_env()

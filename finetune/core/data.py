@@ -29,6 +29,8 @@ def glue_dir_from_env() -> str | None:
 
 def task_files(task: Task, data_dir: str | Path) -> dict[str, str]:
     """The task's train/dev TSV paths under a GLUE directory, or a clear error if any is missing."""
+    if task.local is None:
+        raise DataSourceError(f"{task.title} is a task from a file: its rows are in the lab's store, not in {data_dir}")
     folder = Path(data_dir).expanduser() / task.local.folder
     files = {split: folder / name for split, name in _SPLIT_FILES.items()}
     missing = [str(p) for p in files.values() if not p.is_file()]
@@ -45,6 +47,7 @@ def _features(task: Task) -> Features:
 
 def load_local(task: Task, data_dir: str | Path) -> DatasetDict:
     layout = task.local
+    assert layout is not None, "a GLUE task"
     raw = load_dataset(
         "csv",
         data_files=task_files(task, data_dir),
@@ -63,7 +66,23 @@ def load_local(task: Task, data_dir: str | Path) -> DatasetDict:
     return raw.map(lambda row: {"label": int(row["label"])}).cast(_features(task))
 
 
+def load_own(task: Task) -> DatasetDict:
+    """A task made from a file (core/own_data.py): its train and dev rows as kept in the store."""
+    from datasets import Dataset
+
+    from .own_data import data_folder, read_rows
+
+    folder = data_folder(task)
+    splits = {}
+    for split, name in (("train", "train"), ("validation", "dev")):
+        rows = read_rows(folder, name)
+        columns = {key: [texts[i] for texts, _ in rows] for i, key in enumerate(task.text_keys)}
+        splits[split] = Dataset.from_dict({**columns, "label": [label for _, label in rows]}, features=_features(task))
+    return DatasetDict(splits)
+
+
 def load_hub(task: Task) -> DatasetDict:
+    assert task.local is not None and task.hub_config is not None, "a GLUE task"
     if not hub_reachable():
         raise DataSourceError(
             f"cannot download {HUB_DATASET} ({task.name}): the Hugging Face Hub is unreachable. "
@@ -85,7 +104,13 @@ def load_glue(
 ) -> DatasetDict:
     """Train and dev splits of `task`; `data_dir` (or $GLUE_DIR) wins over the Hub."""
     data_dir = data_dir or glue_dir_from_env()
-    data = load_local(task, data_dir) if data_dir else load_hub(task)
+    # A task from a file has its rows in the store, whatever the GLUE folder.
+    if task.source is not None:
+        data = load_own(task)
+    elif data_dir:
+        data = load_local(task, data_dir)
+    else:
+        data = load_hub(task)
     if max_train_samples is not None and max_train_samples < len(data["train"]):
         data["train"] = data["train"].shuffle(seed=seed).select(range(max_train_samples))
     if max_eval_samples is not None and max_eval_samples < len(data["validation"]):

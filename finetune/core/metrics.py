@@ -10,15 +10,25 @@ from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 from .tasks import Task
 
 
-def classification_metrics(predictions, labels) -> dict[str, float]:
-    """Accuracy, F1 of the positive class (label 1) and Matthews correlation."""
+def classification_metrics(predictions, labels, num_labels: int = 2, positive: int = 1) -> dict[str, float]:
+    """Accuracy, F1 and Matthews correlation. F1 of two labels is the positive label's (GLUE's: 1); of more, the
+    mean of each label's F1 (macro), every label counted whether or not it was predicted."""
     predictions = np.asarray(predictions)
     labels = np.asarray(labels)
+    if num_labels == 2:
+        f1 = f1_score(labels, predictions, pos_label=positive, zero_division=0)
+    else:
+        f1 = f1_score(labels, predictions, labels=list(range(num_labels)), average="macro", zero_division=0)
     return {
         "accuracy": float(accuracy_score(labels, predictions)),
-        "f1": float(f1_score(labels, predictions, pos_label=1, zero_division=0)),
+        "f1": float(f1),
         "mcc": float(matthews_corrcoef(labels, predictions)),
     }
+
+
+def task_metrics(predictions, labels, task: Task) -> dict[str, float]:
+    """`task`'s dev metrics with its headline (its label count and positive label)."""
+    return with_headline(classification_metrics(predictions, labels, task.num_labels, task.positive), task)
 
 
 def with_headline(metrics: dict[str, float], task: Task) -> dict[str, float]:
@@ -29,7 +39,7 @@ def majority_baseline(labels, task: Task) -> dict[str, float]:
     """What always predicting the most frequent dev label scores: the floor any method must beat."""
     labels = np.asarray(labels)
     majority = np.bincount(labels, minlength=task.num_labels).argmax()
-    return with_headline(classification_metrics(np.full_like(labels, majority), labels), task)
+    return task_metrics(np.full_like(labels, majority), labels, task)
 
 
 def at_majority_baseline(info: dict) -> bool:
@@ -52,7 +62,7 @@ def trainer_metrics(task: Task, on_predictions: Callable[[np.ndarray, np.ndarray
             logits = logits[0]
         if on_predictions is not None:
             on_predictions(softmax(np.asarray(logits, dtype=np.float64)), np.asarray(labels))
-        return with_headline(classification_metrics(np.argmax(logits, axis=-1), labels), task)
+        return task_metrics(np.argmax(logits, axis=-1), labels, task)
 
     return compute
 

@@ -7,6 +7,7 @@ transformers / peft where the method's saved form allows (each method says how: 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -66,14 +67,19 @@ def model_card(info: dict, command: str) -> ModelCard:
 def eval_results(info: dict) -> list[EvalResult]:
     """The run's dev metrics as the Hub's model-index reads them."""
     task = get_task(info["task"])
+    if task.hub_config is None:  # a task from a file: named by the file and its content's hash (rows not shipped)
+        source = task.source or {}
+        named = f"{source.get('file')} (sha256 {str(source.get('sha256', ''))[:12]})"
+        dataset: dict[str, Any] = {"dataset_type": "csv", "dataset_name": named, "dataset_config": None,
+                                   "dataset_split": f"dev: {source.get('dev')}"}  # fmt: skip
+    else:
+        dataset = {"dataset_type": "nyu-mll/glue", "dataset_name": f"GLUE {task.hub_config.upper()}",
+                   "dataset_config": task.hub_config, "dataset_split": "validation"}  # fmt: skip
     return [
         EvalResult(
             task_type="text-classification",
             task_name=f"{task.title}",
-            dataset_type="nyu-mll/glue",
-            dataset_name=f"GLUE {task.hub_config.upper()}",
-            dataset_config=task.hub_config,
-            dataset_split="validation",
+            **dataset,
             metric_type=_METRIC_TYPES[name],
             metric_name=METRIC_TITLES[name],
             metric_value=round(float(info["metrics"][name]), 4),

@@ -7,7 +7,10 @@ example inputs for the Playground. Adding a GLUE classification task means addin
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,8 @@ class Task:
     text_keys: tuple[str, ...]  # one column for single-sentence tasks, two for pairs
     label_names: tuple[str, ...]
     headline_metric: str  # "accuracy" | "f1" | "mcc"
-    hub_config: str  # config name in nyu-mll/glue
-    local: LocalLayout
+    hub_config: str | None  # config name in nyu-mll/glue (None: a task from a file, core/own_data.py)
+    local: LocalLayout | None
     examples: tuple[tuple[str, ...], ...]
     train_size: int  # examples in the GLUE training split (a run can ask for at most these)
     dev_size: int
@@ -39,6 +42,10 @@ class Task:
     # Passes over the training set in a classroom run (method default epochs x this): a small
     # training set needs several passes to learn anything.
     classroom_epochs: float = 1.0
+    # The label a binary F1 is of (GLUE's: 1); a task of more labels reports macro-F1.
+    positive: int = 1
+    # A task from a file: what it was read from (file name, sha256, encoding, columns, how dev was held out).
+    source: dict | None = None
 
     @property
     def is_pair(self) -> bool:
@@ -126,7 +133,79 @@ METRIC_TITLES = {"accuracy": "Accuracy", "f1": "F1", "mcc": "MCC"}
 
 
 def get_task(name: str) -> Task:
-    try:
+    """GLUE's task `name`, else the task of that name made from a file (core/own_data.py) in a store in use."""
+    if name in TASKS:
         return TASKS[name]
-    except KeyError:
-        raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}") from None
+    if isinstance(name, str) and (found := find_data_task(name)) is not None:
+        return found
+    raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
+
+
+# -- tasks made from files (core/own_data.py makes them) ----------------------------------------------------------
+# Each is kept in a store as <store>/.tasks/<name>/: task.json (the Task as data, under "task") and its rows. A dot
+# folder: never taken for a task's runs (checkpoints.scan_runs).
+TASKS_FOLDER = ".tasks"
+STORES: list[Path] = []  # stores other than the default whose data tasks are found (use_store)
+_FOUND: dict[str, tuple[Task, Path]] = {}  # name -> (task, its folder)
+
+
+def use_store(store: Path | None) -> None:
+    """Let get_task find the data tasks kept in `store` (a run trained into a store of its own)."""
+    if store is not None and Path(store) not in STORES:
+        STORES.append(Path(store))
+
+
+def stores_in_use() -> list[Path]:
+    from .storage import default_checkpoints_dir
+
+    return [*STORES, default_checkpoints_dir()]
+
+
+def register_task(task: Task, folder: Path) -> None:
+    _FOUND[task.name] = (task, folder)
+
+
+def forget_data_tasks() -> None:
+    """As after a restart: data tasks are found again from the stores."""
+    _FOUND.clear()
+
+
+def task_from_record(record: dict) -> Task:
+    """A Task from its JSON form (lists back to tuples)."""
+    fields = dict(record)
+    for key in ("text_keys", "label_names", "mean_tokens"):
+        fields[key] = tuple(fields[key])
+    fields["examples"] = tuple(tuple(example) for example in fields["examples"])
+    fields["local"] = None
+    return Task(**fields)
+
+
+def find_data_task(name: str) -> Task | None:
+    """The data task `name`, known already or kept in a store in use."""
+    if name in _FOUND:
+        return _FOUND[name][0]
+    if not re.fullmatch(r"[a-z0-9-]{1,48}", name):
+        return None
+    for store in stores_in_use():
+        folder = store / TASKS_FOLDER / name
+        try:
+            task = task_from_record(json.loads((folder / "task.json").read_text(encoding="utf-8"))["task"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        register_task(task, folder)
+        return task
+    return None
+
+
+def data_task_folder(task: Task) -> Path | None:
+    """Where a data task's rows are kept (found by name: a task never carries a server path)."""
+    found = _FOUND.get(task.name) if find_data_task(task.name) is not None else None
+    return found[1] if found else None
+
+
+def task_names() -> list[str]:
+    """GLUE's tasks, then the tasks made from files known here or kept in the stores in use."""
+    kept = [
+        path.parent.name for store in stores_in_use() for path in sorted((store / TASKS_FOLDER).glob("*/task.json"))
+    ]
+    return list(dict.fromkeys([*TASKS, *_FOUND, *kept]))

@@ -27,6 +27,7 @@ from ..core import checkpoints
 from ..core.checkpoints import RunRecord, list_runs
 from ..core.run_files import MAX_FILES_PER_RUN, MAX_WEIGHTS_BYTES, RunFileError, entry_problem, read_safetensors_header
 from ..core.storage import default_checkpoints_dir
+from ..core.tasks import TASKS_FOLDER
 
 ALLOWED_SUFFIXES = {".safetensors", ".json", ".jsonl", ".md", ".txt"}  # what a pull downloads at most
 MAX_FILE_BYTES = MAX_WEIGHTS_BYTES  # the largest file a run has: a bert-base full fine-tuning run's weights, 0.44 GB
@@ -47,6 +48,11 @@ class ImportReport:
 
 def newest_runs(task: str, methods: list[str] | None, checkpoints_dir: Path | None) -> list[RunRecord]:
     """The newest good run of each method (every method with a run by default) of `task`."""
+    from ..core.tasks import TASKS
+
+    if task not in TASKS and (Path(checkpoints_dir or default_checkpoints_dir()) / TASKS_FOLDER / task).is_dir():
+        # Another lab would not know the task (its labels, its file): not bundled until a bundle carries it.
+        raise BundleError(f"{task} is a task made from a file: its runs cannot be bundled yet (they stay in this lab)")
     chosen = []
     for method in methods or sorted({r.method for r in list_runs(checkpoints_dir, task)}):
         runs = list_runs(checkpoints_dir, task, method)

@@ -24,7 +24,7 @@ from ..core.methods import METHODS, Method, get_method
 from ..core.models import ModelSource, resolve_model
 from ..core.precision import PRECISIONS, resolve_precision
 from ..core.recipes import recipe_for
-from ..core.tasks import TASKS, get_task
+from ..core.tasks import get_task, task_names
 
 ALL = 0  # max_train_samples=ALL trains on the whole training set
 # No classroom run comes near this; it stops a typo (epochs 20, batch 1, all of SST-2) from starting a
@@ -38,7 +38,8 @@ class ConfigError(ValueError):
 
 @dataclass
 class RunConfig:
-    task: str = setting(label="Task", help="GLUE task", choices=lambda: list(TASKS), form=None)
+    task: str = setting(label="Task", help="GLUE task, or a task made from a file (train --data)",
+                        choices=task_names, form=None)  # fmt: skip
     method: str = setting(label="Method", help="fine-tuning method", choices=lambda: list(METHODS), form=None)
     model: str | None = setting(
         None,
@@ -260,7 +261,7 @@ def resolve_config(config: RunConfig) -> tuple[RunConfig, ModelSource]:
     config = checked(config)
     task, method = get_task(config.task), get_method(config.method)
     try:
-        if config.data_dir:
+        if config.data_dir and task.local is not None:  # (a task made from a file has its rows in the store)
             task_files(task, config.data_dir)
         resolve_precision(config.precision)
         source = resolve_model(config.model)

@@ -26,7 +26,7 @@ from ..core.metrics import at_majority_baseline
 from ..core.models import load_classifier, resolve_model, shared_clone
 from ..core.precision import autocast, autocast_dtype, serving_precision
 from ..core.storage import default_checkpoints_dir
-from ..core.tasks import Task, get_task
+from ..core.tasks import Task, get_task, use_store
 
 if TYPE_CHECKING:
     from .explain import Explanation
@@ -168,6 +168,7 @@ class Predictor:
 
     def __init__(self, checkpoints_dir: Path | None = None):
         self.checkpoints_dir = checkpoints_dir
+        use_store(checkpoints_dir)  # its tasks made from files are found by name
         self._lock = threading.Lock()
         self._bases: dict[tuple[str, str], nn.Module] = {}
         self._loaded: dict[tuple[str, str], tuple[str, nn.Module, object]] = {}  # -> (run_id, model, tokenizer)

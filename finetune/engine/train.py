@@ -49,7 +49,7 @@ from ..core.model_card import base_model_id, write_model_card
 from ..core.models import ModelSource, load_classifier, load_tokenizer
 from ..core.params import count_parameters
 from ..core.precision import autocast, resolve_precision
-from ..core.tasks import Task, get_task
+from ..core.tasks import Task, get_task, use_store
 from .averaging import TailAverage
 from .config import ConfigError, RunConfig, cli_command, resolve_config, setting_differences, steps_for
 from .events import EventLog, Listener, TrainingEvents, fan_out, read_events
@@ -117,6 +117,7 @@ def train(
     it trains, for run.json (default: this process's, core/hardware.py). `save_on_stop`, set before `cancel`: the
     run stops resumable at the step it reached rather than at its last dev evaluation (a GPU call running out)."""
     checkpoints_dir = Path(checkpoints_dir or storage.default_checkpoints_dir())
+    use_store(checkpoints_dir)  # a task made from a file is kept in the store it trains into
     main_process, _ = process_layout()
     config, state = what_to_train(config, resume, checkpoints_dir)
     config, source = resolve_config(config)
