@@ -20,7 +20,7 @@ from .core.checkpoints import scan_runs, storage_problem
 from .core.fields import Setting, SettingError, cli_flag, help_text, parse, setting_named, settings_of
 from .core.methods import METHODS
 from .core.metrics import at_majority_baseline
-from .core.models import default_model_name
+from .core.models import default_model_name, resolve_model
 from .core.own_data import DEFAULT_DEV_SHARE
 from .core.precision import PRECISIONS, PrecisionError
 from .core.resumable import ResumeError, find_state, list_states, sweep_stale_staging
@@ -316,7 +316,23 @@ def task_from_file(args, parser, root: Path, quiet: bool = False) -> str:
         for line in data.report:
             print(f"  {line}", file=sys.stderr)
         print(f"  headline metric: {data.headline_reason}", file=sys.stderr)
+        if note := unreadable_by_encoder(args.model, [text for texts, _ in data.train[:500] for text in texts]):
+            print(f"  ! {note}", file=sys.stderr)
     return task.name
+
+
+def unreadable_by_encoder(model: str | None, texts: list[str]) -> str | None:
+    """The warning when the encoder cannot read most of `texts` (core/unknown_text.py), else None."""
+    from transformers import AutoTokenizer
+
+    from .core.unknown_text import UNKNOWN_WARN_SHARE, unknown_note, unknown_share
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model(model).path)
+    except (OSError, ValueError):
+        return None  # (the run's own check says what is wrong with the encoder)
+    share = unknown_share(tokenizer, texts)
+    return unknown_note(share, texts) if share >= UNKNOWN_WARN_SHARE else None
 
 
 def train_all(args, parser, root: Path) -> int:
@@ -452,6 +468,8 @@ def cmd_predict(args, parser) -> int:
             print(f"{r.title:<18} -- {r.message}")
     if any(r.at_majority for r in results if r.status == "ok"):
         print(MAJORITY_NOTE)
+    if unreadable := max((r for r in results if r.unknown_note), key=lambda r: r.unknown_share, default=None):
+        print(f"! {unreadable.unknown_note}")
     return 0 if any(r.status == "ok" for r in results) else 1
 
 

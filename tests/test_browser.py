@@ -155,7 +155,13 @@ def test_train_watch_and_predict_in_the_browser(browser_page, tiny_bert, glue_di
     expect(page.locator(".card[data-method='selective'] .label")).to_have_text(re.compile("^(positive|negative)$"))
     expect(page.locator(".card[data-method='selective'] .prob-caption")).to_contain_text("probability")
     expect(page.locator(".card[data-status='not_trained']")).to_have_count(len(METHODS) - 1)
+    expect(page.locator(".unknown-note")).to_have_count(0)
     shot(page, "playground-tab")
+    # A Korean sentence and an English encoder: the answer comes with the warning that it means little.
+    page.locator("#text-1 textarea").fill("정말 재미있는 영화였어요")
+    page.locator("#predict-btn").click()
+    expect(page.locator(".unknown-note")).to_contain_text("this encoder does not know Korean: 100%", timeout=60_000)
+    shot(page, "playground-unknown-korean")
 
 
 def test_empty_text_shows_an_error_and_the_app_keeps_serving(browser_page):

@@ -206,6 +206,7 @@ def test_a_cp949_sheet_trains_from_the_cli_predicts_and_is_found_again_after_a_r
         assert trained.returncode == 0, trained.stderr[-2000:]
     assert "read 리뷰 모음.csv as cp949: 400 rows" in trained.stderr
     assert "text '리뷰', label '감정' (긍정, 부정)" in trained.stderr
+    assert "does not know" not in trained.stderr  # its reviews are English (its labels Korean)
     (name,) = [p.name for p in (store / TASKS_FOLDER).iterdir()]  # the file's name made safe, and a hash
     assert re.fullmatch(r"data-[0-9a-f]{6}", name)  # (a Korean file name keeps no letters a folder name may hold)
     predicted = cli("predict", "--task", name, "--json", "정말 재미있는 영화")
@@ -213,6 +214,7 @@ def test_a_cp949_sheet_trains_from_the_cli_predicts_and_is_found_again_after_a_r
     cards = {card["method"]: card for card in json.loads(predicted.stdout)}
     assert {m for m, c in cards.items() if c["status"] == "ok"} == {"full", "lora"}
     assert all(card["label"] in ("긍정", "부정") for card in cards.values() if card["status"] == "ok")
+    assert cards["full"]["unknown_note"].startswith("this encoder does not know Korean")
     listed = cli("runs")
     assert listed.stdout.count(name) == 2
     refused = cli("export", "--task", name, str(tmp_path / "b.zip"))
@@ -237,3 +239,41 @@ def test_a_task_from_a_file_trains_in_process_and_reloads_from_the_store(glue_di
     answers = {a.method: a for a in Predictor(store).predict(task.name, "정말 좋은 영화")}
     assert answers["full"].status == "ok" and answers["full"].label in ("긍정", "부정")
     assert get_task(task.name).label_names == ("긍정", "부정") and get_task(task.name).source["encoding"] == "cp949"
+
+
+def test_the_encoder_says_when_it_cannot_read_a_korean_sentence(tiny_bert, glue_dir, tmp_path):
+    """The packaged encoder's English vocabulary turns a Korean sentence into [UNK] and jamo pieces: the share is
+    measured, and every prediction of it (engine, cards, CLI words in Korean too) says its answer means little;
+    an English sentence, or one Korean word in it, is not flagged."""
+    from transformers import AutoTokenizer
+
+    from finetune.core.models import PACKAGED_MODEL, resolve_model
+    from finetune.core.unknown_text import UNKNOWN_WARN_SHARE, unknown_share
+    from finetune.engine.predict import Predictor
+    from finetune.engine.train import train
+    from webui.language import speaking
+    from webui.playground_tab import cards_html
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(PACKAGED_MODEL).path)
+    assert unknown_share(tokenizer, ["정말 재미있는 영화였어요"]) == 1.0
+    assert unknown_share(tokenizer, ["a gorgeous, witty, seductive movie."]) == 0.0
+    assert unknown_share(tokenizer, ["a gorgeous movie, 정말"]) < UNKNOWN_WARN_SHARE  # one word of 18 characters
+
+    store = tmp_path / "store"
+    train(tiny_config(tiny_bert, glue_dir, "sst2", "full"), checkpoints_dir=store)
+    predictor = Predictor(store)
+    (korean,) = [a for a in predictor.predict("sst2", "정말 재미있는 영화였어요") if a.status == "ok"]
+    (english,) = [a for a in predictor.predict("sst2", "a gorgeous, witty, seductive movie.") if a.status == "ok"]
+    assert korean.unknown_share == 1.0 and korean.unknown_note.startswith("this encoder does not know Korean: 100%")
+    assert english.unknown_share == 0.0 and english.unknown_note is None
+    assert cards_html("sst2", [korean]).count("class='unknown-note'") == 1
+    assert "class='unknown-note'" not in cards_html("sst2", [english])
+    with speaking("ko"):
+        assert "이 인코더는 한국어를 모릅니다: 문자의 100%가" in cards_html("sst2", [korean])
+    # `train --data` says it of a file's texts before training.
+    from finetune.cli import unreadable_by_encoder
+
+    assert unreadable_by_encoder(str(tiny_bert), ["정말 재미있는 영화였어요", "지루했다"]).startswith(
+        "this encoder does not know Korean: 100%"
+    )
+    assert unreadable_by_encoder(str(tiny_bert), ["a fine film"]) is None

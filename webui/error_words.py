@@ -79,6 +79,12 @@ ERROR_SHAPES_KO: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
     (re.compile(r"(?P<title>.+) has not been trained on (?P<task>.+) yet: train it first(?P<note>.*)"),
      lambda m: f"{m['title']}: 아직 {m['task']}로 학습하지 않았습니다. 먼저 학습하세요{m['note']}"),
     (re.compile(r"input truncated to (?P<n>\d+) tokens"), lambda m: f"입력이 {m['n']} 토큰으로 잘렸습니다"),
+    (re.compile(r"this encoder does not know (?P<language>Korean|this text's language): (?P<share>\d+)% of the "
+                r"characters become \[UNK\] \(unknown\) or meaningless letter pieces, so its answers mean little; train "
+                r"on an encoder that knows it, named by its Hub id \(e\.g\. (?P<instead>.+)\)"),
+     lambda m: f"이 인코더는 {'한국어' if m['language'] == 'Korean' else '이 텍스트의 언어'}를 모릅니다: 문자의 {m['share']}%가 "
+               f"[UNK](알 수 없음)이나 뜻 없는 자모 조각이 되어 답이 거의 의미가 없습니다. 그 언어를 아는 인코더를 Hub id로 "
+               f"골라 학습하세요 (예: {m['instead'].replace(' or ', ' 또는 ')})"),
     (re.compile(r"The runs were evaluated on different dev samples: (?P<n>[\d,]+) examples are common to all of them\."),
      lambda m: f"학습마다 평가한 dev 예제가 다릅니다: 모든 학습에 공통인 예제는 {m['n']}개입니다."),
     (re.compile(r"(?P<method>[^:]+): dev_predictions\.json is damaged \((?P<error>\w+)\); score the run again"),

@@ -65,6 +65,10 @@ def cards_html(task_name: str, results: list[MethodPrediction], explanations: di
     says so; with `explanations`, each card's words shaded by their push on its label."""
     labels = [r.label for r in results if r.status == "ok"]
     majority = Counter(labels).most_common(1)[0][0] if labels else None
+    # An input the encoders cannot read (a Korean sentence, an English encoder): said once, above the cards.
+    unreadable = max((r for r in results if r.unknown_note), key=lambda r: r.unknown_share, default=None)
+    unknown = (f"<div class='unknown-note' role='note'>⚠ {html.escape(say_error(unreadable.unknown_note or ''))}</div>"
+               if unreadable else "")  # fmt: skip
     disagree = len(set(labels)) > 1
     cards = []
     for r in results:
@@ -101,7 +105,7 @@ def cards_html(task_name: str, results: list[MethodPrediction], explanations: di
         )
     banner = f"<div class='banner'>{say('The methods disagree on this input.')}</div>" if disagree else ""
     legend = why_legend() if explanations else ""
-    return f"{banner}{legend}<div class='cards'>{''.join(cards)}</div>"
+    return f"{unknown}{banner}{legend}<div class='cards'>{''.join(cards)}</div>"
 
 
 def error_html(message: str) -> str:

@@ -27,6 +27,7 @@ from ..core.models import load_classifier, resolve_model, shared_clone
 from ..core.precision import autocast, autocast_dtype, serving_precision
 from ..core.storage import default_checkpoints_dir
 from ..core.tasks import Task, get_task, use_store
+from ..core.unknown_text import UNKNOWN_WARN_SHARE, unknown_note, unknown_share
 
 if TYPE_CHECKING:
     from .explain import Explanation
@@ -57,6 +58,10 @@ class MethodPrediction:
     truncated: bool = False
     dev_score: dict[str, float] | None = None  # the run's dev-set headline metric: {"Accuracy": 0.851}
     at_majority: bool = False  # the run scores no better on the dev set than always answering its commonest label
+    # The share of the input's characters its encoder cannot read (core/unknown_text.py): at UNKNOWN_WARN_SHARE or
+    # more the answer means little (a Korean sentence and an English encoder).
+    unknown_share: float = 0.0
+    unknown_note: str | None = None  # that, in words, where it is at UNKNOWN_WARN_SHARE or more
 
 
 def run_tokenizer(run: RunRecord):
@@ -335,9 +340,17 @@ class Predictor:
                 at_majority=at_majority_baseline(run.info),
                 truncated=cut,
                 message="; ".join([f"input truncated to {max_length} tokens"] * cut + notes) or None,
+                **unknown_of(tokenizer, [q.text, *([q.text_pair] if q.text_pair else [])]),
             )
-            for probs, cut in zip(probabilities, truncated, strict=True)
+            for probs, cut, q in zip(probabilities, truncated, asked, strict=True)
         ]
+
+
+def unknown_of(tokenizer, texts: list[str]) -> dict:
+    """A prediction's unknown_share and, where the encoder cannot read most of the input, unknown_note."""
+    share = unknown_share(tokenizer, texts)
+    return {"unknown_share": round(share, 3),
+            "unknown_note": unknown_note(share, texts) if share >= UNKNOWN_WARN_SHARE else None}  # fmt: skip
 
 
 @dataclass
