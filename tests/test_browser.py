@@ -160,7 +160,7 @@ def test_train_watch_and_predict_in_the_browser(browser_page, tiny_bert, glue_di
     # A Korean sentence and an English encoder: the answer comes with the warning that it means little.
     page.locator("#text-1 textarea").fill("정말 재미있는 영화였어요")
     page.locator("#predict-btn").click()
-    expect(page.locator(".unknown-note")).to_contain_text("this encoder does not know Korean: 100%", timeout=60_000)
+    expect(page.locator(".unknown-note")).to_contain_text("This encoder does not know Korean: 100%", timeout=60_000)
     shot(page, "playground-unknown-korean")
 
 

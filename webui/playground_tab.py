@@ -67,8 +67,9 @@ def cards_html(task_name: str, results: list[MethodPrediction], explanations: di
     majority = Counter(labels).most_common(1)[0][0] if labels else None
     # An input the encoders cannot read (a Korean sentence, an English encoder): said once, above the cards.
     unreadable = max((r for r in results if r.unknown_note), key=lambda r: r.unknown_share, default=None)
-    unknown = (f"<div class='unknown-note' role='note'>⚠ {html.escape(say_error(unreadable.unknown_note or ''))}</div>"
-               if unreadable else "")  # fmt: skip
+    said = say_error(unreadable.unknown_note or "") if unreadable else ""
+    said = said[:1].upper() + said[1:]  # (a sentence of its own here: the engine's words start in lower case)
+    unknown = f"<div class='unknown-note' role='note'>⚠ {html.escape(said)}</div>" if unreadable else ""
     disagree = len(set(labels)) > 1
     cards = []
     for r in results:
