@@ -114,6 +114,8 @@ def _add_train_command(commands) -> None:
     own.add_argument("--dev-share", type=float, default=DEFAULT_DEV_SHARE, metavar="SHARE",
                      help=f"each label's share held out for dev, by --seed (default {DEFAULT_DEV_SHARE})")  # fmt: skip
     own.add_argument("--positive-label", metavar="LABEL", help="the label a binary F1 is of (default: the rarer)")
+    own.add_argument("--headline-metric", choices=["accuracy", "f1", "mcc"], help="what runs are compared by "
+                     "(default: F1 where the labels are imbalanced, else accuracy; the reason is printed)")  # fmt: skip
     train.add_argument("--json", action="store_true", help="print the saved run's record as JSON")
     train.add_argument("--all", action="store_true", help="train every method side by side, as the lab's \"Train "
                        "all\" (two lanes of one thread each on 2 cores; LAB_LANES sets the lanes)")  # fmt: skip
@@ -305,7 +307,8 @@ def task_from_file(args, parser, root: Path, quiet: bool = False) -> str:
         columns = infer_columns(table, tuple(args.text_column or ()), args.label_column, args.split_column)
         dev = read_table(args.dev_file) if args.dev_file else None
         seed = args.seed if args.seed is not None else 42
-        data = build_data(table, columns, dev, args.dev_share, seed, args.positive_label)
+        data = build_data(table, columns, dev, args.dev_share, seed, args.positive_label,
+                          headline=args.headline_metric)  # fmt: skip
         task = save_data(data, root)
     except DataFileError as e:
         _fail(parser, str(e))

@@ -48,8 +48,10 @@ def test_a_korean_sheet_is_read_in_its_encoding_and_its_columns_are_found(glue_d
     data = build_data(table, columns, seed=3)
     assert data.label_names == ("긍정", "부정") and len(data.train) + len(data.dev) <= 300
     assert data.source["encoding"] == said and "held out by seed 3" in data.source["dev"]
-    # The same seed holds out the same rows; another seed others.
-    assert build_data(table, columns, seed=3).dev == data.dev != build_data(table, columns, seed=4).dev
+    # The same seed holds out the same rows, and is the same task; another seed others, and is another task (a task
+    # is never rewritten under the runs trained on it).
+    again, other = build_data(table, columns, seed=3), build_data(table, columns, seed=4)
+    assert again.dev == data.dev != other.dev and again.name == data.name != other.name
 
 
 def test_a_tsv_json_lines_and_an_excel_sheet_with_a_formula_read_alike(glue_dir, tmp_path):
@@ -109,6 +111,10 @@ def test_a_split_column_a_pair_task_and_three_labels(glue_dir, tmp_path):
     data = build_data(read_table(three), infer_columns(read_table(three), label="kind"))
     assert data.label_names == ("negative", "news", "positive") and data.headline_metric == "f1"
     assert "macro-F1" in data.headline_reason and "imbalanced" in data.headline_reason  # 60 news against 100 or more
+    # The teacher's choice wins, and the default is still said.
+    chosen = build_data(read_table(three), infer_columns(read_table(three), label="kind"), headline="mcc")
+    assert chosen.headline_metric == "mcc" and chosen.headline_reason.startswith("MCC: chosen (the default would be")
+    assert save_data(chosen, tmp_path / "store").headline_title == "MCC"
 
 
 def test_duplicates_and_rows_in_both_train_and_dev_are_reported_and_kept_apart(glue_dir, tmp_path):

@@ -30,6 +30,7 @@ MIN_CLASSES, MAX_CLASSES = 2, 20
 MIN_TRAIN_PER_CLASS = 4  # fewer and a class cannot be learned, nor a share of it held out
 MIN_DEV_PER_CLASS = 1
 DEFAULT_DEV_SHARE = 0.2
+HEADLINES = {"accuracy": "accuracy", "f1": "F1", "mcc": "MCC"}  # what runs of a data task may be compared by
 ENCODINGS = ("utf-8", "cp949")  # CP949 is a superset of EUC-KR (Korean Excel's "CSV")
 
 LABEL_NAMES = {"label", "labels", "class", "target", "category", "sentiment", "y", "정답", "라벨", "레이블", "분류",
@@ -304,9 +305,10 @@ class OwnData:
 
 def build_data(table: Table, columns: Columns, dev_table: Table | None = None,
                dev_share: float = DEFAULT_DEV_SHARE, seed: int = 42, positive: str | None = None,
-               name: str | None = None) -> OwnData:  # fmt: skip
+               name: str | None = None, headline: str | None = None) -> OwnData:  # fmt: skip
     """`table`'s rows by `columns`, held out for dev by the split column, else `dev_table`, else a stratified
-    `dev_share` chosen by `seed`; every bound checked (DataFileError naming the row, column or class)."""
+    `dev_share` chosen by `seed`; every bound checked (DataFileError naming the row, column or class). `headline`:
+    the metric runs are compared by (accuracy, f1 or mcc; default: F1 where the labels are imbalanced)."""
     report = [f"read {table.name} as {table.encoding}: {len(table.rows):,} rows", *table.notes]
     rows, split_of = _examples(table, columns, report)
     _label_names([label for _, label in rows], columns.label)  # first: a text column taken for labels is said so
@@ -345,17 +347,42 @@ def build_data(table: Table, columns: Columns, dev_table: Table | None = None,
     minority = min(range(len(label_names)), key=lambda i: (counts[i], i))
     positive_index = index[positive] if positive is not None else minority
     metric, reason = _headline(label_names, counts)
+    if headline is not None:
+        if headline not in HEADLINES:
+            raise DataFileError(f"the headline metric is one of {', '.join(HEADLINES)}, got {headline!r}")
+        if headline != metric:
+            metric, reason = headline, f"{HEADLINES[headline]}: chosen (the default would be {reason})"
     report.append(f"{len(train):,} training and {len(dev):,} dev examples; dev: {how}")
     stem = Path(table.name).stem
+    source = {
+        "file": table.name,
+        "sha256": table.sha256,
+        "encoding": table.encoding,
+        "text": list(columns.text),
+        "label": columns.label,
+        "dev": how,
+        "positive": label_names[positive_index],
+        "headline": metric,
+    }
+    if dev_table is not None:
+        source |= {"dev_file": dev_table.name, "dev_sha256": dev_table.sha256}
+    # Named by the file and everything that made the task of it: the same file read the same way is the same task
+    # (its runs compare); read another way (other columns, another dev), another task, never a rewrite of the first.
+    made_of = hashlib.sha256(json.dumps(source, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     return OwnData(
-        name=name or task_name(stem, table.sha256), title=stem, text_columns=columns.text,
-        label_column=columns.label, label_names=label_names, train=train, dev=dev, headline_metric=metric,
-        headline_reason=reason, positive=positive_index,
-        source={"file": table.name, "sha256": table.sha256, "encoding": table.encoding, "text": list(columns.text),
-                "label": columns.label, "dev": how, **({"dev_file": dev_table.name, "dev_sha256": dev_table.sha256}
-                                                      if dev_table is not None else {})},
+        name=name or task_name(stem, made_of),
+        title=stem,
+        text_columns=columns.text,
+        label_column=columns.label,
+        label_names=label_names,
+        train=train,
+        dev=dev,
+        headline_metric=metric,
+        headline_reason=reason,
+        positive=positive_index,
+        source=source,
         report=report,
-    )  # fmt: skip
+    )
 
 
 def _examples(table: Table, columns: Columns, report: list[str]) -> tuple[list, list[str]]:
@@ -451,8 +478,8 @@ def _headline(label_names: tuple[str, ...], counts: Counter) -> tuple[str, str]:
 
 
 def task_name(stem: str, sha256: str) -> str:
-    """A task's name from its file's: lower-case letters, digits and dashes, with the content's hash (the same
-    file, the same task; another file of that name, another)."""
+    """A task's name from its file's: lower-case letters, digits and dashes, with a hash of what made the task (the
+    same file read the same way, the same task; another file of that name, or another reading, another)."""
     slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:32] or "data"
     return f"{slug}-{sha256[:6]}"
 
