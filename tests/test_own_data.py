@@ -93,6 +93,9 @@ def test_a_split_column_a_pair_task_and_three_labels(glue_dir, tmp_path):
     assert columns.text == ("sentence1", "sentence2") and columns.split == "split"
     data = build_data(table, columns)
     assert len(data.dev) == 40 and data.source["dev"] == "the split column 'split'"
+    # A split column named by the user must say train or dev on every row: a row in neither is not dropped silently.
+    with pytest.raises(DataFileError, match="the split column 'id' says '0'; its values must be train"):
+        build_data(table, infer_columns(table, label="same", split="id"))
     task = save_data(data, tmp_path / "store")
     assert task.is_pair and task.text_keys == ("sentence1", "sentence2") and task.label_names == ("no", "yes")
     # Binary F1 is of the rarer label unless named.

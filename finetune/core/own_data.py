@@ -320,6 +320,10 @@ def build_data(table: Table, columns: Columns, dev_table: Table | None = None,
         dev_rows, _ = _examples(dev_table, Columns(columns.text, columns.label), report)
         train_rows, how = rows, f"the file {dev_table.name}"
     elif columns.split is not None:
+        other = sorted({s for s in split_of if s not in TRAIN_VALUES | DEV_VALUES})
+        if other:  # a row in neither would be dropped without a word
+            raise DataFileError(f"the split column {columns.split!r} says {other[0]!r}; its values must be train "
+                                "(or training, 학습) and dev (or validation, test, 검증)")  # fmt: skip
         train_rows = [r for r, s in zip(rows, split_of, strict=True) if s in TRAIN_VALUES]
         dev_rows = [r for r, s in zip(rows, split_of, strict=True) if s in DEV_VALUES]
         how = f"the split column {columns.split!r}"
