@@ -103,9 +103,9 @@ html[lang="ko"] .toast-title.success::before { content: "완료"; }
 /* A projector's 768 rows hold the buttons, the status, a race's table and the curves (tests/test_browser.py). */
 #final-metrics table th, #final-metrics table td { padding: 2px 8px; }
 #estimate p, #hardware p { margin: 0; }
-.live-column { gap: 6px !important; }
+.live-column { gap: 6px !important; }  /* (empty lines between its parts would each cost a full gap) */
 .unknown-note { background: #fee2e2; color: #7f1d1d; border-radius: 8px; padding: 6px 10px; margin-bottom: 10px;
-  font-weight: 600; }  /* (empty lines between its parts would each cost a full gap) */
+  font-weight: 600; }
 """ + race_view.swatch_css()
 
 INTRO = """# glue-tune-lab

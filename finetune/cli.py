@@ -21,7 +21,7 @@ from .core.fields import Setting, SettingError, cli_flag, help_text, parse, sett
 from .core.methods import METHODS
 from .core.metrics import at_majority_baseline
 from .core.models import default_model_name, resolve_model
-from .core.own_data import DEFAULT_DEV_SHARE
+from .core.own_data import DEFAULT_DEV_SHARE, HEADLINES
 from .core.precision import PRECISIONS, PrecisionError
 from .core.resumable import ResumeError, find_state, list_states, sweep_stale_staging
 from .core.runs_table import runs_table
@@ -30,6 +30,8 @@ from .core.tasks import METRIC_TITLES, TASKS, use_store
 from .engine.config import ConfigError, RunConfig, resolve_config
 
 EXIT_USAGE = 2
+# A task is GLUE's, or one made from a file (train --data), checked once the store it is kept in is known.
+TASK_METAVAR = "{" + ",".join(TASKS) + ",…}"
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -57,7 +59,7 @@ def _add_settings(parser: argparse.ArgumentParser, cls: type, prefix: str = "", 
         if item.spec.choices is not None:  # task, method: a plain choice (cmd_train asks for them unless resuming)
             # A task may be one made from a file in the --checkpoints-dir given: checked once that store is known.
             choices = None if item.name == "task" else item.spec.choices()
-            shown = "{" + ",".join(TASKS) + ",…}" if choices is None else None
+            shown = TASK_METAVAR if choices is None else None
             parser.add_argument(
                 cli_flag(item, prefix), dest=dest_prefix + item.name, choices=choices, metavar=shown,
                 help=item.spec.help + (" (required unless --resume)" if item.required else ""),
@@ -114,7 +116,7 @@ def _add_train_command(commands) -> None:
     own.add_argument("--dev-share", type=float, default=DEFAULT_DEV_SHARE, metavar="SHARE",
                      help=f"each label's share held out for dev, by --seed (default {DEFAULT_DEV_SHARE})")  # fmt: skip
     own.add_argument("--positive-label", metavar="LABEL", help="the label a binary F1 is of (default: the rarer)")
-    own.add_argument("--headline-metric", choices=["accuracy", "f1", "mcc"], help="what runs are compared by "
+    own.add_argument("--headline-metric", choices=list(HEADLINES), help="what runs are compared by "
                      "(default: F1 where the labels are imbalanced, else accuracy; the reason is printed)")  # fmt: skip
     train.add_argument("--json", action="store_true", help="print the saved run's record as JSON")
     train.add_argument("--all", action="store_true", help="train every method side by side, as the lab's \"Train "
@@ -131,7 +133,7 @@ def _add_predict_command(commands) -> None:
     predict.add_argument(
         "--task",
         required=True,
-        metavar="{" + ",".join(TASKS) + ",…}",
+        metavar=TASK_METAVAR,
         help="a GLUE task or one made from a file (train --data)",
     )
     predict.add_argument("text")

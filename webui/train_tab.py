@@ -468,7 +468,8 @@ def defaults_by_choice(filled: list[str], options: list[str]) -> dict[str, list[
 
 def fill_defaults_js(filled: list[str], options: list[str]) -> str:
     """The browser's side of choosing: (task, method, model, *current values) -> the values filled in."""
-    owners = [next(m.name for m in METHODS.values() if name in option_inputs("sst2", m.name)) for name in options]
+    owner = {option_key(m, item.name): m.name for m in METHODS.values() for item in settings_of(m.Options)}
+    owners = [owner[name] for name in options]
     return f"""(task, method, model, ...current) => {{
         const table = {json.dumps(defaults_by_choice(filled, options))};
         const owners = {json.dumps([None] * len(filled) + owners)};

@@ -140,8 +140,7 @@ def _read_json_lines(text: str, name: str) -> tuple[list[str], list[list[str]]]:
         if not isinstance(record, dict):
             raise DataFileError(f"{name}: line {number} is not a JSON object")
         records.append((number, record))
-        if len(records) > MAX_ROWS:
-            raise DataFileError(f"{name} has more than {MAX_ROWS:,} rows")
+        _check_rows(records, name)
     if not records:
         raise DataFileError(f"{name} has no rows")
     columns = list(dict.fromkeys(key for _, record in records for key in record))

@@ -199,8 +199,9 @@ def find_data_task(name: str) -> Task | None:
 
 def data_task_folder(task: Task) -> Path | None:
     """Where a data task's rows are kept (found by name: a task never carries a server path)."""
-    found = _FOUND.get(task.name) if find_data_task(task.name) is not None else None
-    return found[1] if found else None
+    if find_data_task(task.name) is None:
+        return None
+    return _FOUND[task.name][1]
 
 
 def task_names() -> list[str]:
